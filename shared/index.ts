@@ -1,0 +1,6 @@
+export * from './limits.ts'
+export * from './errors.ts'
+export * from './common.ts'
+export * from './api.ts'
+export * from './frames.ts'
+export * from './decode.ts'

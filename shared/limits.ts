@@ -1,0 +1,45 @@
+/** Limits shared by the server and the client. Units are in the names. */
+export const limits = {
+  usernameMinLength: 3,
+  usernameMaxLength: 32,
+  /** Base64url of 32 bytes is 43 characters. */
+  key32Base64Length: 43,
+  saltBase64Length: 22,
+  keyBundleMaxLength: 8192,
+  friendNoteMaxLength: 280,
+  groupNameMaxLength: 64,
+  groupMaxMembers: 50,
+  memberListMaxLength: 32_768,
+  envelopeMaxLength: 48 * 1024,
+  sessionIdMaxLength: 64,
+  refMaxLength: 64,
+  userAgentMaxLength: 256,
+  searchPrefixMaxLength: 32,
+  searchMaxResults: 20,
+  /** A frame larger than this is answered with `frame-too-large`. */
+  maxFrameBytes: 64 * 1024,
+  /** Arrays and objects nested deeper than this are answered with `too-deep`. */
+  maxJsonDepth: 12,
+  /** The first frame on a socket must authenticate within this time, or the socket is closed with 4401. */
+  authTimeoutMs: 5_000,
+} as const
+
+/** Key-derivation parameters the server hands out for new accounts and fake prelogin answers. */
+export const defaultKdf = {
+  alg: 'argon2id13',
+  opsLimit: 3,
+  memLimitBytes: 64 * 1024 * 1024,
+} as const
+
+/** WebSocket close codes used by the server. */
+export const closeCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  serviceRestart: 1012,
+  /** Not authenticated in time, or with a bad token. */
+  unauthorized: 4401,
+  /** The session was revoked or the account deleted while connected. */
+  sessionEnded: 4403,
+} as const
