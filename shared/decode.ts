@@ -36,7 +36,12 @@ export function jsonDepth(text: string): number {
 }
 
 /** Parse JSON text within the size and depth limits; never throws. */
-export function parseJson(text: string, maxBytes: number = limits.maxFrameBytes): Decoded<unknown> {
+export type ParseFailure = Extract<DecodeFailure, { reason: 'frame-too-large' | 'too-deep' | 'bad-json' }>
+
+export function parseJson(
+  text: string,
+  maxBytes: number = limits.maxFrameBytes,
+): { readonly ok: true; readonly value: unknown } | ({ readonly ok: false } & ParseFailure) {
   // UTF-16 length is a lower bound on UTF-8 bytes and 3× an upper bound; exact count only near the limit.
   if (text.length > maxBytes || (text.length * 3 > maxBytes && utf8Length(text) > maxBytes))
     return { ok: false, reason: 'frame-too-large' }

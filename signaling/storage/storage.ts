@@ -47,7 +47,7 @@ export interface GroupRecord {
   readonly version: number
   readonly createdAt: number
   readonly updatedAt: number
-  readonly members: readonly GroupMemberRecord[]
+  readonly members: GroupMemberRecord[]
 }
 
 export type StorageErrorCode = 'conflict' | 'unavailable'

@@ -1,0 +1,185 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import fastifyStatic from '@fastify/static'
+import fastifyWebsocket from '@fastify/websocket'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import { ErrorBody, Health, limits, parseJson, type ErrorCode } from '../shared/index.ts'
+import type { Config } from './config.ts'
+import { createContext, type Context } from './context.ts'
+import { HttpError } from './http-error.ts'
+import { Metrics } from './metrics.ts'
+import { handleSocket } from './realtime/socket.ts'
+import { LocalHub, type Hub } from './realtime/hub.ts'
+import { accountRoutes } from './routes/accounts.ts'
+import { friendRoutes } from './routes/friends.ts'
+import { groupRoutes } from './routes/groups.ts'
+import { iceRoutes } from './routes/ice.ts'
+import { newSecret } from './secrets.ts'
+import { StorageError, type Storage } from './storage/storage.ts'
+
+/**
+ * The page may run its own scripts and libsodium's WebAssembly, talk to this origin (HTTP and
+ * WebSocket), show images it made itself (blob:, data:), and nothing else: no inline script or
+ * style, no plugins, no framing.
+ */
+export const contentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob:",
+  "connect-src 'self'",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+].join('; ')
+
+const securityHeaders: Record<string, string> = {
+  'content-security-policy': contentSecurityPolicy,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+}
+
+export interface App {
+  readonly app: FastifyInstance
+  readonly ctx: Context
+  /** Tells every client to reconnect elsewhere, closes sockets, then the server and storage. */
+  shutdown(graceMs?: number): Promise<void>
+}
+
+function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { error: { code, message } }
+}
+
+export async function buildApp(config: Config, storage: Storage, hub: Hub = new LocalHub()): Promise<App> {
+  const metrics = new Metrics()
+  const serverSecret = await storage.initMeta('prelogin_secret', newSecret())
+  const ctx = createContext({ config, storage, hub, metrics, serverSecret })
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Tokens travel only in the Authorization header and the first socket frame; neither is logged.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+    },
+    bodyLimit: limits.maxFrameBytes,
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  })
+
+  // JSON bodies: depth-limited before parsing, so hostile nesting costs nothing.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const parsed = parseJson(body as string)
+    if (parsed.ok) {
+      done(null, parsed.value)
+      return
+    }
+    const code = parsed.reason
+    const status = code === 'frame-too-large' ? 413 : 400
+    done(Object.assign(new HttpError(code === 'frame-too-large' ? 'payload-too-large' : code, `body: ${code}`), { statusCode: status }), undefined)
+  })
+
+  app.setErrorHandler((error: FastifyError | HttpError | StorageError | Error, request, reply) => {
+    let status = 500
+    let body: ErrorBody
+    if (error instanceof HttpError) {
+      status = error.status
+      body = errorBody(error.code, error.message)
+      if (error.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, error.retryAfterS)))
+    } else if (error instanceof StorageError) {
+      status = error.code === 'conflict' ? 409 : 503
+      body = errorBody(error.code === 'conflict' ? 'conflict' : 'storage-unavailable', error.code === 'conflict' ? 'changed meanwhile; reload and retry' : 'storage is unavailable; try again shortly')
+      if (status === 503) request.log.error({ err: error.cause }, 'storage unavailable')
+    } else if ('validation' in error && error.validation !== undefined) {
+      status = 400
+      const first = error.validation[0]
+      const extra = first?.params['additionalProperty']
+      const where = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''}`
+      body = errorBody(
+        'bad-request',
+        `${where} ${first?.message ?? 'is invalid'}${typeof extra === 'string' ? `: ${extra}` : ''}`,
+      )
+    } else if ('statusCode' in error && error.statusCode === 413) {
+      status = 413
+      body = errorBody('payload-too-large', `bodies are at most ${limits.maxFrameBytes} bytes`)
+    } else if ('statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      status = error.statusCode
+      body = errorBody(status === 404 ? 'not-found' : 'bad-request', error.message)
+    } else {
+      request.log.error({ err: error }, 'request failed')
+      body = errorBody('internal', 'internal error')
+    }
+    metrics.error(body.error.code, 'http')
+    return reply.code(status).send(body)
+  })
+
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    metrics.httpRequests++
+    for (const [k, v] of Object.entries(securityHeaders)) reply.header(k, v)
+    done(null, payload)
+  })
+
+  await app.register(fastifyWebsocket, {
+    // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself (1009).
+    options: { maxPayload: 4 * limits.maxFrameBytes },
+  })
+
+  app.get('/ws', { websocket: true }, (socket, request) => handleSocket(socket, ctx, request.log))
+
+  app.get('/healthz', { schema: { response: { 200: Health, 503: ErrorBody } } }, async () => {
+    await storage.ping()
+    return { status: 'ok' as const, uptimeS: Math.round(process.uptime()), connections: hub.localConnections() }
+  })
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4').send(metrics.render(hub.localConnections())),
+  )
+
+  accountRoutes(app, ctx)
+  friendRoutes(app, ctx)
+  groupRoutes(app, ctx)
+  iceRoutes(app, ctx)
+
+  const hasClient = existsSync(join(config.clientDir, 'index.html'))
+  if (hasClient) {
+    await app.register(fastifyStatic, { root: config.clientDir, prefix: '/', index: 'index.html', wildcard: false })
+  }
+  app.setNotFoundHandler((request, reply) => {
+    // Deep links into the single-page client get its page; API and unknown files get JSON.
+    if (hasClient && request.method === 'GET' && !request.url.startsWith('/api/') && !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? ''))
+      return reply.sendFile('index.html')
+    metrics.error('not-found', 'http')
+    return reply.code(404).send(errorBody('not-found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`))
+  })
+
+  const sweep = setInterval(() => {
+    storage.deleteExpiredSessions(Date.now()).catch((e: unknown) => app.log.warn({ err: e }, 'session sweep failed'))
+  }, 3_600_000)
+  sweep.unref()
+
+  let shuttingDown: Promise<void> | undefined
+  async function shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
+    shuttingDown ??= (async () => {
+      clearInterval(sweep)
+      const conns = [...hub.local()]
+      for (const c of conns) c.send({ type: 'reconnect', retryAfterMs: Math.floor(Math.random() * 1000) })
+      // Give clients a moment to move; then close what is left.
+      const deadline = Date.now() + graceMs
+      while (hub.localConnections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      for (const c of [...hub.local()]) c.close(1012, 'server restarting')
+      await app.close()
+      await storage.close()
+    })()
+    return shuttingDown
+  }
+
+  return { app, ctx, shutdown }
+}

@@ -1,0 +1,122 @@
+import { resolve } from 'node:path'
+
+/** Everything the server reads from its environment. See `--help` and docs/DEPLOY.md. */
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly databaseUrl: string | undefined
+  readonly clientDir: string
+  readonly logLevel: string
+  readonly trustProxy: boolean
+  readonly tokenTtlMs: number
+  readonly stunUrls: readonly string[]
+  readonly turnUrls: readonly string[]
+  readonly turnSecret: string | undefined
+  readonly turnTtlS: number
+  readonly relayOnly: boolean
+  /** Auth routes (prelogin, register, login): burst and per-minute refill, per IP and per username. */
+  readonly authPerIpPerMin: number
+  readonly authPerUserPerMin: number
+  readonly searchPerMin: number
+  /** WebSocket frames per second per socket (token bucket; burst = 2 × rate). */
+  readonly wsFramesPerS: number
+  readonly shutdownGraceMs: number
+}
+
+interface Setting {
+  readonly env: string
+  readonly def: string
+  readonly help: string
+}
+
+export const settings: readonly Setting[] = [
+  { env: 'HOST', def: '127.0.0.1', help: 'address to listen on (use 0.0.0.0 to accept connections from other hosts)' },
+  { env: 'PORT', def: '8080', help: 'TCP port for HTTP and WebSocket' },
+  { env: 'DATA_DIR', def: './data', help: 'folder for the SQLite database' },
+  { env: 'DATABASE_URL', def: '', help: 'postgres://… to use PostgreSQL instead of SQLite' },
+  { env: 'CLIENT_DIR', def: './dist/client', help: 'built web client served at /' },
+  { env: 'LOG_LEVEL', def: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { env: 'TRUST_PROXY', def: 'false', help: 'true behind a reverse proxy, so client IPs come from X-Forwarded-For' },
+  { env: 'TOKEN_TTL_DAYS', def: '30', help: 'how long a login session lasts' },
+  { env: 'STUN_URLS', def: '', help: 'comma-separated stun: URLs handed to clients' },
+  { env: 'TURN_URLS', def: '', help: 'comma-separated turn:/turns: URLs handed to clients' },
+  { env: 'TURN_SECRET', def: '', help: 'shared secret for short-lived TURN credentials (coturn use-auth-secret)' },
+  { env: 'TURN_TTL_S', def: '3600', help: 'lifetime of minted TURN credentials' },
+  { env: 'RELAY_ONLY', def: 'false', help: 'true to make every client use TURN relays only (hides IP addresses)' },
+  { env: 'AUTH_RATE_PER_IP', def: '30', help: 'prelogin/register/login requests per minute per IP' },
+  { env: 'AUTH_RATE_PER_USER', def: '10', help: 'login attempts per minute per username' },
+  { env: 'SEARCH_RATE', def: '60', help: 'user searches per minute per account' },
+  { env: 'WS_FRAMES_PER_S', def: '200', help: 'WebSocket frames per second per connection' },
+  { env: 'SHUTDOWN_GRACE_MS', def: '5000', help: 'on SIGTERM, how long to wait for connections to move' },
+]
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+function positiveInt(env: string, raw: string): number {
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${env} must be a positive integer, got "${raw}"`)
+  return n
+}
+
+function bool(env: string, raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0' || raw === '') return false
+  throw new ConfigError(`${env} must be true or false, got "${raw}"`)
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+/** Reads the configuration; throws ConfigError naming the bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const get = (name: string): string => env[name] ?? settings.find((s) => s.env === name)?.def ?? ''
+  const port = Number(get('PORT'))
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0–65535`)
+  const turnUrls = list(get('TURN_URLS'))
+  const turnSecret = get('TURN_SECRET') || undefined
+  if (turnUrls.length > 0 && turnSecret === undefined) throw new ConfigError('TURN_URLS needs TURN_SECRET')
+  const relayOnly = bool('RELAY_ONLY', get('RELAY_ONLY'))
+  if (relayOnly && turnUrls.length === 0) throw new ConfigError('RELAY_ONLY needs TURN_URLS')
+  return {
+    host: get('HOST'),
+    port,
+    dataDir: resolve(get('DATA_DIR')),
+    databaseUrl: get('DATABASE_URL') || undefined,
+    clientDir: resolve(get('CLIENT_DIR')),
+    logLevel: get('LOG_LEVEL'),
+    trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY')),
+    tokenTtlMs: positiveInt('TOKEN_TTL_DAYS', get('TOKEN_TTL_DAYS')) * 86_400_000,
+    stunUrls: list(get('STUN_URLS')),
+    turnUrls,
+    turnSecret,
+    turnTtlS: positiveInt('TURN_TTL_S', get('TURN_TTL_S')),
+    relayOnly,
+    authPerIpPerMin: positiveInt('AUTH_RATE_PER_IP', get('AUTH_RATE_PER_IP')),
+    authPerUserPerMin: positiveInt('AUTH_RATE_PER_USER', get('AUTH_RATE_PER_USER')),
+    searchPerMin: positiveInt('SEARCH_RATE', get('SEARCH_RATE')),
+    wsFramesPerS: positiveInt('WS_FRAMES_PER_S', get('WS_FRAMES_PER_S')),
+    shutdownGraceMs: positiveInt('SHUTDOWN_GRACE_MS', get('SHUTDOWN_GRACE_MS')),
+  }
+}
+
+export function helpText(): string {
+  const width = Math.max(...settings.map((s) => s.env.length))
+  const lines = settings.map((s) => `  ${s.env.padEnd(width)}  ${s.help}${s.def === '' ? '' : ` (default: ${s.def})`}`)
+  return [
+    'Tincan signaling server',
+    '',
+    'Usage: npm start            build the web client if needed, then serve it and the API',
+    '       npm run serve        serve only (the client must be built)',
+    '',
+    'Settings come from environment variables:',
+    ...lines,
+    '',
+  ].join('\n')
+}

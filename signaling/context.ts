@@ -1,0 +1,123 @@
+import type { FastifyRequest } from 'fastify'
+import type { Config } from './config.ts'
+import { HttpError } from './http-error.ts'
+import type { Metrics } from './metrics.ts'
+import { perMinute, type RateLimiter } from './rate-limiter.ts'
+import type { Hub } from './realtime/hub.ts'
+import { hashToken } from './secrets.ts'
+import type { SessionRecord, Storage } from './storage/storage.ts'
+import type { ServerFrame } from '../shared/index.ts'
+
+/** Who made an authenticated request. */
+export interface Caller {
+  readonly username: string
+  readonly sessionId: string
+}
+
+/** Everything route handlers and the socket handler need, passed in explicitly. */
+export interface Context {
+  readonly config: Config
+  readonly storage: Storage
+  readonly hub: Hub
+  readonly metrics: Metrics
+  readonly serverSecret: string
+  readonly limiters: { readonly authIp: RateLimiter; readonly authUser: RateLimiter; readonly search: RateLimiter }
+  readonly relayPolicy: RelayPolicy
+  /** Resolves a bearer token to its live session, or undefined. */
+  sessionForToken(token: string): Promise<SessionRecord | undefined>
+  /** The caller of a request with `Authorization: Bearer …`; throws HttpError('unauthorized'). */
+  caller(request: FastifyRequest): Promise<Caller>
+  /** Friends and group co-members: everyone who sees the user's presence. */
+  contactsOf(username: string): Promise<string[]>
+  /** Sends a frame to each user's sockets. */
+  push(usernames: Iterable<string>, frame: ServerFrame): Promise<void>
+}
+
+const touchEveryMs = 60_000
+
+/**
+ * Decides whether `from` may send signals to `to`: mutual friends or members of a shared group,
+ * and neither blocks the other. Answers are cached briefly because relaying is the hot path;
+ * every change of friendship, block or membership forgets the affected entries.
+ */
+export class RelayPolicy {
+  private readonly cache = new Map<string, { allowed: boolean; at: number }>()
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  async allowed(from: string, to: string): Promise<boolean> {
+    const key = from < to ? `${from}\n${to}` : `${to}\n${from}`
+    const hit = this.cache.get(key)
+    const now = Date.now()
+    if (hit !== undefined && now - hit.at < this.ttlMs) return hit.allowed
+    const [friends, blockedA, blockedB] = await Promise.all([
+      this.storage.areFriends(from, to),
+      this.storage.isBlocked(from, to),
+      this.storage.isBlocked(to, from),
+    ])
+    const allowed = !blockedA && !blockedB && (friends || (await this.storage.shareGroup(from, to)))
+    if (this.cache.size > 100_000) this.cache.clear()
+    this.cache.set(key, { allowed, at: now })
+    return allowed
+  }
+
+  forget(a: string, b: string): void {
+    this.cache.delete(a < b ? `${a}\n${b}` : `${b}\n${a}`)
+  }
+
+  forgetAll(): void {
+    this.cache.clear()
+  }
+}
+
+export function createContext(deps: {
+  config: Config
+  storage: Storage
+  hub: Hub
+  metrics: Metrics
+  serverSecret: string
+}): Context {
+  const { config, storage, hub } = deps
+  const lastTouch = new Map<string, number>()
+
+  async function sessionForToken(token: string): Promise<SessionRecord | undefined> {
+    const session = await storage.getSessionByTokenHash(hashToken(token))
+    const now = Date.now()
+    if (session === undefined || session.expiresAt <= now) return undefined
+    if (now - (lastTouch.get(session.id) ?? session.lastSeenAt) > touchEveryMs) {
+      lastTouch.set(session.id, now)
+      if (lastTouch.size > 100_000) lastTouch.clear()
+      await storage.touchSession(session.id, now)
+    }
+    return session
+  }
+
+  return {
+    ...deps,
+    limiters: {
+      authIp: perMinute(config.authPerIpPerMin),
+      authUser: perMinute(config.authPerUserPerMin),
+      search: perMinute(config.searchPerMin),
+    },
+    relayPolicy: new RelayPolicy(storage),
+    sessionForToken,
+    async caller(request) {
+      const header = request.headers.authorization
+      const token = header?.startsWith('Bearer ') === true ? header.slice(7) : undefined
+      if (token === undefined || token.length !== 43) throw new HttpError('unauthorized', 'missing or malformed token')
+      const session = await sessionForToken(token)
+      if (session === undefined) throw new HttpError('unauthorized', 'the session has expired or was revoked')
+      return { username: session.username, sessionId: session.id }
+    },
+    async contactsOf(username) {
+      const [friends, peers] = await Promise.all([storage.friendNames(username), storage.groupPeers(username)])
+      return [...new Set([...friends, ...peers])]
+    },
+    async push(usernames, frame) {
+      await Promise.all([...new Set(usernames)].map((u) => hub.deliver(u, frame)))
+    },
+  }
+}

@@ -1,0 +1,42 @@
+import { buildApp } from './app.ts'
+import { ConfigError, helpText, loadConfig } from './config.ts'
+import { openStorage } from './storage/open.ts'
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+
+let config
+try {
+  config = loadConfig()
+} catch (e: unknown) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`tincan: ${e.message}\n\nRun with --help for the settings.\n`)
+    process.exit(2)
+  }
+  throw e
+}
+
+const storage = await openStorage(config)
+const { app, shutdown } = await buildApp(config, storage)
+await app.listen({ host: config.host, port: config.port })
+const shown = config.host === '0.0.0.0' || config.host === '::' || config.host === '127.0.0.1' ? 'localhost' : config.host
+app.log.info(`Tincan is running at http://${shown}:${String(config.port)}`)
+process.stdout.write(`\nTincan is running at http://${shown}:${String(config.port)}\n\n`)
+
+let stopping = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down')
+    shutdown().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        app.log.error({ err: e }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  })
+}

@@ -1,0 +1,192 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { WebSocket } from 'ws'
+import {
+  closeCodes,
+  decodeClientFrame,
+  limits,
+  parseJson,
+  type ClientFrame,
+  type ErrorCode,
+  type ServerFrame,
+} from '../../shared/index.ts'
+import type { Context } from '../context.ts'
+import { RateLimiter } from '../rate-limiter.ts'
+import { StorageError } from '../storage/storage.ts'
+import type { Connection } from './hub.ts'
+
+const parseFailures = {
+  'bad-json': 'the frame is not valid JSON',
+  'too-deep': `objects and arrays nest at most ${limits.maxJsonDepth} deep`,
+  'frame-too-large': `frames are at most ${limits.maxFrameBytes} bytes`,
+} as const
+
+/** Over-rate frames tolerated (each answered `rate-limited`) before the socket is closed with 1008. */
+const maxRateStrikes = 50
+
+/**
+ * One client's WebSocket, from the unauthenticated first frame to close. Every frame is
+ * answered: with its result, or with a typed error naming what was wrong.
+ */
+export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLogger): void {
+  const { hub, metrics } = ctx
+  const bucket = new RateLimiter(ctx.config.wsFramesPerS * 2, ctx.config.wsFramesPerS)
+  let conn: Connection | undefined
+  let authenticating = false
+  let strikes = 0
+  let closed = false
+  let queue: Promise<void> = Promise.resolve()
+
+  const send = (frame: ServerFrame): void => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame))
+  }
+  const fail = (code: ErrorCode, message: string, ref?: string): void => {
+    metrics.error(code, 'ws')
+    send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
+  }
+  const close = (code: number, reason: string): void => {
+    if (!closed) socket.close(code, reason)
+    closed = true
+  }
+
+  const authTimer = setTimeout(() => {
+    if (conn === undefined) {
+      fail('auth-timeout', `authenticate within ${limits.authTimeoutMs} ms`)
+      close(closeCodes.unauthorized, 'auth timeout')
+    }
+  }, limits.authTimeoutMs)
+
+  async function authenticate(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
+    authenticating = true
+    const session = await ctx.sessionForToken(frame.token)
+    if (session === undefined) {
+      fail('unauthorized', 'the session has expired or was revoked', frame.ref)
+      close(closeCodes.unauthorized, 'unauthorized')
+      return
+    }
+    if (closed) return
+    clearTimeout(authTimer)
+    const me: Connection = {
+      username: session.username,
+      sessionId: session.id,
+      send,
+      close,
+    }
+    conn = me
+    const cameOnline = await hub.attach(me)
+    const contacts = await ctx.contactsOf(me.username)
+    const online = await hub.onlineAmong(contacts)
+    send({ type: 'ready', username: me.username, sessionId: me.sessionId, online, ...refOf(frame) })
+    if (cameOnline) await ctx.push(contacts, { type: 'presence', username: me.username, online: true })
+    if (closed) await leave(me)
+  }
+
+  async function leave(me: Connection): Promise<void> {
+    if (await hub.detach(me)) {
+      await ctx.push(await ctx.contactsOf(me.username), { type: 'presence', username: me.username, online: false })
+    }
+  }
+
+  async function relay(me: Connection, frame: Extract<ClientFrame, { type: 'signal' }>): Promise<void> {
+    const to = frame.to.toLowerCase()
+    if (to === me.username || !(await ctx.relayPolicy.allowed(me.username, to))) {
+      fail('not-friends', 'signals go only to friends and members of a shared group', frame.ref)
+      return
+    }
+    if (!(await hub.isOnline(to))) {
+      fail('peer-offline', `${to} is not connected`, frame.ref)
+      return
+    }
+    await hub.deliver(to, { type: 'signal', from: me.username, sid: frame.sid, envelope: frame.envelope })
+    metrics.framesRelayed++
+    send({ type: 'sent', ...refOf(frame) })
+  }
+
+  async function onFrame(frame: ClientFrame): Promise<void> {
+    if (conn === undefined) {
+      if (frame.type !== 'auth') {
+        fail('not-authenticated', 'the first frame must be auth', frame.ref)
+        close(closeCodes.unauthorized, 'not authenticated')
+        return
+      }
+      if (authenticating) {
+        fail('already-authenticated', 'authentication is in progress', frame.ref)
+        return
+      }
+      await authenticate(frame)
+      return
+    }
+    switch (frame.type) {
+      case 'auth':
+        fail('already-authenticated', 'this socket is already authenticated', frame.ref)
+        return
+      case 'ping':
+        send({ type: 'pong', ...refOf(frame) })
+        return
+      case 'signal':
+        await relay(conn, frame)
+        return
+      default: {
+        const unreachable: never = frame
+        return unreachable
+      }
+    }
+  }
+
+  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    metrics.framesReceived++
+    if (closed) return
+    if (!bucket.take('socket')) {
+      strikes++
+      if (strikes > maxRateStrikes) {
+        fail('rate-limited', 'too many frames; closing')
+        close(closeCodes.policyViolation, 'rate limit')
+      } else fail('rate-limited', 'too many frames; slow down')
+      return
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    if (isBinary) {
+      fail('bad-frame', 'frames are JSON text')
+      return
+    }
+    if (bytes.length > limits.maxFrameBytes) {
+      fail('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
+      return
+    }
+    const parsed = parseJson(bytes.toString('utf8'))
+    if (!parsed.ok) {
+      fail(parsed.reason, parseFailures[parsed.reason])
+      return
+    }
+    const decoded = decodeClientFrame(parsed.value)
+    if (!decoded.ok) {
+      const ref = 'ref' in decoded ? decoded.ref : undefined
+      if (decoded.reason === 'bad-frame') fail('bad-frame', decoded.path, ref)
+      else fail(decoded.reason === 'unknown-type' ? 'unknown-type' : 'bad-frame', 'unknown frame type', ref)
+      return
+    }
+    // One frame at a time per socket: an offer must reach the peer before its candidates.
+    const frame = decoded.value
+    queue = queue
+      .then(() => onFrame(frame))
+      .catch((e: unknown) => {
+        if (e instanceof StorageError && e.code === 'unavailable')
+          fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
+        else {
+          log.error({ err: e }, 'frame handler failed')
+          fail('internal', 'internal error', frame.ref)
+        }
+      })
+  })
+
+  socket.on('close', () => {
+    closed = true
+    clearTimeout(authTimer)
+    const me = conn
+    if (me !== undefined) leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed'))
+  })
+  socket.on('error', (e) => log.debug({ err: e }, 'socket error'))
+}
+
+function refOf(frame: { ref?: string | undefined }): { ref?: string } {
+  return frame.ref === undefined ? {} : { ref: frame.ref }
+}

@@ -1,0 +1,168 @@
+import type { FastifyInstance } from 'fastify'
+import {
+  canonicalUsername,
+  CreateGroupRequest,
+  ErrorBody,
+  Group,
+  GroupListResponse,
+  GroupParams,
+  RenameGroupRequest,
+  UpdateMembersRequest,
+  limits,
+} from '../../shared/index.ts'
+import type { Caller, Context } from '../context.ts'
+import { HttpError } from '../http-error.ts'
+import { newId } from '../secrets.ts'
+import type { GroupMemberRecord, GroupRecord } from '../storage/storage.ts'
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+
+/**
+ * Groups as metadata only: who is in them (so the relay can authorize signals between members)
+ * and the admin-signed member list, stored as an opaque blob that clients verify themselves.
+ */
+export function groupRoutes(app: FastifyInstance, ctx: Context): void {
+  const { storage } = ctx
+
+  async function groupOf(me: Caller, id: string): Promise<GroupRecord> {
+    const group = await storage.getGroup(id)
+    // Non-members get the same answer as for a group that does not exist.
+    if (group === undefined || !group.members.some((m) => m.username === me.username))
+      throw new HttpError('not-found', 'no such group')
+    return group
+  }
+
+  function requireAdmin(me: Caller, group: GroupRecord): void {
+    if (!group.members.some((m) => m.username === me.username && m.role === 'admin'))
+      throw new HttpError('not-admin', 'only admins can do that')
+  }
+
+  /** Only friends of the person adding them can be added. */
+  async function requireAddable(me: Caller, usernames: readonly string[]): Promise<void> {
+    for (const u of usernames) {
+      if (!(await storage.areFriends(me.username, u)))
+        throw new HttpError('not-friends', `${u} is not your friend`)
+    }
+  }
+
+  /** Members get the new state; those no longer in it are told they were removed. */
+  async function announce(
+    id: string,
+    before: readonly GroupMemberRecord[],
+    group: GroupRecord | undefined,
+    by: string,
+  ): Promise<void> {
+    ctx.relayPolicy.forgetAll()
+    const now = new Set(group?.members.map((m) => m.username) ?? [])
+    const removed = before.map((m) => m.username).filter((u) => !now.has(u))
+    if (group !== undefined) await ctx.push(now, { type: 'group-updated', group })
+    await ctx.push(removed, { type: 'group-removed', groupId: id, by })
+  }
+
+  app.get('/api/groups', { schema: { response: { 200: GroupListResponse, ...errors } } }, async (request) => {
+    const me = await ctx.caller(request)
+    return { groups: await storage.listGroups(me.username) }
+  })
+
+  app.get<{ Params: GroupParams }>(
+    '/api/groups/:id',
+    { schema: { params: GroupParams, response: { 200: Group, ...errors } } },
+    async (request) => groupOf(await ctx.caller(request), request.params.id),
+  )
+
+  app.post<{ Body: CreateGroupRequest }>(
+    '/api/groups',
+    { schema: { body: CreateGroupRequest, response: { 201: Group, ...errors } } },
+    async (request, reply) => {
+      const me = await ctx.caller(request)
+      const others = [...new Set(request.body.members.map(canonicalUsername))].filter((u) => u !== me.username)
+      await requireAddable(me, others)
+      const now = Date.now()
+      const group: GroupRecord = {
+        id: newId(),
+        name: request.body.name,
+        memberList: request.body.memberList,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        members: [
+          { username: me.username, role: 'admin' },
+          ...others.map((username) => ({ username, role: 'member' as const })),
+        ],
+      }
+      await storage.createGroup(group)
+      await announce(group.id, [], group, me.username)
+      return reply.code(201).send(group)
+    },
+  )
+
+  app.put<{ Params: GroupParams; Body: UpdateMembersRequest }>(
+    '/api/groups/:id/members',
+    { schema: { params: GroupParams, body: UpdateMembersRequest, response: { 200: Group, ...errors } } },
+    async (request) => {
+      const me = await ctx.caller(request)
+      const group = await groupOf(me, request.params.id)
+      requireAdmin(me, group)
+      const members = new Map<string, GroupMemberRecord>()
+      for (const m of request.body.members) members.set(canonicalUsername(m.username), { ...m, username: canonicalUsername(m.username) })
+      if (members.size > limits.groupMaxMembers) throw new HttpError('group-full', `at most ${limits.groupMaxMembers} members`)
+      if (![...members.values()].some((m) => m.role === 'admin'))
+        throw new HttpError('bad-request', 'a group needs at least one admin')
+      const before = new Set(group.members.map((m) => m.username))
+      await requireAddable(me, [...members.keys()].filter((u) => !before.has(u)))
+      await storage.updateGroup(group.id, group.version, {
+        name: group.name,
+        memberList: request.body.memberList,
+        members: [...members.values()],
+        updatedAt: Date.now(),
+      })
+      const after = await storage.getGroup(group.id)
+      await announce(group.id, group.members, after, me.username)
+      if (after === undefined) throw new HttpError('not-found', 'no such group')
+      return after
+    },
+  )
+
+  app.patch<{ Params: GroupParams; Body: RenameGroupRequest }>(
+    '/api/groups/:id',
+    { schema: { params: GroupParams, body: RenameGroupRequest, response: { 200: Group, ...errors } } },
+    async (request) => {
+      const me = await ctx.caller(request)
+      const group = await groupOf(me, request.params.id)
+      requireAdmin(me, group)
+      await storage.updateGroup(group.id, group.version, {
+        name: request.body.name,
+        memberList: request.body.memberList ?? group.memberList,
+        members: group.members,
+        updatedAt: Date.now(),
+      })
+      const after = await storage.getGroup(group.id)
+      await announce(group.id, group.members, after, me.username)
+      if (after === undefined) throw new HttpError('not-found', 'no such group')
+      return after
+    },
+  )
+
+  app.post<{ Params: GroupParams }>(
+    '/api/groups/:id/leave',
+    { schema: { params: GroupParams, response: errors } },
+    async (request, reply) => {
+      const me = await ctx.caller(request)
+      const group = await groupOf(me, request.params.id)
+      const rest = group.members.filter((m) => m.username !== me.username)
+      if (rest.length === 0) {
+        await storage.deleteGroup(group.id)
+        await announce(group.id, group.members, undefined, me.username)
+      } else {
+        await storage.updateGroup(group.id, group.version, {
+          name: group.name,
+          memberList: group.memberList,
+          members: rest,
+          updatedAt: Date.now(),
+        })
+        await announce(group.id, group.members, await storage.getGroup(group.id), me.username)
+      }
+      return reply.code(204).send()
+    },
+  )
+}
