@@ -82,7 +82,13 @@ export type DeleteAccountRequest = Static<typeof DeleteAccountRequest>
 // ---- users and friends ----
 
 export const UserSearchQuery = Type.Object(
-  { prefix: Type.String({ minLength: 1, maxLength: limits.searchPrefixMaxLength, pattern: '^[A-Za-z0-9_.-]+$' }) },
+  {
+    prefix: Type.String({
+      minLength: 1,
+      maxLength: limits.searchPrefixMaxLength,
+      pattern: '^[A-Za-z0-9_.-]+$',
+    }),
+  },
   strict,
 )
 export type UserSearchQuery = Static<typeof UserSearchQuery>

@@ -22,7 +22,8 @@ export const Salt = Type.String({
 })
 
 /** Opaque base64url blob with a length limit. */
-export const Blob64 = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9_-]+$' })
+export const Blob64 = (maxLength: number) =>
+  Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9_-]+$' })
 
 export const Kdf = Type.Object(
   {

@@ -24,7 +24,8 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (c === 0x22) inString = false
     } else if (c === 0x22) inString = true
     else if (c === 0x5b || c === 0x7b) {
@@ -82,7 +83,9 @@ type TaggedUnion = TSchema & { anyOf: readonly (TSchema & { properties: { type: 
 
 /** The member schema of a tagged union for each `type` literal. */
 function membersByType(union: TaggedUnion): ReadonlyMap<string, TSchema> {
-  return new Map(union.anyOf.map((member) => [(member.properties.type as { const?: string }).const ?? '', member]))
+  return new Map(
+    union.anyOf.map((member) => [(member.properties.type as { const?: string }).const ?? '', member]),
+  )
 }
 
 function decodeTagged<T>(members: ReadonlyMap<string, TSchema>, raw: unknown): Decoded<T> {
@@ -91,7 +94,8 @@ function decodeTagged<T>(members: ReadonlyMap<string, TSchema>, raw: unknown): D
   const withRef = ref === undefined ? {} : { ref }
   const schema = typeof type === 'string' ? members.get(type) : undefined
   if (schema === undefined) return { ok: false, reason: 'unknown-type', ...withRef }
-  if (!Value.Check(schema, raw)) return { ok: false, reason: 'bad-frame', path: firstErrorPath(schema, raw), ...withRef }
+  if (!Value.Check(schema, raw))
+    return { ok: false, reason: 'bad-frame', path: firstErrorPath(schema, raw), ...withRef }
   return { ok: true, value: raw as T }
 }
 

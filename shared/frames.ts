@@ -10,7 +10,11 @@ const strict = { additionalProperties: false } as const
 const Ref = Type.Optional(Type.String({ minLength: 1, maxLength: limits.refMaxLength }))
 
 /** WebRTC session id chosen by the caller: groups the offer, answer and candidates of one connection. */
-export const SessionId = Type.String({ minLength: 8, maxLength: limits.sessionIdMaxLength, pattern: '^[A-Za-z0-9_-]+$' })
+export const SessionId = Type.String({
+  minLength: 8,
+  maxLength: limits.sessionIdMaxLength,
+  pattern: '^[A-Za-z0-9_-]+$',
+})
 
 /** A signed signaling envelope (see crypto/): opaque to the server beyond its size. */
 export const Envelope = Type.String({ minLength: 1, maxLength: limits.envelopeMaxLength })

@@ -50,7 +50,7 @@ export interface App {
   readonly app: FastifyInstance
   readonly ctx: Context
   /** Tells every client to reconnect elsewhere, closes sockets, then the server and storage. */
-  shutdown(graceMs?: number): Promise<void>
+  readonly shutdown: (graceMs?: number) => Promise<void>
 }
 
 function errorBody(code: ErrorCode, message: string): ErrorBody {
@@ -84,7 +84,12 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
     }
     const code = parsed.reason
     const status = code === 'frame-too-large' ? 413 : 400
-    done(Object.assign(new HttpError(code === 'frame-too-large' ? 'payload-too-large' : code, `body: ${code}`), { statusCode: status }), undefined)
+    done(
+      Object.assign(new HttpError(code === 'frame-too-large' ? 'payload-too-large' : code, `body: ${code}`), {
+        statusCode: status,
+      }),
+      undefined,
+    )
   })
 
   app.setErrorHandler((error: FastifyError | HttpError | StorageError | Error, request, reply) => {
@@ -93,10 +98,16 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
     if (error instanceof HttpError) {
       status = error.status
       body = errorBody(error.code, error.message)
-      if (error.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, error.retryAfterS)))
+      if (error.retryAfterS !== undefined)
+        void reply.header('retry-after', String(Math.max(1, error.retryAfterS)))
     } else if (error instanceof StorageError) {
       status = error.code === 'conflict' ? 409 : 503
-      body = errorBody(error.code === 'conflict' ? 'conflict' : 'storage-unavailable', error.code === 'conflict' ? 'changed meanwhile; reload and retry' : 'storage is unavailable; try again shortly')
+      body = errorBody(
+        error.code === 'conflict' ? 'conflict' : 'storage-unavailable',
+        error.code === 'conflict'
+          ? 'changed meanwhile; reload and retry'
+          : 'storage is unavailable; try again shortly',
+      )
       if (status === 503) request.log.error({ err: error.cause }, 'storage unavailable')
     } else if ('validation' in error && error.validation !== undefined) {
       status = 400
@@ -110,7 +121,12 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
     } else if ('statusCode' in error && error.statusCode === 413) {
       status = 413
       body = errorBody('payload-too-large', `bodies are at most ${limits.maxFrameBytes} bytes`)
-    } else if ('statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    } else if (
+      'statusCode' in error &&
+      typeof error.statusCode === 'number' &&
+      error.statusCode >= 400 &&
+      error.statusCode < 500
+    ) {
       status = error.statusCode
       body = errorBody(status === 404 ? 'not-found' : 'bad-request', error.message)
     } else {
@@ -136,7 +152,11 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
 
   app.get('/healthz', { schema: { response: { 200: Health, 503: ErrorBody } } }, async () => {
     await storage.ping()
-    return { status: 'ok' as const, uptimeS: Math.round(process.uptime()), connections: hub.localConnections() }
+    return {
+      status: 'ok' as const,
+      uptimeS: Math.round(process.uptime()),
+      connections: hub.localConnections(),
+    }
   })
 
   app.get('/metrics', async (_request, reply) =>
@@ -150,18 +170,32 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
 
   const hasClient = existsSync(join(config.clientDir, 'index.html'))
   if (hasClient) {
-    await app.register(fastifyStatic, { root: config.clientDir, prefix: '/', index: 'index.html', wildcard: false })
+    await app.register(fastifyStatic, {
+      root: config.clientDir,
+      prefix: '/',
+      index: 'index.html',
+      wildcard: false,
+    })
   }
   app.setNotFoundHandler((request, reply) => {
     // Deep links into the single-page client get its page; API and unknown files get JSON.
-    if (hasClient && request.method === 'GET' && !request.url.startsWith('/api/') && !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? ''))
+    if (
+      hasClient &&
+      request.method === 'GET' &&
+      !request.url.startsWith('/api/') &&
+      !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? '')
+    )
       return reply.sendFile('index.html')
     metrics.error('not-found', 'http')
-    return reply.code(404).send(errorBody('not-found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`))
+    return reply
+      .code(404)
+      .send(errorBody('not-found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`))
   })
 
   const sweep = setInterval(() => {
-    storage.deleteExpiredSessions(Date.now()).catch((e: unknown) => app.log.warn({ err: e }, 'session sweep failed'))
+    storage
+      .deleteExpiredSessions(Date.now())
+      .catch((e: unknown) => app.log.warn({ err: e }, 'session sweep failed'))
   }, 3_600_000)
   sweep.unref()
 

@@ -31,19 +31,35 @@ interface Setting {
 }
 
 export const settings: readonly Setting[] = [
-  { env: 'HOST', def: '127.0.0.1', help: 'address to listen on (use 0.0.0.0 to accept connections from other hosts)' },
+  {
+    env: 'HOST',
+    def: '127.0.0.1',
+    help: 'address to listen on (use 0.0.0.0 to accept connections from other hosts)',
+  },
   { env: 'PORT', def: '8080', help: 'TCP port for HTTP and WebSocket' },
   { env: 'DATA_DIR', def: './data', help: 'folder for the SQLite database' },
   { env: 'DATABASE_URL', def: '', help: 'postgres://… to use PostgreSQL instead of SQLite' },
   { env: 'CLIENT_DIR', def: './dist/client', help: 'built web client served at /' },
   { env: 'LOG_LEVEL', def: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
-  { env: 'TRUST_PROXY', def: 'false', help: 'true behind a reverse proxy, so client IPs come from X-Forwarded-For' },
+  {
+    env: 'TRUST_PROXY',
+    def: 'false',
+    help: 'true behind a reverse proxy, so client IPs come from X-Forwarded-For',
+  },
   { env: 'TOKEN_TTL_DAYS', def: '30', help: 'how long a login session lasts' },
   { env: 'STUN_URLS', def: '', help: 'comma-separated stun: URLs handed to clients' },
   { env: 'TURN_URLS', def: '', help: 'comma-separated turn:/turns: URLs handed to clients' },
-  { env: 'TURN_SECRET', def: '', help: 'shared secret for short-lived TURN credentials (coturn use-auth-secret)' },
+  {
+    env: 'TURN_SECRET',
+    def: '',
+    help: 'shared secret for short-lived TURN credentials (coturn use-auth-secret)',
+  },
   { env: 'TURN_TTL_S', def: '3600', help: 'lifetime of minted TURN credentials' },
-  { env: 'RELAY_ONLY', def: 'false', help: 'true to make every client use TURN relays only (hides IP addresses)' },
+  {
+    env: 'RELAY_ONLY',
+    def: 'false',
+    help: 'true to make every client use TURN relays only (hides IP addresses)',
+  },
   { env: 'AUTH_RATE_PER_IP', def: '30', help: 'prelogin/register/login requests per minute per IP' },
   { env: 'AUTH_RATE_PER_USER', def: '10', help: 'login attempts per minute per username' },
   { env: 'SEARCH_RATE', def: '60', help: 'user searches per minute per account' },
@@ -108,7 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 export function helpText(): string {
   const width = Math.max(...settings.map((s) => s.env.length))
-  const lines = settings.map((s) => `  ${s.env.padEnd(width)}  ${s.help}${s.def === '' ? '' : ` (default: ${s.def})`}`)
+  const lines = settings.map(
+    (s) => `  ${s.env.padEnd(width)}  ${s.help}${s.def === '' ? '' : ` (default: ${s.def})`}`,
+  )
   return [
     'Tincan signaling server',
     '',

@@ -21,7 +21,11 @@ export interface Context {
   readonly hub: Hub
   readonly metrics: Metrics
   readonly serverSecret: string
-  readonly limiters: { readonly authIp: RateLimiter; readonly authUser: RateLimiter; readonly search: RateLimiter }
+  readonly limiters: {
+    readonly authIp: RateLimiter
+    readonly authUser: RateLimiter
+    readonly search: RateLimiter
+  }
   readonly relayPolicy: RelayPolicy
   /** Resolves a bearer token to its live session, or undefined. */
   sessionForToken(token: string): Promise<SessionRecord | undefined>
@@ -107,13 +111,17 @@ export function createContext(deps: {
     async caller(request) {
       const header = request.headers.authorization
       const token = header?.startsWith('Bearer ') === true ? header.slice(7) : undefined
-      if (token === undefined || token.length !== 43) throw new HttpError('unauthorized', 'missing or malformed token')
+      if (token === undefined || token.length !== 43)
+        throw new HttpError('unauthorized', 'missing or malformed token')
       const session = await sessionForToken(token)
       if (session === undefined) throw new HttpError('unauthorized', 'the session has expired or was revoked')
       return { username: session.username, sessionId: session.id }
     },
     async contactsOf(username) {
-      const [friends, peers] = await Promise.all([storage.friendNames(username), storage.groupPeers(username)])
+      const [friends, peers] = await Promise.all([
+        storage.friendNames(username),
+        storage.groupPeers(username),
+      ])
       return [...new Set([...friends, ...peers])]
     },
     async push(usernames, frame) {

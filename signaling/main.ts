@@ -21,7 +21,8 @@ try {
 const storage = await openStorage(config)
 const { app, shutdown } = await buildApp(config, storage)
 await app.listen({ host: config.host, port: config.port })
-const shown = config.host === '0.0.0.0' || config.host === '::' || config.host === '127.0.0.1' ? 'localhost' : config.host
+const shown =
+  config.host === '0.0.0.0' || config.host === '::' || config.host === '127.0.0.1' ? 'localhost' : config.host
 app.log.info(`Tincan is running at http://${shown}:${String(config.port)}`)
 process.stdout.write(`\nTincan is running at http://${shown}:${String(config.port)}\n\n`)
 

@@ -26,7 +26,12 @@ export function authKeyMatches(authKey: string, salt: string, expectedHash: stri
 
 /** Stable fake salt for a username that does not exist, so prelogin does not reveal who does. */
 export function fakeSalt(serverSecret: string, username: string): string {
-  return b64url(createHmac('sha256', fromB64url(serverSecret)).update(`prelogin-salt:${username}`).digest().subarray(0, 16))
+  return b64url(
+    createHmac('sha256', fromB64url(serverSecret))
+      .update(`prelogin-salt:${username}`)
+      .digest()
+      .subarray(0, 16),
+  )
 }
 
 export const newSecret = (): string => b64url(randomBytes(32))

@@ -82,7 +82,11 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
 
   async function leave(me: Connection): Promise<void> {
     if (await hub.detach(me)) {
-      await ctx.push(await ctx.contactsOf(me.username), { type: 'presence', username: me.username, online: false })
+      await ctx.push(await ctx.contactsOf(me.username), {
+        type: 'presence',
+        username: me.username,
+        online: false,
+      })
     }
   }
 
@@ -182,7 +186,8 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
     closed = true
     clearTimeout(authTimer)
     const me = conn
-    if (me !== undefined) leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed'))
+    if (me !== undefined)
+      leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed'))
   })
   socket.on('error', (e) => log.debug({ err: e }, 'socket error'))
 }

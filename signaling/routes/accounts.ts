@@ -22,7 +22,14 @@ import { HttpError } from '../http-error.ts'
 import { authKeyMatches, b64url, fakeSalt, hashAuthKey, hashToken, newId, newToken } from '../secrets.ts'
 import { StorageError, type UserRecord } from '../storage/storage.ts'
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+}
 
 /** A well-formed hash of nothing, compared against when the user does not exist, so timing matches. */
 const decoySalt = b64url(randomBytes(16))
@@ -33,9 +40,17 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
 
   function limitAuth(request: FastifyRequest, username?: string): void {
     if (!limiters.authIp.take(request.ip))
-      throw new HttpError('rate-limited', 'too many attempts from this address', limiters.authIp.retryAfterS(request.ip))
+      throw new HttpError(
+        'rate-limited',
+        'too many attempts from this address',
+        limiters.authIp.retryAfterS(request.ip),
+      )
     if (username !== undefined && !limiters.authUser.take(username))
-      throw new HttpError('rate-limited', 'too many attempts for this account', limiters.authUser.retryAfterS(username))
+      throw new HttpError(
+        'rate-limited',
+        'too many attempts for this account',
+        limiters.authUser.retryAfterS(username),
+      )
   }
 
   async function grantSession(request: FastifyRequest, user: UserRecord): Promise<SessionGrant> {
@@ -62,7 +77,11 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
   }
 
   /** Re-checks the auth key for sensitive changes, even with a valid session. */
-  async function reauthenticate(username: string, authKey: string, request: FastifyRequest): Promise<UserRecord> {
+  async function reauthenticate(
+    username: string,
+    authKey: string,
+    request: FastifyRequest,
+  ): Promise<UserRecord> {
     limitAuth(request, username)
     const user = await storage.getUser(username)
     if (user === undefined || !authKeyMatches(authKey, user.authSalt, user.authHash))
@@ -78,7 +97,10 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
       const username = canonicalUsername(request.body.username)
       const user = await storage.getUser(username)
       if (user === undefined) return { salt: fakeSalt(ctx.serverSecret, username), kdf: { ...defaultKdf } }
-      return { salt: user.salt, kdf: { alg: 'argon2id13' as const, opsLimit: user.kdfOps, memLimitBytes: user.kdfMem } }
+      return {
+        salt: user.salt,
+        kdf: { alg: 'argon2id13' as const, opsLimit: user.kdfOps, memLimitBytes: user.kdfMem },
+      }
     },
   )
 
@@ -120,7 +142,11 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
       const username = canonicalUsername(request.body.username)
       limitAuth(request, username)
       const user = await storage.getUser(username)
-      const ok = authKeyMatches(request.body.authKey, user?.authSalt ?? decoySalt, user?.authHash ?? decoyHash)
+      const ok = authKeyMatches(
+        request.body.authKey,
+        user?.authSalt ?? decoySalt,
+        user?.authHash ?? decoyHash,
+      )
       if (user === undefined || !ok) throw new HttpError('invalid-credentials', 'wrong username or password')
       return grantSession(request, user)
     },
@@ -133,20 +159,24 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.code(204).send()
   })
 
-  app.get('/api/sessions', { schema: { response: { 200: SessionList, 401: ErrorBody } } }, async (request) => {
-    const me = await ctx.caller(request)
-    const sessions = await storage.listSessions(me.username)
-    return {
-      sessions: sessions.map((s) => ({
-        id: s.id,
-        createdAt: s.createdAt,
-        lastSeenAt: s.lastSeenAt,
-        expiresAt: s.expiresAt,
-        userAgent: s.userAgent,
-        current: s.id === me.sessionId,
-      })),
-    }
-  })
+  app.get(
+    '/api/sessions',
+    { schema: { response: { 200: SessionList, 401: ErrorBody } } },
+    async (request) => {
+      const me = await ctx.caller(request)
+      const sessions = await storage.listSessions(me.username)
+      return {
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          createdAt: s.createdAt,
+          lastSeenAt: s.lastSeenAt,
+          expiresAt: s.expiresAt,
+          userAgent: s.userAgent,
+          current: s.id === me.sessionId,
+        })),
+      }
+    },
+  )
 
   app.delete<{ Params: SessionParams }>(
     '/api/sessions/:id',
@@ -212,7 +242,11 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
       await ctx.push(friends, { type: 'friend-removed', username: me.username })
       for (const g of groups) {
         const after = await storage.getGroup(g.id)
-        if (after !== undefined) await ctx.push(after.members.map((m) => m.username), { type: 'group-updated', group: after })
+        if (after !== undefined)
+          await ctx.push(
+            after.members.map((m) => m.username),
+            { type: 'group-updated', group: after },
+          )
       }
       await ctx.hub.closeUser(me.username, closeCodes.sessionEnded, 'account deleted')
       request.log.info({ username: me.username }, 'account deleted')

@@ -17,7 +17,15 @@ import {
 import type { Context } from '../context.ts'
 import { HttpError } from '../http-error.ts'
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+}
 
 export function friendRoutes(app: FastifyInstance, ctx: Context): void {
   const { storage, hub } = ctx
@@ -69,26 +77,37 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     return { friends: friends.map((f) => ({ ...f, online: online.has(f.username) })) }
   })
 
-  app.get('/api/friends/requests', { schema: { response: { 200: PendingRequests, ...errors } } }, async (request) => {
-    const me = await ctx.caller(request)
-    const [incoming, outgoing] = await Promise.all([
-      storage.listIncoming(me.username),
-      storage.listOutgoing(me.username),
-    ])
-    return { incoming, outgoing }
-  })
+  app.get(
+    '/api/friends/requests',
+    { schema: { response: { 200: PendingRequests, ...errors } } },
+    async (request) => {
+      const me = await ctx.caller(request)
+      const [incoming, outgoing] = await Promise.all([
+        storage.listIncoming(me.username),
+        storage.listOutgoing(me.username),
+      ])
+      return { incoming, outgoing }
+    },
+  )
 
   app.post<{ Body: FriendRequestBody }>(
     '/api/friends/requests',
-    { schema: { body: FriendRequestBody, response: { 200: FriendRequestResult, 201: FriendRequestResult, ...errors } } },
+    {
+      schema: {
+        body: FriendRequestBody,
+        response: { 200: FriendRequestResult, 201: FriendRequestResult, ...errors },
+      },
+    },
     async (request, reply) => {
       const me = await ctx.caller(request)
       const to = canonicalUsername(request.body.to)
       const note = request.body.note ?? ''
       if (to === me.username) throw new HttpError('self', 'you cannot befriend yourself')
       await publicUser(to)
-      if (await storage.isBlocked(me.username, to)) throw new HttpError('blocked', 'you blocked this user; unblock first')
-      if (await storage.areFriends(me.username, to)) throw new HttpError('already-friends', 'you are already friends')
+      if (await storage.isBlocked(me.username, to))
+        throw new HttpError('blocked', 'you blocked this user; unblock first')
+      if (await storage.areFriends(me.username, to))
+        throw new HttpError('already-friends', 'you are already friends')
       // Someone who blocked the sender sees nothing; the sender is not told, as with any pending request.
       if (await storage.isBlocked(to, me.username)) return reply.code(201).send({ status: 'pending' })
       if ((await storage.getRequest(to, me.username)) !== undefined) {
@@ -125,8 +144,13 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     async (request, reply) => {
       const me = await ctx.caller(request)
       const from = canonicalUsername(request.params.username)
-      if (!(await storage.deleteRequest(from, me.username))) throw new HttpError('not-found', 'no request from that user')
-      await ctx.push([from, me.username], { type: 'friend-request-closed', username: me.username, reason: 'declined' })
+      if (!(await storage.deleteRequest(from, me.username)))
+        throw new HttpError('not-found', 'no request from that user')
+      await ctx.push([from, me.username], {
+        type: 'friend-request-closed',
+        username: me.username,
+        reason: 'declined',
+      })
       return reply.code(204).send()
     },
   )
@@ -137,7 +161,8 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     async (request, reply) => {
       const me = await ctx.caller(request)
       const to = canonicalUsername(request.params.username)
-      if (!(await storage.deleteRequest(me.username, to))) throw new HttpError('not-found', 'no request to that user')
+      if (!(await storage.deleteRequest(me.username, to)))
+        throw new HttpError('not-found', 'no request to that user')
       await hub.deliver(to, { type: 'friend-request-closed', username: me.username, reason: 'cancelled' })
       return reply.code(204).send()
     },
@@ -149,7 +174,8 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     async (request, reply) => {
       const me = await ctx.caller(request)
       const other = canonicalUsername(request.params.username)
-      if (!(await storage.removeFriendship(me.username, other))) throw new HttpError('not-friends', 'not friends')
+      if (!(await storage.removeFriendship(me.username, other)))
+        throw new HttpError('not-friends', 'not friends')
       ctx.relayPolicy.forget(me.username, other)
       await hub.deliver(other, { type: 'friend-removed', username: me.username })
       await hub.deliver(me.username, { type: 'friend-removed', username: other })
@@ -187,7 +213,8 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     async (request, reply) => {
       const me = await ctx.caller(request)
       const other = canonicalUsername(request.params.username)
-      if (!(await storage.unblock(me.username, other))) throw new HttpError('not-found', 'that user is not blocked')
+      if (!(await storage.unblock(me.username, other)))
+        throw new HttpError('not-found', 'that user is not blocked')
       ctx.relayPolicy.forget(me.username, other)
       return reply.code(204).send()
     },

@@ -15,7 +15,15 @@ import { HttpError } from '../http-error.ts'
 import { newId } from '../secrets.ts'
 import type { GroupMemberRecord, GroupRecord } from '../storage/storage.ts'
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+}
 
 /**
  * Groups as metadata only: who is in them (so the relay can authorize signals between members)
@@ -75,7 +83,9 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
     { schema: { body: CreateGroupRequest, response: { 201: Group, ...errors } } },
     async (request, reply) => {
       const me = await ctx.caller(request)
-      const others = [...new Set(request.body.members.map(canonicalUsername))].filter((u) => u !== me.username)
+      const others = [...new Set(request.body.members.map(canonicalUsername))].filter(
+        (u) => u !== me.username,
+      )
       await requireAddable(me, others)
       const now = Date.now()
       const group: GroupRecord = {
@@ -104,12 +114,17 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
       const group = await groupOf(me, request.params.id)
       requireAdmin(me, group)
       const members = new Map<string, GroupMemberRecord>()
-      for (const m of request.body.members) members.set(canonicalUsername(m.username), { ...m, username: canonicalUsername(m.username) })
-      if (members.size > limits.groupMaxMembers) throw new HttpError('group-full', `at most ${limits.groupMaxMembers} members`)
+      for (const m of request.body.members)
+        members.set(canonicalUsername(m.username), { ...m, username: canonicalUsername(m.username) })
+      if (members.size > limits.groupMaxMembers)
+        throw new HttpError('group-full', `at most ${limits.groupMaxMembers} members`)
       if (![...members.values()].some((m) => m.role === 'admin'))
         throw new HttpError('bad-request', 'a group needs at least one admin')
       const before = new Set(group.members.map((m) => m.username))
-      await requireAddable(me, [...members.keys()].filter((u) => !before.has(u)))
+      await requireAddable(
+        me,
+        [...members.keys()].filter((u) => !before.has(u)),
+      )
       await storage.updateGroup(group.id, group.version, {
         name: group.name,
         memberList: request.body.memberList,

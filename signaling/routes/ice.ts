@@ -7,7 +7,11 @@ import type { Context } from '../context.ts'
  * Short-lived TURN credentials in coturn's REST scheme (`use-auth-secret`): the username is
  * "<expiry unix seconds>:<account>", the password HMAC-SHA1(secret, username) in base64.
  */
-export function turnCredential(secret: string, account: string, expiresAtS: number): { username: string; credential: string } {
+export function turnCredential(
+  secret: string,
+  account: string,
+  expiresAtS: number,
+): { username: string; credential: string } {
   const username = `${expiresAtS}:${account}`
   return { username, credential: createHmac('sha1', secret).update(username).digest('base64') }
 }
@@ -22,7 +26,10 @@ export function iceRoutes(app: FastifyInstance, ctx: Context): void {
     if (config.turnUrls.length > 0 && config.turnSecret !== undefined) {
       const expiresAtS = Math.floor(Date.now() / 1000) + config.turnTtlS
       expiresAt = expiresAtS * 1000
-      iceServers.push({ urls: [...config.turnUrls], ...turnCredential(config.turnSecret, me.username, expiresAtS) })
+      iceServers.push({
+        urls: [...config.turnUrls],
+        ...turnCredential(config.turnSecret, me.username, expiresAtS),
+      })
     }
     return {
       iceServers,

@@ -21,7 +21,10 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const storage = new SqlStorage(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite')
+  const storage = new SqlStorage(
+    new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    'sqlite',
+  )
   await storage.migrate()
   return storage
 }

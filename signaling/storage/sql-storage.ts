@@ -29,7 +29,8 @@ function isUnavailable(code: string): boolean {
 
 function classify(e: unknown): unknown {
   if (e instanceof StorageError) return e
-  const code = typeof e === 'object' && e !== null ? String((e as { code?: unknown }).code ?? '') : ''
+  const raw = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined
+  const code = typeof raw === 'string' ? raw : ''
   if (uniqueViolation.has(code)) return new StorageError('conflict', 'already exists', { cause: e })
   if (isUnavailable(code)) return new StorageError('unavailable', 'the database is unavailable', { cause: e })
   if (e instanceof Error && /closed|not open|Connection terminated/i.test(e.message))
@@ -86,7 +87,10 @@ export class SqlStorage implements Storage {
   }
 
   async migrate(): Promise<void> {
-    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider }).migrateToLatest()
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+    }).migrateToLatest()
     const failed = results?.find((r) => r.status === 'Error')
     if (error !== undefined || failed !== undefined) {
       throw new Error(`migration ${failed?.migrationName ?? ''} failed`, { cause: error })
@@ -134,7 +138,11 @@ export class SqlStorage implements Storage {
   }
 
   async getUser(username: string): Promise<UserRecord | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst()
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username', '=', username)
+      .executeTakeFirst()
     return row && toUser(row)
   }
 
@@ -210,7 +218,11 @@ export class SqlStorage implements Storage {
       await trx
         .deleteFrom('groups')
         .where((eb) =>
-          eb.not(eb.exists(eb.selectFrom('group_members').select('username').whereRef('group_id', '=', 'groups.id'))),
+          eb.not(
+            eb.exists(
+              eb.selectFrom('group_members').select('username').whereRef('group_id', '=', 'groups.id'),
+            ),
+          ),
         )
         .execute()
       await trx.deleteFrom('users').where('username', '=', username).execute()
@@ -233,7 +245,11 @@ export class SqlStorage implements Storage {
   }
 
   async getSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
-    const row = await this.db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst()
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst()
     return row && toSession(row)
   }
 
@@ -306,7 +322,12 @@ export class SqlStorage implements Storage {
     const rows = await this.db
       .selectFrom('friend_requests')
       .innerJoin('users', 'users.username', 'friend_requests.from_user')
-      .select(['friend_requests.from_user as username', 'users.identity_key', 'note', 'friend_requests.created_at'])
+      .select([
+        'friend_requests.from_user as username',
+        'users.identity_key',
+        'note',
+        'friend_requests.created_at',
+      ])
       .where('to_user', '=', username)
       .orderBy('friend_requests.created_at')
       .execute()
@@ -322,7 +343,12 @@ export class SqlStorage implements Storage {
     const rows = await this.db
       .selectFrom('friend_requests')
       .innerJoin('users', 'users.username', 'friend_requests.to_user')
-      .select(['friend_requests.to_user as username', 'users.identity_key', 'note', 'friend_requests.created_at'])
+      .select([
+        'friend_requests.to_user as username',
+        'users.identity_key',
+        'note',
+        'friend_requests.created_at',
+      ])
       .where('from_user', '=', username)
       .orderBy('friend_requests.created_at')
       .execute()
@@ -391,7 +417,11 @@ export class SqlStorage implements Storage {
   }
 
   async friendNames(username: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('friendships').select('friend').where('username', '=', username).execute()
+    const rows = await this.db
+      .selectFrom('friendships')
+      .select('friend')
+      .where('username', '=', username)
+      .execute()
     return rows.map((r) => r.friend)
   }
 
@@ -467,7 +497,14 @@ export class SqlStorage implements Storage {
         .execute()
       await trx
         .insertInto('group_members')
-        .values(g.members.map((m) => ({ group_id: g.id, username: m.username, role: m.role, added_at: g.createdAt })))
+        .values(
+          g.members.map((m) => ({
+            group_id: g.id,
+            username: m.username,
+            role: m.role,
+            added_at: g.createdAt,
+          })),
+        )
         .execute()
     })
   }
@@ -514,7 +551,9 @@ export class SqlStorage implements Storage {
     const rows = await this.db
       .selectFrom('groups')
       .selectAll()
-      .where('id', 'in', (eb) => eb.selectFrom('group_members').select('group_id').where('username', '=', username))
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('group_members').select('group_id').where('username', '=', username),
+      )
       .orderBy('created_at')
       .execute()
     return this.withMembers(rows, await this.membersOf(rows.map((r) => r.id)))
@@ -528,7 +567,12 @@ export class SqlStorage implements Storage {
     await this.db.transaction().execute(async (trx) => {
       const r = await trx
         .updateTable('groups')
-        .set({ name: u.name, member_list: u.memberList, version: expectedVersion + 1, updated_at: u.updatedAt })
+        .set({
+          name: u.name,
+          member_list: u.memberList,
+          version: expectedVersion + 1,
+          updated_at: u.updatedAt,
+        })
         .where('id', '=', id)
         .where('version', '=', expectedVersion)
         .executeTakeFirst()

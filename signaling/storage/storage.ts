@@ -82,7 +82,11 @@ export interface Storage {
   /** Throws StorageError('conflict') when the username exists. */
   createUser(user: UserRecord): Promise<void>
   getUser(username: string): Promise<UserRecord | undefined>
-  searchUsers(prefix: string, limit: number, exclude: string): Promise<{ username: string; identityKey: string }[]>
+  searchUsers(
+    prefix: string,
+    limit: number,
+    exclude: string,
+  ): Promise<{ username: string; identityKey: string }[]>
   updateCredentials(
     username: string,
     creds: Pick<UserRecord, 'salt' | 'kdfOps' | 'kdfMem' | 'authSalt' | 'authHash' | 'keyBundle'>,
