@@ -1,0 +1,71 @@
+export { CryptoError, type CryptoErrorCode } from './errors.ts'
+export { initCrypto } from './sodium.ts'
+export {
+  concatBytes,
+  equalBytes,
+  fromBase64Url,
+  randomBytes,
+  toBase64Url,
+  utf8Decode,
+  utf8Encode,
+} from './bytes.ts'
+export { hkdfExpand, hkdfExtract, hkdfSha256, hmacSha256, sha256 } from './hkdf.ts'
+export {
+  ed25519KeyPair,
+  ed25519KeyPairFromSeed,
+  ed25519Sign,
+  ed25519Verify,
+  type KeyPair,
+  x25519,
+  x25519KeyPair,
+  chachaIetfDecrypt,
+  chachaIetfEncrypt,
+  xchachaDecrypt,
+  xchachaEncrypt,
+} from './primitives.ts'
+export {
+  argon2id,
+  checkKdfParams,
+  defaultKdfParams,
+  derivePasswordKeys,
+  type KdfParams,
+  maximumKdfParams,
+  minimumKdfParams,
+  newPasswordSalt,
+  passwordSaltBytes,
+  type PasswordKeys,
+} from './password.ts'
+export {
+  decryptRecord,
+  encryptRecord,
+  generateVaultKey,
+  MemoryRecordStore,
+  type RecordRef,
+  type RecordStore,
+  unwrapVaultKey,
+  Vault,
+  wrapVaultKey,
+} from './vault.ts'
+export {
+  generateIdentity,
+  type Identity,
+  identityFromJson,
+  type IdentityJson,
+  identityToJson,
+  publicIdentity,
+  type PublicIdentity,
+  publicIdentityFromJson,
+  type PublicIdentityJson,
+  publicIdentityToJson,
+  sealIdentity,
+  unsealIdentity,
+  verifyStaticKey,
+} from './identity.ts'
+export {
+  formatSafetyNumber,
+  type SafetyParty,
+  safetyNumber,
+  safetyNumberFromTypedKeys,
+  safetyQrPayload,
+  verifySafetyQr,
+} from './safety-number.ts'
