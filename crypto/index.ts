@@ -69,3 +69,19 @@ export {
   safetyQrPayload,
   verifySafetyQr,
 } from './safety-number.ts'
+export {
+  type EnvelopeInput,
+  type EnvelopeType,
+  envelopeWindowMs,
+  maxEnvelopePayloadBytes,
+  MemorySequenceStore,
+  parseEnvelope,
+  type PinnedKeyStore,
+  type SequenceStore,
+  signEnvelope,
+  type SignedEnvelope,
+  type VerifiedEnvelope,
+  type VerifyEnvelopeContext,
+  verifyEnvelope,
+} from './envelope.ts'
+export { normalizeFingerprint, sdpFingerprints } from './sdp-fingerprints.ts'
