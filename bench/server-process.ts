@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+/** A server node in a child process, so its memory and CPU are its own. */
+export interface ServerProcess {
+  readonly port: number
+  readonly url: string
+  readonly child: ChildProcess
+  /** Resident set size of the server process, in bytes. */
+  rssBytes(): number
+  stop(): Promise<void>
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      srv.close(() => resolve(port))
+    })
+    srv.on('error', reject)
+  })
+}
+
+export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const port = await freePort()
+  const dataDir = mkdtempSync(join(tmpdir(), 'tincan-bench-'))
+  const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      CLIENT_DIR: dataDir,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('Tincan is running')) resolve()
+    })
+    child.on('exit', (code) => reject(new Error(`server exited with ${String(code)} before starting`)))
+  })
+  const pid = child.pid ?? 0
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    rssBytes() {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+      const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+      return Number(kb ?? 0) * 1024
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r))
+        child.kill('SIGTERM')
+        await exited
+      }
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export const randomB64 = (n: number): string => randomBytes(n).toString('base64url')
+
+export async function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify(body),
+  })
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+/** Registers a user with random key material; returns its session token. */
+export async function registerUser(baseUrl: string, username: string): Promise<string> {
+  const grant = await postJson<{ token: string }>(`${baseUrl}/api/register`, {
+    username,
+    salt: randomB64(16),
+    kdf: { alg: 'argon2id13', opsLimit: 3, memLimitBytes: 67108864 },
+    authKey: randomB64(32),
+    identityKey: randomB64(32),
+    keyBundle: randomB64(96),
+  })
+  return grant.token
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i] as T, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+  return out
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+}

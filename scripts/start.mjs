@@ -1,0 +1,19 @@
+// `npm start`: build the web client if it is not built, then run the server.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+const clientDir = resolve(process.env.CLIENT_DIR ?? './dist/client')
+const wantsHelp = process.argv.includes('--help') || process.argv.includes('-h')
+
+if (!wantsHelp && !existsSync(resolve(clientDir, 'index.html'))) {
+  console.warn('Building the web client (first start only)…')
+  const built = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'inherit' })
+  if (built.status !== 0) process.exit(built.status ?? 1)
+}
+
+const server = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+})
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.kill(signal))
+server.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 0)))
