@@ -1,0 +1,99 @@
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+
+export type MessageState = 'queued' | 'sent' | 'delivered' | 'read' | 'received' | 'failed'
+
+/** A message as stored: metadata in the clear (for indexes), the body sealed under the vault key. */
+export interface MessageRecord {
+  /** Time-sortable primary key: zero-padded sentAt, then the message id. */
+  readonly key: string
+  readonly id: string
+  readonly conversationId: string
+  readonly author: string
+  readonly sentAt: number
+  readonly receivedAt: number
+  readonly type: string
+  state: MessageState
+  /** Sealed JSON body (text, attachments, quote…). */
+  body: Uint8Array
+  /** Blind search tokens (see search-tokens.ts). */
+  tokens: string[]
+}
+
+export interface ConversationRecord {
+  readonly id: string
+  readonly kind: 'direct' | 'group'
+  /** The friend's username, or the group id. */
+  readonly peer: string
+  lastMessageAt: number
+  unread: number
+  /** Sealed preview of the last message. */
+  preview: Uint8Array | null
+}
+
+export interface ContactRecord {
+  readonly username: string
+  /** The identity key pinned on first contact (base64url). */
+  identityKey: string
+  /** A different key the server announced; sending stays blocked until the user accepts it. */
+  pendingKey: string | null
+  verified: boolean
+  addedAt: number
+}
+
+export interface OutboxRecord {
+  /** Message id: at most one entry per message. */
+  readonly id: string
+  readonly to: string
+  readonly conversationId: string
+  readonly queuedAt: number
+  /** Sealed wire payload, resent as is until acknowledged. */
+  readonly payload: Uint8Array
+  attempts: number
+}
+
+export interface TincanDb extends DBSchema {
+  meta: { key: string; value: unknown }
+  messages: {
+    key: string
+    value: MessageRecord
+    indexes: { byConversation: [string, number]; byId: string; byToken: string }
+  }
+  conversations: { key: string; value: ConversationRecord; indexes: { byLastMessage: number } }
+  contacts: { key: string; value: ContactRecord }
+  outbox: { key: string; value: OutboxRecord; indexes: { byPeer: [string, number] } }
+  /** Sealed per-peer session state (ratchet) and per-peer envelope sequence numbers. */
+  sessions: { key: string; value: { peer: string; sealed: Uint8Array } }
+}
+
+export type Db = IDBPDatabase<TincanDb>
+
+export const dbVersion = 1
+
+/** One database per account, so two accounts in one browser never share history. */
+export function dbName(username: string): string {
+  return `tincan:${username}`
+}
+
+/** Opens (and creates or upgrades) the account's database. In Node, tests install fake-indexeddb. */
+export function openHistoryDb(username: string): Promise<Db> {
+  return openDB<TincanDb>(dbName(username), dbVersion, {
+    upgrade(db) {
+      db.createObjectStore('meta')
+      const messages = db.createObjectStore('messages', { keyPath: 'key' })
+      messages.createIndex('byConversation', ['conversationId', 'sentAt'])
+      messages.createIndex('byId', 'id', { unique: true })
+      messages.createIndex('byToken', 'tokens', { multiEntry: true })
+      const conversations = db.createObjectStore('conversations', { keyPath: 'id' })
+      conversations.createIndex('byLastMessage', 'lastMessageAt')
+      db.createObjectStore('contacts', { keyPath: 'username' })
+      const outbox = db.createObjectStore('outbox', { keyPath: 'id' })
+      outbox.createIndex('byPeer', ['to', 'queuedAt'])
+      db.createObjectStore('sessions', { keyPath: 'peer' })
+    },
+  })
+}
+
+/** Zero-padded so string order is time order (until the year 5138). */
+export function messageKey(sentAt: number, id: string): string {
+  return `${sentAt.toString().padStart(14, '0')}:${id}`
+}

@@ -1,0 +1,217 @@
+import { decryptRecord, encryptRecord, hkdfSha256, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
+import { messageKey, type ConversationRecord, type Db, type MessageRecord, type MessageState } from './db.ts'
+import { findMatches, SearchIndexer } from './search-tokens.ts'
+
+/** What a message carries, sealed at rest. Later message types add fields. */
+export interface MessageContent {
+  readonly text: string
+}
+
+export interface Message {
+  readonly id: string
+  readonly conversationId: string
+  readonly author: string
+  readonly sentAt: number
+  readonly receivedAt: number
+  readonly type: string
+  readonly state: MessageState
+  readonly content: MessageContent
+}
+
+export interface Conversation {
+  readonly id: string
+  readonly kind: 'direct' | 'group'
+  readonly peer: string
+  readonly lastMessageAt: number
+  readonly unread: number
+  readonly preview: string
+}
+
+export interface SearchHit {
+  readonly message: Message
+  readonly matches: readonly { start: number; end: number }[]
+}
+
+const bodySchema = 1
+const stateRank: Record<MessageState, number> = { failed: 0, queued: 1, sent: 2, received: 2, delivered: 3, read: 4 }
+
+export const directConversationId = (peer: string): string => `direct:${peer}`
+
+/**
+ * The account's message history in IndexedDB. Bodies and previews are sealed with a key from
+ * the vault key, bound to their record (see crypto/vault.ts); indexes hold only ids, times and
+ * blind search tokens. Every read uses an index: paging never scans the whole store.
+ */
+export class History {
+  private readonly indexer: SearchIndexer
+
+  constructor(
+    private readonly db: Db,
+    private readonly vaultKey: Uint8Array,
+  ) {
+    this.indexer = new SearchIndexer(hkdfSha256(vaultKey, new Uint8Array(0), utf8Encode('tincan/v1/search-index'), 32))
+  }
+
+  private seal(store: string, id: string, value: unknown): Uint8Array {
+    return encryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, utf8Encode(JSON.stringify(value)))
+  }
+
+  private open<T>(store: string, id: string, sealed: Uint8Array): T {
+    return JSON.parse(utf8Decode(decryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, sealed))) as T
+  }
+
+  private decode(r: MessageRecord): Message {
+    return {
+      id: r.id,
+      conversationId: r.conversationId,
+      author: r.author,
+      sentAt: r.sentAt,
+      receivedAt: r.receivedAt,
+      type: r.type,
+      state: r.state,
+      content: this.open<MessageContent>('messages', r.id, r.body),
+    }
+  }
+
+  /**
+   * Stores a message unless one with the same id exists (duplicates from resends are dropped).
+   * Returns whether it was new. Incoming messages raise the conversation's unread count.
+   */
+  async add(
+    m: Omit<Message, 'receivedAt'> & { receivedAt?: number },
+    opts: { incoming: boolean; kind?: 'direct' | 'group'; peer: string },
+  ): Promise<boolean> {
+    const tx = this.db.transaction(['messages', 'conversations'], 'readwrite')
+    const messages = tx.objectStore('messages')
+    if ((await messages.index('byId').getKey(m.id)) !== undefined) {
+      await tx.done
+      return false
+    }
+    const record: MessageRecord = {
+      key: messageKey(m.sentAt, m.id),
+      id: m.id,
+      conversationId: m.conversationId,
+      author: m.author,
+      sentAt: m.sentAt,
+      receivedAt: m.receivedAt ?? Date.now(),
+      type: m.type,
+      state: m.state,
+      body: this.seal('messages', m.id, m.content),
+      tokens: this.indexer.tokensFor(m.content.text),
+    }
+    await messages.add(record)
+    const conversations = tx.objectStore('conversations')
+    const existing = await conversations.get(m.conversationId)
+    const conv: ConversationRecord = existing ?? {
+      id: m.conversationId,
+      kind: opts.kind ?? 'direct',
+      peer: opts.peer,
+      lastMessageAt: 0,
+      unread: 0,
+      preview: null,
+    }
+    if (m.sentAt >= conv.lastMessageAt) {
+      conv.lastMessageAt = m.sentAt
+      conv.preview = this.seal('conversations', conv.id, m.content.text.slice(0, 140))
+    }
+    if (opts.incoming) conv.unread++
+    await conversations.put(conv)
+    await tx.done
+    return true
+  }
+
+  /** Moves a message's state forward (queued → sent → delivered → read); never back. */
+  async setState(id: string, state: MessageState): Promise<Message | undefined> {
+    const tx = this.db.transaction('messages', 'readwrite')
+    const index = tx.store.index('byId')
+    const record = await index.get(id)
+    if (record === undefined) {
+      await tx.done
+      return undefined
+    }
+    if (stateRank[state] > stateRank[record.state] || state === 'failed') {
+      record.state = state
+      await tx.store.put(record)
+    }
+    await tx.done
+    return this.decode(record)
+  }
+
+  async get(id: string): Promise<Message | undefined> {
+    const record = await this.db.getFromIndex('messages', 'byId', id)
+    return record && this.decode(record)
+  }
+
+  /**
+   * The newest `limit` messages of a conversation sent before `beforeSentAt` (exclusive), oldest
+   * first — one index range read, however long the history.
+   */
+  async page(conversationId: string, opts: { beforeSentAt?: number; limit?: number } = {}): Promise<Message[]> {
+    const limit = opts.limit ?? 50
+    const upper = opts.beforeSentAt ?? Number.MAX_SAFE_INTEGER
+    const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, upper], false, true)
+    const out: MessageRecord[] = []
+    let cursor = await this.db.transaction('messages').store.index('byConversation').openCursor(range, 'prev')
+    while (cursor !== null && out.length < limit) {
+      out.push(cursor.value)
+      cursor = await cursor.continue()
+    }
+    return out.reverse().map((r) => this.decode(r))
+  }
+
+  async count(conversationId?: string): Promise<number> {
+    if (conversationId === undefined) return this.db.count('messages')
+    const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, Infinity])
+    return this.db.countFromIndex('messages', 'byConversation', range)
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    const records = await this.db.getAllFromIndex('conversations', 'byLastMessage')
+    return records.reverse().map((c) => ({
+      id: c.id,
+      kind: c.kind,
+      peer: c.peer,
+      lastMessageAt: c.lastMessageAt,
+      unread: c.unread,
+      preview: c.preview === null ? '' : this.open<string>('conversations', c.id, c.preview),
+    }))
+  }
+
+  async markRead(conversationId: string): Promise<void> {
+    const tx = this.db.transaction('conversations', 'readwrite')
+    const conv = await tx.store.get(conversationId)
+    if (conv !== undefined && conv.unread !== 0) {
+      conv.unread = 0
+      await tx.store.put(conv)
+    }
+    await tx.done
+  }
+
+  /**
+   * Messages containing `query` (case-insensitive), newest first, across all conversations or
+   * one. The blind index narrows the candidates; each candidate is decrypted and checked.
+   */
+  async search(query: string, opts: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> {
+    const limit = opts.limit ?? 50
+    const tokens = this.indexer.queryTokens(query)
+    if (tokens.length === 0) return []
+    const tx = this.db.transaction('messages')
+    const byToken = tx.store.index('byToken')
+    // Start from the rarest token; the others filter in memory.
+    const counts = await Promise.all(tokens.map((t) => byToken.count(t)))
+    const rarest = tokens[counts.indexOf(Math.min(...counts))] ?? ''
+    const keys = (await byToken.getAllKeys(rarest)).sort()
+    const hits: SearchHit[] = []
+    for (let i = keys.length - 1; i >= 0 && hits.length < limit; i--) {
+      const record = await tx.store.get(keys[i] ?? '')
+      if (record === undefined) continue
+      if (opts.conversationId !== undefined && record.conversationId !== opts.conversationId) continue
+      if (!tokens.every((t) => record.tokens.includes(t))) continue
+      const message = this.decode(record)
+      const matches = findMatches(message.content.text, query)
+      if (matches.length > 0) hits.push({ message, matches })
+    }
+    await tx.done
+    return hits
+  }
+}
