@@ -21,10 +21,13 @@ try {
 const storage = await openStorage(config)
 const { app, shutdown } = await buildApp(config, storage)
 await app.listen({ host: config.host, port: config.port })
+// With PORT=0 the system picks the port: show the one actually bound.
+const address = app.server.address()
+const port = typeof address === 'object' && address !== null ? address.port : config.port
 const shown =
   config.host === '0.0.0.0' || config.host === '::' || config.host === '127.0.0.1' ? 'localhost' : config.host
-app.log.info(`Tincan is running at http://${shown}:${String(config.port)}`)
-process.stdout.write(`\nTincan is running at http://${shown}:${String(config.port)}\n\n`)
+app.log.info(`Tincan is running at http://${shown}:${String(port)}`)
+process.stdout.write(`\nTincan is running at http://${shown}:${String(port)}\n\n`)
 
 let stopping = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -75,10 +75,16 @@ export class SqlStorage implements Storage {
       if (name === 'constructor') continue
       const method = (this as unknown as Record<string, unknown>)[name]
       if (typeof method !== 'function') continue
-      const fn = method as (...args: unknown[]) => Promise<unknown>
-      ;(this as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      const fn = method as (...args: unknown[]) => unknown
+      // Synchronous helpers (withMembers) must stay synchronous: only promises are awaited.
+      ;(this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
         try {
-          return await fn.apply(this, args)
+          const result = fn.apply(this, args)
+          return result instanceof Promise
+            ? result.catch((e: unknown) => {
+                throw classify(e)
+              })
+            : result
         } catch (e: unknown) {
           throw classify(e)
         }
