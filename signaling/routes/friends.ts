@@ -146,11 +146,9 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
       const from = canonicalUsername(request.params.username)
       if (!(await storage.deleteRequest(from, me.username)))
         throw new HttpError('not-found', 'no request from that user')
-      await ctx.push([from, me.username], {
-        type: 'friend-request-closed',
-        username: me.username,
-        reason: 'declined',
-      })
+      // Each side is told the other's name: the decliner's other devices drop the request from `from`.
+      await hub.deliver(from, { type: 'friend-request-closed', username: me.username, reason: 'declined' })
+      await hub.deliver(me.username, { type: 'friend-request-closed', username: from, reason: 'declined' })
       return reply.code(204).send()
     },
   )
@@ -164,6 +162,7 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
       if (!(await storage.deleteRequest(me.username, to)))
         throw new HttpError('not-found', 'no request to that user')
       await hub.deliver(to, { type: 'friend-request-closed', username: me.username, reason: 'cancelled' })
+      await hub.deliver(me.username, { type: 'friend-request-closed', username: to, reason: 'cancelled' })
       return reply.code(204).send()
     },
   )
