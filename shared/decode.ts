@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ClientFrame, ServerFrame } from './frames.ts'
+import { PeerMessage } from './peer.ts'
 import { limits } from './limits.ts'
 
 /** Why a raw frame could not be decoded. */
@@ -110,4 +111,11 @@ export function decodeClientFrame(raw: unknown): Decoded<ClientFrame> {
 /** Decode a frame sent by the server (used by the client). Never throws. */
 export function decodeServerFrame(raw: unknown): Decoded<ServerFrame> {
   return decodeTagged<ServerFrame>(serverMembers, raw)
+}
+
+const peerMembers = membersByType(PeerMessage)
+
+/** Decode a frame from a peer (after decryption). Never throws. */
+export function decodePeerMessage(raw: unknown): Decoded<PeerMessage> {
+  return decodeTagged<PeerMessage>(peerMembers, raw)
 }

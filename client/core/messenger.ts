@@ -1,0 +1,202 @@
+import { decryptRecord, encryptRecord, randomBytes, toBase64Url, utf8Decode, utf8Encode } from '../../crypto/index.ts'
+import { decodePeerMessage, type PeerMessage, type ReceiptMessage } from '../../shared/index.ts'
+import { Emitter } from './emitter.ts'
+import type { Outbox } from './outbox.ts'
+import { directConversationId, type History, type Message } from './store/history.ts'
+
+/** An encrypted, ordered, reliable pipe to each friend; the peer manager provides it. */
+export interface PeerTransport {
+  isOpen(peer: string): boolean
+  /** Encrypts and sends; false when there is no open session (the caller keeps the message). */
+  send(peer: string, plaintext: Uint8Array): Promise<boolean>
+  /** Starts connecting if not connected. */
+  connect(peer: string): void
+}
+
+export interface MessengerEvents extends Record<string, unknown> {
+  /** A message was added or changed state. */
+  message: Message
+  typing: { peer: string; typing: boolean }
+}
+
+export interface MessengerOptions {
+  readonly me: string
+  readonly history: History
+  readonly outbox: Outbox
+  readonly transport: PeerTransport
+  readonly vaultKey: Uint8Array
+  /** Whether sending to this friend is allowed now (pinned key, no unaccepted change). */
+  readonly canSend: (peer: string) => Promise<boolean>
+  readonly readReceipts?: () => boolean
+  readonly now?: () => number
+}
+
+export const newMessageId = (): string => toBase64Url(randomBytes(16))
+
+const outboxSchema = 1
+
+/**
+ * Chat messages over the peer transport: ids, timestamps, delivery and read receipts, an outbox
+ * that survives reloads, duplicates dropped by id, and per-friend order kept by sending the
+ * outbox oldest first over an ordered channel.
+ */
+export class Messenger extends Emitter<MessengerEvents> {
+  private readonly flushing = new Map<string, Promise<void>>()
+  private readonly pendingDelivered = new Map<string, string[]>()
+  private readonly now: () => number
+
+  constructor(private readonly o: MessengerOptions) {
+    super()
+    this.now = o.now ?? Date.now
+  }
+
+  /** Stores the message as queued, puts it in the outbox, and sends it if the friend is connected. */
+  async sendText(peer: string, text: string): Promise<Message> {
+    const frame: PeerMessage = { type: 'text', id: newMessageId(), ts: this.now(), text }
+    const conversationId = directConversationId(peer)
+    const message: Message = {
+      id: frame.id,
+      conversationId,
+      author: this.o.me,
+      sentAt: frame.ts,
+      receivedAt: frame.ts,
+      type: 'text',
+      state: 'queued',
+      content: { text },
+    }
+    await this.o.history.add(message, { incoming: false, peer })
+    await this.o.outbox.put({
+      id: frame.id,
+      to: peer,
+      conversationId,
+      queuedAt: frame.ts,
+      payload: encryptRecord(this.o.vaultKey, { store: 'outbox', id: frame.id, schemaVersion: outboxSchema }, utf8Encode(JSON.stringify(frame))),
+      attempts: 0,
+    })
+    this.emit('message', message)
+    void this.flush(peer)
+    return message
+  }
+
+  /** Ephemeral: not stored, not retried. */
+  async sendTyping(peer: string, typing: boolean): Promise<void> {
+    if (!this.o.transport.isOpen(peer) || !(await this.o.canSend(peer))) return
+    await this.sendFrame(peer, { type: 'typing', id: newMessageId(), ts: this.now(), typing })
+  }
+
+  /** Marks a conversation's incoming messages read, and tells the friend if read receipts are on. */
+  async markRead(peer: string): Promise<void> {
+    const conversationId = directConversationId(peer)
+    await this.o.history.markRead(conversationId)
+    const recent = await this.o.history.page(conversationId, { limit: 200 })
+    const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
+    for (const m of unread) await this.o.history.setState(m.id, 'read')
+    if (unread.length > 0 && (this.o.readReceipts?.() ?? true)) {
+      await this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'read', of: unread.map((m) => m.id) })
+    }
+  }
+
+  /** Sends everything queued for the friend, oldest first. One flush per friend at a time. */
+  flush(peer: string): Promise<void> {
+    const running = this.flushing.get(peer)
+    if (running !== undefined) return running.then(() => this.flush(peer))
+    const run = this.doFlush(peer).finally(() => this.flushing.delete(peer))
+    this.flushing.set(peer, run)
+    return run
+  }
+
+  private async doFlush(peer: string): Promise<void> {
+    if (!(await this.o.canSend(peer))) return
+    if (!this.o.transport.isOpen(peer)) {
+      if ((await this.o.outbox.forPeer(peer)).length > 0) this.o.transport.connect(peer)
+      return
+    }
+    for (const entry of await this.o.outbox.forPeer(peer)) {
+      const plaintext = decryptRecord(this.o.vaultKey, { store: 'outbox', id: entry.id, schemaVersion: outboxSchema }, entry.payload)
+      if (!(await this.o.transport.send(peer, plaintext))) return
+      const updated = await this.o.history.setState(entry.id, 'sent')
+      if (updated !== undefined) this.emit('message', updated)
+    }
+  }
+
+  /** Everyone with something waiting: called when the connection to the server comes back. */
+  async flushAll(): Promise<void> {
+    await Promise.all((await this.o.outbox.peers()).map((p) => this.flush(p)))
+  }
+
+  private async sendFrame(peer: string, frame: PeerMessage): Promise<boolean> {
+    return this.o.transport.send(peer, utf8Encode(JSON.stringify(frame)))
+  }
+
+  /** A decrypted frame from a friend. Malformed frames are dropped: the friend's app is not trusted to be well-behaved. */
+  async receive(peer: string, plaintext: Uint8Array): Promise<void> {
+    let raw: unknown
+    try {
+      raw = JSON.parse(utf8Decode(plaintext))
+    } catch {
+      return
+    }
+    const decoded = decodePeerMessage(raw)
+    if (!decoded.ok) return
+    const frame = decoded.value
+    switch (frame.type) {
+      case 'text': {
+        const message: Message = {
+          id: frame.id,
+          conversationId: directConversationId(peer),
+          author: peer,
+          sentAt: frame.ts,
+          receivedAt: this.now(),
+          type: 'text',
+          state: 'received',
+          content: { text: frame.text },
+        }
+        if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
+        // Acknowledge duplicates too: the first receipt may have been lost with the connection.
+        this.queueDelivered(peer, frame.id)
+        return
+      }
+      case 'receipt':
+        await this.onReceipt(peer, frame)
+        return
+      case 'typing':
+        this.emit('typing', { peer, typing: frame.typing })
+        return
+      default: {
+        const unreachable: never = frame
+        return unreachable
+      }
+    }
+  }
+
+  private queueDelivered(peer: string, id: string): void {
+    const ids = this.pendingDelivered.get(peer)
+    if (ids !== undefined) {
+      ids.push(id)
+      return
+    }
+    this.pendingDelivered.set(peer, [id])
+    // Batch the receipts for a burst of messages into one frame.
+    setTimeout(() => {
+      const batch = this.pendingDelivered.get(peer) ?? []
+      this.pendingDelivered.delete(peer)
+      for (let i = 0; i < batch.length; i += 512)
+        void this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'delivered', of: batch.slice(i, i + 512) })
+    }, 10)
+  }
+
+  /** Receipts count only for our own messages in the conversation with that friend. */
+  private async onReceipt(peer: string, frame: ReceiptMessage): Promise<void> {
+    const conversationId = directConversationId(peer)
+    const mine: string[] = []
+    for (const id of frame.of) {
+      const m = await this.o.history.get(id)
+      if (m !== undefined && m.conversationId === conversationId && m.author === this.o.me) mine.push(id)
+    }
+    if (frame.status === 'delivered') await this.o.outbox.remove(mine)
+    for (const id of mine) {
+      const updated = await this.o.history.setState(id, frame.status)
+      if (updated !== undefined) this.emit('message', updated)
+    }
+  }
+}
