@@ -17,6 +17,7 @@ export class ByteWriter {
     this.view = new DataView(this.buf.buffer)
   }
 
+  /** Grows the buffer if needed and returns the offset to write at; read `buf`/`view` only after calling it. */
   private reserve(n: number): number {
     const need = this.length + n
     if (need > this.buf.length) {
@@ -31,12 +32,14 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
-    this.view.setUint8(this.reserve(1), value)
+    const at = this.reserve(1)
+    this.view.setUint8(at, value)
     return this
   }
 
   u16(value: number): this {
-    this.view.setUint16(this.reserve(2), value)
+    const at = this.reserve(2)
+    this.view.setUint16(at, value)
     return this
   }
 
@@ -44,7 +47,8 @@ export class ByteWriter {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
       throw new CryptoError('bad-format', `u32 out of range: ${value}`)
     }
-    this.view.setUint32(this.reserve(4), value)
+    const at = this.reserve(4)
+    this.view.setUint32(at, value)
     return this
   }
 
@@ -59,7 +63,8 @@ export class ByteWriter {
   }
 
   raw(bytes: Uint8Array): this {
-    this.buf.set(bytes, this.reserve(bytes.length))
+    const at = this.reserve(bytes.length)
+    this.buf.set(bytes, at)
     return this
   }
 

@@ -24,17 +24,66 @@ export function randomBytes(length: number): Uint8Array {
   return sodium().randombytes_buf(length)
 }
 
+/** UTF-8 without TextEncoder (not in the pure ES2022 lib). Lone surrogates become U+FFFD. */
 export function utf8Encode(text: string): Uint8Array {
-  return sodium().from_string(text)
+  const out = new Uint8Array(text.length * 3)
+  let o = 0
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+        i++
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
+    if (c < 0x80) {
+      out[o++] = c
+    } else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6)
+      out[o++] = 0x80 | (c & 0x3f)
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12)
+      out[o++] = 0x80 | ((c >> 6) & 0x3f)
+      out[o++] = 0x80 | (c & 0x3f)
+    } else {
+      out[o++] = 0xf0 | (c >> 18)
+      out[o++] = 0x80 | ((c >> 12) & 0x3f)
+      out[o++] = 0x80 | ((c >> 6) & 0x3f)
+      out[o++] = 0x80 | (c & 0x3f)
+    }
+  }
+  return out.slice(0, o)
 }
 
-/** @throws CryptoError 'bad-format' if the bytes are not valid UTF-8. */
+/**
+ * Strict UTF-8 decoding: overlong forms, surrogates and truncated sequences are refused.
+ * @throws CryptoError 'bad-format' if the bytes are not valid UTF-8.
+ */
 export function utf8Decode(bytes: Uint8Array): string {
-  try {
-    return sodium().to_string(bytes)
-  } catch (cause) {
-    throw new CryptoError('bad-format', 'invalid UTF-8', { cause })
+  const bad = () => new CryptoError('bad-format', 'invalid UTF-8')
+  let out = ''
+  for (let i = 0; i < bytes.length;) {
+    const b0 = bytes[i] as number
+    let cp: number
+    let extra: number
+    let min: number
+    if (b0 < 0x80) [cp, extra, min] = [b0, 0, 0]
+    else if (b0 >= 0xc2 && b0 < 0xe0) [cp, extra, min] = [b0 & 0x1f, 1, 0x80]
+    else if (b0 >= 0xe0 && b0 < 0xf0) [cp, extra, min] = [b0 & 0x0f, 2, 0x800]
+    else if (b0 >= 0xf0 && b0 < 0xf5) [cp, extra, min] = [b0 & 0x07, 3, 0x10000]
+    else throw bad()
+    for (let k = 1; k <= extra; k++) {
+      const b = bytes[i + k]
+      if (b === undefined || (b & 0xc0) !== 0x80) throw bad()
+      cp = (cp << 6) | (b & 0x3f)
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw bad()
+    out += String.fromCodePoint(cp)
+    i += extra + 1
   }
+  return out
 }
 
 export function toBase64Url(bytes: Uint8Array): string {

@@ -85,3 +85,19 @@ export {
   verifyEnvelope,
 } from './envelope.ts'
 export { normalizeFingerprint, sdpFingerprints } from './sdp-fingerprints.ts'
+export {
+  CipherState,
+  NoiseHandshake,
+  type NoiseOptions,
+  type NoisePattern,
+  type NoiseSplit,
+} from './noise.ts'
+export { Handshake, type HandshakeOptions, handshakePrologue, type HandshakeResult } from './handshake.ts'
+export {
+  ratchetDefaults,
+  type RatchetInit,
+  type RatchetOptions,
+  ratchetPaddingBytes,
+  RatchetSession,
+} from './ratchet.ts'
+export type { RatchetStateJson } from './ratchet-state.ts'

@@ -128,9 +128,17 @@ class SymmetricState {
     return pt
   }
 
-  split(): [CipherState, CipherState] {
-    const out = hkdfSha256(emptyBytes, this.ck, emptyBytes, 2 * hashLen)
-    return [new CipherState(out.slice(0, hashLen)), new CipherState(out.slice(hashLen))]
+  /**
+   * Split(), plus Noise-HKDF's third output as a secret for the layer above (the ratchet root).
+   * HKDF outputs are prefixes of each other, so the two cipher keys are exactly Split()'s.
+   */
+  split(): [CipherState, CipherState, Uint8Array] {
+    const out = hkdfSha256(emptyBytes, this.ck, emptyBytes, 3 * hashLen)
+    return [
+      new CipherState(out.slice(0, hashLen)),
+      new CipherState(out.slice(hashLen, 2 * hashLen)),
+      out.slice(2 * hashLen),
+    ]
   }
 }
 
@@ -149,6 +157,8 @@ export interface NoiseSplit {
   readonly handshakeHash: Uint8Array
   readonly send: CipherState
   readonly receive: CipherState
+  /** Independent of both cipher keys; Tincan uses it as the Double Ratchet root key. */
+  readonly exportedSecret: Uint8Array
 }
 
 /**
@@ -222,10 +232,10 @@ export class NoiseHandshake {
   #finishStep(): void {
     this.#index++
     if (this.#index === this.#tokens.length) {
-      const [c1, c2] = this.#ss.split()
+      const [c1, c2, exportedSecret] = this.#ss.split()
       this.#split = this.#initiator
-        ? { handshakeHash: this.handshakeHash, send: c1, receive: c2 }
-        : { handshakeHash: this.handshakeHash, send: c2, receive: c1 }
+        ? { handshakeHash: this.handshakeHash, send: c1, receive: c2, exportedSecret }
+        : { handshakeHash: this.handshakeHash, send: c2, receive: c1, exportedSecret }
     }
   }
 
