@@ -101,3 +101,22 @@ export {
   RatchetSession,
 } from './ratchet.ts'
 export type { RatchetStateJson } from './ratchet-state.ts'
+export {
+  type GroupMember,
+  type MemberListSigner,
+  createMemberList,
+  memberListHash,
+  nextMemberList,
+  type SignedMemberList,
+  verifyMemberListChain,
+  verifyMemberListUpdate,
+} from './group-member-list.ts'
+export {
+  groupMaxSkip,
+  GroupReceiver,
+  type GroupReceiverJson,
+  groupRotation,
+  GroupSender,
+  type GroupSenderJson,
+  type SenderKeyDistribution,
+} from './group-sender-key.ts'

@@ -5,7 +5,7 @@ import { sodium } from './sodium.ts'
 // Double Ratchet key derivation, as in Signal's specification (section 5.2), with our labels.
 
 const rootInfo = utf8Encode('tincan/v1/ratchet/root')
-const messageKeysInfo = utf8Encode('tincan/v1/ratchet/message-keys')
+const ratchetMessageInfo = utf8Encode('tincan/v1/ratchet/message-keys')
 const seedInput = new Uint8Array([0x01])
 const nextChainInput = new Uint8Array([0x02])
 const zeroSalt = new Uint8Array(32)
@@ -35,10 +35,13 @@ export function kdfChain(chainKey: Uint8Array): { seed: Uint8Array; nextChainKey
 
 /**
  * Per-message AEAD key (32) and XChaCha nonce (24) from a message key seed:
- * HKDF-SHA256(salt = 32 zero bytes, ikm = seed, info = label, 56).
+ * HKDF-SHA256(salt = 32 zero bytes, ikm = seed, info = label, 56). Groups pass their own label.
  * Written out as extract + two expand blocks on the one-shot HMAC (PRK and salt are 32 bytes).
  */
-export function messageKeys(seed: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
+export function messageKeys(
+  seed: Uint8Array,
+  messageKeysInfo: Uint8Array = ratchetMessageInfo,
+): { key: Uint8Array; nonce: Uint8Array } {
   const s = sodium()
   const prk = s.crypto_auth_hmacsha256(seed, zeroSalt)
   const block1Input = new Uint8Array(messageKeysInfo.length + 1)
