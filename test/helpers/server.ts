@@ -96,6 +96,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     },
     async restart() {
       await current.app.shutdown(0)
+      // Let clients in this process (fetch's keep-alive pool) see their connections close
+      // before the port is reused, or their first request goes to a dead socket.
+      await new Promise((resolve) => setTimeout(resolve, 50))
       try {
         current = await listen(config, current.port)
       } catch (e: unknown) {
