@@ -44,6 +44,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly pendingDelivered = new Map<string, string[]>()
   private readonly now: () => number
+  private closed = false
 
   constructor(private readonly o: MessengerOptions) {
     super()
@@ -74,8 +75,17 @@ export class Messenger extends Emitter<MessengerEvents> {
       attempts: 0,
     })
     this.emit('message', message)
-    void this.flush(peer)
+    this.flush(peer).catch((e: unknown) => this.report(e))
     return message
+  }
+
+  private report(e: unknown): void {
+    if (!this.closed) console.error('messaging failed', e)
+  }
+
+  /** Stops all work: nothing is sent or stored after this. */
+  close(): void {
+    this.closed = true
   }
 
   /** Ephemeral: not stored, not retried. */
@@ -106,7 +116,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async doFlush(peer: string): Promise<void> {
-    if (!(await this.o.canSend(peer))) return
+    if (this.closed || !(await this.o.canSend(peer))) return
     if (!this.o.transport.isOpen(peer)) {
       if ((await this.o.outbox.forPeer(peer)).length > 0) this.o.transport.connect(peer)
       return
@@ -125,11 +135,13 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async sendFrame(peer: string, frame: PeerMessage): Promise<boolean> {
+    if (this.closed) return false
     return this.o.transport.send(peer, utf8Encode(JSON.stringify(frame)))
   }
 
   /** A decrypted frame from a friend. Malformed frames are dropped: the friend's app is not trusted to be well-behaved. */
   async receive(peer: string, plaintext: Uint8Array): Promise<void> {
+    if (this.closed) return
     let raw: unknown
     try {
       raw = JSON.parse(utf8Decode(plaintext))
@@ -178,10 +190,11 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.pendingDelivered.set(peer, [id])
     // Batch the receipts for a burst of messages into one frame.
     setTimeout(() => {
+      if (this.closed) return
       const batch = this.pendingDelivered.get(peer) ?? []
       this.pendingDelivered.delete(peer)
       for (let i = 0; i < batch.length; i += 512)
-        void this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'delivered', of: batch.slice(i, i + 512) })
+        this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'delivered', of: batch.slice(i, i + 512) }).catch((e: unknown) => this.report(e))
     }, 10)
   }
 

@@ -1,0 +1,400 @@
+import {
+  formatSafetyNumber,
+  fromBase64Url,
+  safetyNumber,
+  safetyQrPayload,
+} from '../../crypto/index.ts'
+import type { Friend, Group, PendingRequest, PendingRequests, PublicUser } from '../../shared/index.ts'
+import { forgetSession, login, register, rememberSession, restoreSession, type AccountSession, type KdfRunner } from './account.ts'
+import { Api, ApiError } from './api.ts'
+import { Emitter } from './emitter.ts'
+import { Messenger } from './messenger.ts'
+import { Outbox } from './outbox.ts'
+import { PeerManager, type PeerManagerEnv, type PeerState } from './peer/peer-manager.ts'
+import { SignalingConnection, type ConnectionState, type SocketLike } from './signaling.ts'
+import { History, type Conversation, type Message, type SearchHit } from './store/history.ts'
+import type { ContactRecord } from './store/db.ts'
+import { Trust } from './trust.ts'
+
+export interface ClientEnv {
+  /** http(s) origin of the server, e.g. "http://localhost:8080" (the page's origin in the browser). */
+  readonly serverUrl: string
+  readonly kdf: KdfRunner
+  readonly createSocket: (url: string) => SocketLike
+  readonly peers: PeerManagerEnv
+  readonly fetch?: typeof fetch
+}
+
+/** A friend as the UI shows one. */
+export interface FriendView {
+  readonly username: string
+  readonly online: boolean
+  readonly since: number
+  /** Pinned key is verified (safety number compared). */
+  readonly verified: boolean
+  /** The server announced a different key that the user has not accepted: sending is blocked. */
+  readonly keyChanged: boolean
+  readonly peerState: PeerState
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  connection: ConnectionState
+  friends: readonly FriendView[]
+  requests: PendingRequests
+  groups: readonly Group[]
+  conversations: readonly Conversation[]
+  message: Message
+  typing: { peer: string; typing: boolean }
+  /** For notifications: a friend request arrived. */
+  'friend-request': PendingRequest
+  /** A friend's key changed: warn, and block sending until accepted. */
+  'key-changed': { username: string }
+  /** A connection to a friend failed verification (forged or swapped keys or fingerprints). */
+  'peer-error': { peer: string; code: string; message: string }
+  'session-ended': undefined
+}
+
+export interface SafetyNumberView {
+  /** 60 digits in 12 groups of 5. */
+  readonly digits: string
+  /** Text to put in a QR code. */
+  readonly qr: string
+  readonly verified: boolean
+}
+
+/**
+ * Everything a Tincan user does, in one object: account, friends, chats, trust. Framework-free;
+ * the Svelte UI wraps it in rune state, and tests drive it directly in Node.
+ */
+export class TincanClient extends Emitter<ClientEvents> {
+  readonly username: string
+  readonly api: Api
+  readonly signaling: SignalingConnection
+  readonly history: History
+  readonly trust: Trust
+  readonly peers: PeerManager
+  readonly messenger: Messenger
+  private friendList: Friend[] = []
+  private requestList: PendingRequests = { incoming: [], outgoing: [] }
+  private groupList: Group[] = []
+  private readReceipts = true
+  private closed = false
+
+  private constructor(
+    private readonly env: ClientEnv,
+    private readonly session: AccountSession,
+    api: Api,
+  ) {
+    super()
+    this.username = session.username
+    this.api = api
+    const wsUrl = `${env.serverUrl.replace(/^http/, 'ws')}/ws`
+    this.signaling = new SignalingConnection({ url: wsUrl, token: () => api.token, createSocket: env.createSocket })
+    this.history = new History(session.db, session.vaultKey)
+    this.trust = new Trust(session.db)
+    this.peers = new PeerManager({
+      me: session.username,
+      identity: session.identity,
+      signaling: this.signaling,
+      trust: this.trust,
+      db: session.db,
+      vaultKey: session.vaultKey,
+      iceConfig: () => api.ice(),
+      env: env.peers,
+    })
+    this.messenger = new Messenger({
+      me: session.username,
+      history: this.history,
+      outbox: new Outbox(session.db),
+      transport: this.peers,
+      vaultKey: session.vaultKey,
+      canSend: (peer) => this.trust.canSend(peer),
+      readReceipts: () => this.readReceipts,
+    })
+    this.wire()
+  }
+
+  static async register(env: ClientEnv, username: string, password: string): Promise<TincanClient> {
+    const api = new Api(env.serverUrl, env.fetch)
+    return TincanClient.start(env, await register(api, username, password, env.kdf), api)
+  }
+
+  static async login(env: ClientEnv, username: string, password: string): Promise<TincanClient> {
+    const api = new Api(env.serverUrl, env.fetch)
+    return TincanClient.start(env, await login(api, username, password, env.kdf), api)
+  }
+
+  /** The session remembered on this device, if it is still valid. */
+  static async restore(env: ClientEnv): Promise<TincanClient | undefined> {
+    const api = new Api(env.serverUrl, env.fetch)
+    const session = await restoreSession(api)
+    if (session === undefined) return undefined
+    try {
+      await api.sessions()
+    } catch (e: unknown) {
+      if (ApiError.is(e, 'unauthorized')) {
+        await forgetSession()
+        return undefined
+      }
+      // Offline: carry on with local history; the connection retries.
+    }
+    return TincanClient.start(env, session, api, false)
+  }
+
+  private static async start(env: ClientEnv, session: AccountSession, api: Api, remember = true): Promise<TincanClient> {
+    if (remember) await rememberSession(session)
+    const client = new TincanClient(env, session, api)
+    client.signaling.start()
+    await client.refresh().catch(() => undefined)
+    return client
+  }
+
+  private wire(): void {
+    const s = this.signaling
+    s.on('state', (state) => {
+      this.emit('connection', state)
+    })
+    s.on('ready', () => {
+      this.background(this.refresh().then(() => this.messenger.flushAll()))
+    })
+    s.on('session-ended', () => {
+      this.emit('session-ended', undefined)
+    })
+    s.on('presence', (f) => {
+      this.emitFriends()
+      if (f.online) this.background(this.messenger.flush(f.username))
+      else this.peers.peerWentOffline(f.username)
+    })
+    s.on('friend-request', (f) => {
+      this.requestList = { ...this.requestList, incoming: [...this.requestList.incoming.filter((r) => r.username !== f.request.username), f.request] }
+      this.emit('requests', this.requestList)
+      this.emit('friend-request', f.request)
+    })
+    s.on('friend-request-closed', () => this.background(this.refreshRequests()))
+    s.on('friend-added', (f) => {
+      this.background(this.trust.observe(f.friend.username, f.friend.identityKey).then(() => this.refresh()))
+    })
+    s.on('friend-removed', (f) => {
+      this.peers.disconnect(f.username)
+      this.background(this.refresh())
+    })
+    s.on('key-changed', (f) => {
+      this.background(
+        this.trust.observe(f.username, f.identityKey).then((outcome) => {
+          if (outcome === 'changed') {
+            this.peers.disconnect(f.username)
+            this.emit('key-changed', { username: f.username })
+          }
+          this.emitFriends()
+        }),
+      )
+    })
+    s.on('group-updated', () => this.background(this.refreshGroups()))
+    s.on('group-removed', () => this.background(this.refreshGroups()))
+    this.peers.on('message', ({ peer, plaintext }) => this.background(this.messenger.receive(peer, plaintext)))
+    this.peers.on('open', ({ peer }) => {
+      this.emitFriends()
+      this.background(this.messenger.flush(peer))
+    })
+    this.peers.on('state', () => this.emitFriends())
+    this.peers.on('error', (e) => this.emit('peer-error', e))
+    this.messenger.on('message', (m) => {
+      this.emit('message', m)
+      this.background(this.emitConversations())
+    })
+    this.messenger.on('typing', (t) => this.emit('typing', t))
+  }
+
+  /** Reloads friends, requests and groups from the server and pins any new friend keys. */
+  async refresh(): Promise<void> {
+    const [friends] = await Promise.all([this.api.friends(), this.refreshRequests(), this.refreshGroups()])
+    this.friendList = friends.friends
+    for (const f of this.friendList) {
+      const outcome = await this.trust.observe(f.username, f.identityKey)
+      if (outcome === 'changed') this.emit('key-changed', { username: f.username })
+    }
+    this.emitFriends()
+    await this.emitConversations()
+  }
+
+  private async refreshRequests(): Promise<void> {
+    this.requestList = await this.api.requests()
+    this.emit('requests', this.requestList)
+  }
+
+  private async refreshGroups(): Promise<void> {
+    this.groupList = (await this.api.groups()).groups
+    this.emit('groups', this.groupList)
+  }
+
+  private emitFriends(): void {
+    this.background(this.friendViews().then((views) => this.emit('friends', views)))
+  }
+
+  /** Work started by events: failures are reported, never unhandled; after close they are expected. */
+  private background(work: Promise<unknown>): void {
+    work.catch((e: unknown) => {
+      if (!this.closed) console.error('background work failed', e)
+    })
+  }
+
+  private async emitConversations(): Promise<void> {
+    this.emit('conversations', await this.history.conversations())
+  }
+
+  async friendViews(): Promise<FriendView[]> {
+    const contacts = new Map((await this.trust.contacts()).map((c) => [c.username, c]))
+    return this.friendList.map((f) => {
+      const c: ContactRecord | undefined = contacts.get(f.username)
+      return {
+        username: f.username,
+        online: this.signaling.online.has(f.username),
+        since: f.since,
+        verified: c?.verified ?? false,
+        keyChanged: c?.pendingKey != null,
+        peerState: this.peers.state(f.username),
+      }
+    })
+  }
+
+  get requests(): PendingRequests {
+    return this.requestList
+  }
+
+  get groups(): readonly Group[] {
+    return this.groupList
+  }
+
+  // ---- friends ----
+
+  async searchUsers(prefix: string): Promise<PublicUser[]> {
+    return (await this.api.searchUsers(prefix)).users
+  }
+
+  async sendFriendRequest(to: string, note?: string): Promise<'pending' | 'accepted'> {
+    const r = await this.api.sendRequest(to, note)
+    await this.refresh()
+    return r.status
+  }
+
+  async acceptFriendRequest(from: string): Promise<void> {
+    await this.api.acceptRequest(from)
+    await this.refresh()
+  }
+
+  async declineFriendRequest(from: string): Promise<void> {
+    await this.api.declineRequest(from)
+    await this.refreshRequests()
+  }
+
+  async cancelFriendRequest(to: string): Promise<void> {
+    await this.api.cancelRequest(to)
+    await this.refreshRequests()
+  }
+
+  async removeFriend(username: string): Promise<void> {
+    await this.api.removeFriend(username)
+    this.peers.disconnect(username)
+    await this.refresh()
+  }
+
+  async blockUser(username: string): Promise<void> {
+    await this.api.block(username)
+    this.peers.disconnect(username)
+    await this.refresh()
+  }
+
+  async unblockUser(username: string): Promise<void> {
+    await this.api.unblock(username)
+  }
+
+  async blockedUsers(): Promise<string[]> {
+    return (await this.api.blocked()).blocked
+  }
+
+  // ---- chat ----
+
+  /** Sends a text message; it is stored as queued and goes out when the friend is reachable. */
+  async sendText(peer: string, text: string): Promise<Message> {
+    if (!(await this.trust.canSend(peer))) throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
+    return this.messenger.sendText(peer, text)
+  }
+
+  async setTyping(peer: string, typing: boolean): Promise<void> {
+    await this.messenger.sendTyping(peer, typing)
+  }
+
+  /** Older messages of a conversation, oldest first. */
+  async loadMessages(conversationId: string, beforeSentAt?: number, limit = 50): Promise<Message[]> {
+    return this.history.page(conversationId, beforeSentAt === undefined ? { limit } : { beforeSentAt, limit })
+  }
+
+  async markRead(peer: string): Promise<void> {
+    await this.messenger.markRead(peer)
+    await this.emitConversations()
+  }
+
+  async search(query: string, conversationId?: string): Promise<SearchHit[]> {
+    return this.history.search(query, conversationId === undefined ? {} : { conversationId })
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    return this.history.conversations()
+  }
+
+  setReadReceipts(on: boolean): void {
+    this.readReceipts = on
+  }
+
+  /** Opens the encrypted connection to a friend ahead of time (e.g. when their chat is opened). */
+  connect(peer: string): void {
+    this.peers.connect(peer)
+  }
+
+  // ---- trust ----
+
+  async safetyNumber(peer: string): Promise<SafetyNumberView> {
+    const contact = await this.trust.contact(peer)
+    if (contact === undefined) throw new ApiError('not-found', `${peer} is not a contact`, 0)
+    const local = { identityKey: this.session.identity.identityKey.publicKey, username: this.username }
+    const remote = { identityKey: fromBase64Url(contact.identityKey, 32), username: peer }
+    return {
+      digits: formatSafetyNumber(safetyNumber(local, remote)),
+      qr: safetyQrPayload(local, remote),
+      verified: contact.verified,
+    }
+  }
+
+  async setVerified(peer: string, verified: boolean): Promise<void> {
+    await this.trust.setVerified(peer, verified)
+    this.emitFriends()
+  }
+
+  async acceptKeyChange(peer: string): Promise<void> {
+    await this.trust.acceptKeyChange(peer)
+    this.emitFriends()
+    this.background(this.messenger.flush(peer))
+  }
+
+  // ---- session ----
+
+  /** Closes connections but keeps the session remembered (page unload, tests). */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.messenger.close()
+    this.peers.close()
+    this.signaling.stop()
+    this.session.db.close()
+  }
+
+  async logout(): Promise<void> {
+    try {
+      await this.api.logout()
+    } catch {
+      // Offline or already logged out: forgetting locally is what matters.
+    }
+    await forgetSession()
+    this.close()
+  }
+}

@@ -1,0 +1,232 @@
+import {
+  CryptoError,
+  Handshake,
+  RatchetSession,
+  sdpFingerprints,
+  sha256,
+  toBase64Url,
+  utf8Decode,
+  utf8Encode,
+  type CipherState,
+  type Identity,
+} from '../../../crypto/index.ts'
+import type { SessionStore } from './session-store.ts'
+import type { SimplePeerInstance } from './simple-peer-types.ts'
+
+// Data channel framing: one type byte, then the body.
+//   0x01 Noise XX handshake message
+//   0x02 hello, under the Noise transport key: JSON { resume: ratchet id | null }
+//   0x03 Double Ratchet message (header + ciphertext)
+const frameHandshake = 0x01
+const frameHello = 0x02
+const frameRatchet = 0x03
+
+export type LinkState = 'connecting' | 'handshaking' | 'open' | 'closed'
+
+export interface LinkEvents {
+  open(): void
+  message(plaintext: Uint8Array): void
+  closed(reason: string, error?: CryptoError): void
+}
+
+/**
+ * One WebRTC connection to one friend: the data channel, the Noise handshake bound to both DTLS
+ * fingerprints and the session id, and then the Double Ratchet. The ratchet continues from the
+ * stored state when both sides hold the same one; otherwise the handshake starts a new one.
+ */
+export class PeerLink {
+  state: LinkState = 'connecting'
+  lastActivityMs = Date.now()
+  private handshake: Handshake | undefined
+  private transport: { send: CipherState; receive: CipherState; ratchetInit: ReturnType<Handshake['result']>['ratchetInit']; hash: Uint8Array } | undefined
+  private ratchet: RatchetSession | undefined
+  private ratchetId = ''
+  private localResume: string | null = null
+  private remoteHello: { resume: string | null } | undefined
+  private helloSent = false
+  /** Encrypt-persist-send must not interleave: each message's state is saved before it leaves. */
+  private chain: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly peer: string,
+    readonly sid: string,
+    readonly role: 'initiator' | 'responder',
+    readonly sp: SimplePeerInstance,
+    private readonly identity: Identity,
+    private readonly pinnedKey: () => Promise<Uint8Array | null>,
+    private readonly sessions: SessionStore,
+    private readonly events: LinkEvents,
+  ) {
+    // Attach the data handler at once: frames that arrive before a late handler are lost.
+    sp.on('data', (data) => this.onData(data))
+    sp.on('connect', () => void this.onConnect())
+    sp.on('close', () => this.close('connection closed'))
+    sp.on('error', (e) => this.close(`connection failed: ${e.message}`))
+  }
+
+  private async onConnect(): Promise<void> {
+    try {
+      const pinned = await this.pinnedKey()
+      if (pinned === null) throw new CryptoError('untrusted-key', `no accepted key for ${this.peer}`)
+      const local = sdpFingerprints(this.sp._pc.localDescription?.sdp ?? '')[0]
+      const remote = sdpFingerprints(this.sp._pc.remoteDescription?.sdp ?? '')[0]
+      if (local === undefined || remote === undefined)
+        throw new CryptoError('fingerprint-mismatch', 'the connection has no DTLS fingerprint')
+      this.localResume = (await this.sessions.load(this.peer))?.id ?? null
+      this.state = 'handshaking'
+      this.handshake = new Handshake({
+        role: this.role,
+        identity: this.identity,
+        sessionId: this.sid,
+        initiatorFingerprint: this.role === 'initiator' ? local : remote,
+        responderFingerprint: this.role === 'initiator' ? remote : local,
+        pinnedRemoteIdentityKey: pinned,
+      })
+      if (this.handshake.isMyTurn) this.sendFrame(frameHandshake, this.handshake.writeMessage())
+      this.drainEarly()
+    } catch (e: unknown) {
+      this.fail(e)
+    }
+  }
+
+  private early: Uint8Array[] = []
+
+  private drainEarly(): void {
+    const frames = this.early
+    this.early = []
+    for (const f of frames) this.onData(f)
+  }
+
+  private onData(data: Uint8Array): void {
+    if (this.state === 'closed') return
+    if (this.handshake === undefined) {
+      // The remote side can finish connecting first and send its first handshake message
+      // before our 'connect' fires; keep it until the handshake exists.
+      this.early.push(data)
+      return
+    }
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data)
+    const type = bytes[0]
+    const body = bytes.subarray(1)
+    try {
+      switch (type) {
+        case frameHandshake:
+          this.onHandshake(body)
+          return
+        case frameHello:
+          this.onHello(body)
+          return
+        case frameRatchet:
+          this.chain = this.chain.then(() => this.onRatchet(body)).catch((e: unknown) => this.fail(e))
+          return
+        default:
+          throw new CryptoError('bad-format', 'unknown frame type')
+      }
+    } catch (e: unknown) {
+      this.fail(e)
+    }
+  }
+
+  private onHandshake(body: Uint8Array): void {
+    const hs = this.handshake
+    if (hs === undefined || hs.isComplete) throw new CryptoError('bad-state', 'unexpected handshake message')
+    hs.readMessage(body)
+    if (hs.isMyTurn) this.sendFrame(frameHandshake, hs.writeMessage())
+    if (hs.isComplete) this.onHandshakeComplete()
+  }
+
+  private onHandshakeComplete(): void {
+    const r = this.handshake?.result()
+    if (r === undefined) return
+    this.transport = { send: r.send, receive: r.receive, ratchetInit: r.ratchetInit, hash: r.handshakeHash }
+    this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify({ resume: this.localResume }))))
+    this.helloSent = true
+    if (this.remoteHello !== undefined) this.enqueueChoice()
+  }
+
+  private onHello(body: Uint8Array): void {
+    if (this.transport === undefined) throw new CryptoError('bad-state', 'hello before handshake')
+    const hello = JSON.parse(utf8Decode(this.transport.receive.decrypt(body))) as { resume?: unknown }
+    this.remoteHello = { resume: typeof hello.resume === 'string' ? hello.resume : null }
+    if (this.helloSent) this.enqueueChoice()
+  }
+
+  /** Ratchet frames queue behind the choice, so none is read before the ratchet exists. */
+  private enqueueChoice(): void {
+    this.chain = this.chain.then(() => this.chooseRatchet())
+  }
+
+  /** Both sides apply the same rule: resume only if both hold the same ratchet. */
+  private async chooseRatchet(): Promise<void> {
+    const t = this.transport
+    if (t === undefined || this.ratchet !== undefined) return
+    try {
+      const stored = await this.sessions.load(this.peer)
+      if (stored !== undefined && this.localResume !== null && this.remoteHello?.resume === this.localResume) {
+        this.ratchet = RatchetSession.restore(stored.state)
+        this.ratchetId = stored.id
+      } else {
+        this.ratchet = RatchetSession.create(t.ratchetInit)
+        this.ratchetId = toBase64Url(sha256(t.hash)).slice(0, 22)
+        await this.persist()
+      }
+      this.state = 'open'
+      this.lastActivityMs = Date.now()
+      this.events.open()
+    } catch (e: unknown) {
+      this.fail(e)
+    }
+  }
+
+  private async persist(): Promise<void> {
+    if (this.ratchet === undefined) return
+    await this.sessions.save(this.peer, { id: this.ratchetId, state: this.ratchet.toJson() })
+  }
+
+  private async onRatchet(body: Uint8Array): Promise<void> {
+    const ratchet = this.ratchet
+    if (ratchet === undefined || this.state !== 'open') throw new CryptoError('bad-state', 'message before the session opened')
+    const plaintext = ratchet.decrypt(body)
+    await this.persist()
+    this.lastActivityMs = Date.now()
+    this.events.message(plaintext)
+  }
+
+  /** Encrypts, saves the ratchet, then sends; resolves false if the link is not open. */
+  send(plaintext: Uint8Array): Promise<boolean> {
+    const run = this.chain.then(async () => {
+      const ratchet = this.ratchet
+      if (ratchet === undefined || this.state !== 'open') return false
+      const ciphertext = ratchet.encrypt(plaintext)
+      await this.persist()
+      if (this.state !== 'open') return false
+      this.sendFrame(frameRatchet, ciphertext)
+      this.lastActivityMs = Date.now()
+      return true
+    })
+    this.chain = run.catch(() => undefined)
+    return run.catch((e: unknown) => {
+      this.fail(e)
+      return false
+    })
+  }
+
+  private sendFrame(type: number, body: Uint8Array): void {
+    const frame = new Uint8Array(body.length + 1)
+    frame[0] = type
+    frame.set(body, 1)
+    this.sp.send(frame)
+  }
+
+  private fail(e: unknown): void {
+    const error = e instanceof CryptoError ? e : new CryptoError('bad-state', e instanceof Error ? e.message : String(e), { cause: e })
+    this.close(error.message, error)
+  }
+
+  close(reason: string, error?: CryptoError): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.sp.destroy()
+    this.events.closed(reason, error)
+  }
+}

@@ -1,0 +1,282 @@
+import {
+  CryptoError,
+  randomBytes,
+  sdpFingerprints,
+  signEnvelope,
+  toBase64Url,
+  verifyEnvelope,
+  type EnvelopeType,
+  type Identity,
+} from '../../../crypto/index.ts'
+import type { IceConfig } from '../../../shared/index.ts'
+import { Emitter } from '../emitter.ts'
+import type { PeerTransport } from '../messenger.ts'
+import type { SignalingConnection } from '../signaling.ts'
+import type { Db } from '../store/db.ts'
+import type { Trust } from '../trust.ts'
+import { PeerLink } from './link.ts'
+import { SessionStore } from './session-store.ts'
+import type { SimplePeerConstructor, SimplePeerSignal } from './simple-peer-types.ts'
+
+export type PeerState = 'idle' | 'connecting' | 'open'
+
+export interface PeerManagerEnv {
+  readonly SimplePeer: SimplePeerConstructor
+  /** `@roamhq/wrtc` in Node; undefined in the browser. */
+  readonly wrtc?: unknown
+  /** This device's long-lived DTLS certificate (browser: kept in IndexedDB); undefined where unsupported. */
+  readonly certificate?: () => Promise<RTCCertificate | undefined>
+  readonly connectTimeoutMs?: number
+  /** Connections with no message either way for this long are closed. */
+  readonly idleTimeoutMs?: number
+}
+
+export interface PeerManagerEvents extends Record<string, unknown> {
+  open: { peer: string }
+  message: { peer: string; plaintext: Uint8Array }
+  state: { peer: string; state: PeerState }
+  /** A connection was refused or failed verification; `code` is a CryptoError code. */
+  error: { peer: string; code: string; message: string }
+}
+
+export interface PeerManagerOptions {
+  readonly me: string
+  readonly identity: Identity
+  readonly signaling: SignalingConnection
+  readonly trust: Trust
+  readonly db: Db
+  readonly vaultKey: Uint8Array
+  readonly iceConfig: () => Promise<IceConfig>
+  readonly env: PeerManagerEnv
+}
+
+interface Outgoing {
+  seq: number
+  fingerprints: string[]
+}
+
+/**
+ * The client's one module for reaching friends directly. Every offer, answer and candidate
+ * travels in an envelope signed by our identity key and is checked against the friend's pinned
+ * key; then each connection runs the handshake and the ratchet (see link.ts). When both sides
+ * call at once, the side with the smaller username keeps its own call. Broken connections are
+ * re-established with backoff while the friend is wanted; idle ones close.
+ */
+export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTransport {
+  private readonly links = new Map<string, PeerLink>()
+  private readonly outgoing = new Map<string, Outgoing>()
+  private readonly wanted = new Map<string, { attempt: number; timer?: ReturnType<typeof setTimeout> }>()
+  private readonly sessions: SessionStore
+  private readonly inbound = new Map<string, Promise<void>>()
+  private readonly idleTimer: ReturnType<typeof setInterval>
+  private closed = false
+
+  constructor(private readonly o: PeerManagerOptions) {
+    super()
+    this.sessions = new SessionStore(o.db, o.vaultKey)
+    o.signaling.on('signal', (f) => {
+      // One envelope at a time per friend: an offer must set up its link before the candidates.
+      const prev = this.inbound.get(f.from) ?? Promise.resolve()
+      const next = prev.then(() => this.onSignal(f.from, f.sid, f.envelope))
+      this.inbound.set(f.from, next)
+      void next.finally(() => {
+        if (this.inbound.get(f.from) === next) this.inbound.delete(f.from)
+      })
+    })
+    const idleMs = o.env.idleTimeoutMs ?? 5 * 60_000
+    this.idleTimer = setInterval(() => {
+      const now = Date.now()
+      for (const link of this.links.values()) {
+        if (link.state === 'open' && now - link.lastActivityMs > idleMs) {
+          this.wanted.delete(link.peer)
+          link.close('idle')
+        }
+      }
+    }, Math.min(idleMs, 30_000))
+  }
+
+  state(peer: string): PeerState {
+    const link = this.links.get(peer)
+    if (link === undefined || link.state === 'closed') return 'idle'
+    return link.state === 'open' ? 'open' : 'connecting'
+  }
+
+  isOpen(peer: string): boolean {
+    return this.links.get(peer)?.state === 'open'
+  }
+
+  async send(peer: string, plaintext: Uint8Array): Promise<boolean> {
+    const link = this.links.get(peer)
+    if (link === undefined || link.state !== 'open') return false
+    return link.send(plaintext)
+  }
+
+  /** Starts a connection if there is none; keeps retrying while the friend stays wanted. */
+  connect(peer: string): void {
+    if (this.closed) return
+    if (!this.wanted.has(peer)) this.wanted.set(peer, { attempt: 0 })
+    const link = this.links.get(peer)
+    if (link !== undefined && link.state !== 'closed') return
+    if (!this.o.signaling.online.has(peer)) return
+    void this.call(peer)
+  }
+
+  /** The friend's presence went away: stop retrying (an open channel keeps working). */
+  peerWentOffline(peer: string): void {
+    const w = this.wanted.get(peer)
+    if (w?.timer !== undefined) clearTimeout(w.timer)
+    if (w !== undefined) w.attempt = 0
+  }
+
+  disconnect(peer: string): void {
+    const w = this.wanted.get(peer)
+    if (w?.timer !== undefined) clearTimeout(w.timer)
+    this.wanted.delete(peer)
+    this.links.get(peer)?.close('disconnected')
+  }
+
+  close(): void {
+    this.closed = true
+    clearInterval(this.idleTimer)
+    for (const peer of [...this.wanted.keys()]) this.disconnect(peer)
+    for (const link of this.links.values()) link.close('closed')
+  }
+
+  private async rtcConfig(): Promise<RTCConfiguration> {
+    const ice = await this.o.iceConfig().catch(() => ({ iceServers: [], iceTransportPolicy: 'all' as const }))
+    const cert = await this.o.env.certificate?.()
+    return {
+      iceServers: ice.iceServers.map((s) => ({ ...s })),
+      iceTransportPolicy: ice.iceTransportPolicy,
+      ...(cert === undefined ? {} : { certificates: [cert] }),
+    }
+  }
+
+  private async call(peer: string): Promise<void> {
+    const sid = toBase64Url(randomBytes(16))
+    await this.startLink(peer, sid, 'initiator')
+  }
+
+  private async startLink(peer: string, sid: string, role: 'initiator' | 'responder'): Promise<PeerLink> {
+    const config = await this.rtcConfig()
+    const sp = new this.o.env.SimplePeer({
+      initiator: role === 'initiator',
+      trickle: true,
+      config,
+      channelConfig: { ordered: true },
+      ...(this.o.env.wrtc === undefined ? {} : { wrtc: this.o.env.wrtc }),
+    })
+    const previous = this.links.get(peer)
+    const link: PeerLink = new PeerLink(peer, sid, role, sp, this.o.identity, () => this.o.trust.pinnedIdentityKey(peer), this.sessions, {
+      open: () => {
+        clearTimeout(timeout)
+        const w = this.wanted.get(peer)
+        if (w !== undefined) w.attempt = 0
+        this.emit('state', { peer, state: 'open' })
+        this.emit('open', { peer })
+      },
+      message: (plaintext) => this.emit('message', { peer, plaintext }),
+      closed: (reason, error) => {
+        clearTimeout(timeout)
+        this.outgoing.delete(sid)
+        if (this.links.get(peer) === link) {
+          this.links.delete(peer)
+          this.emit('state', { peer, state: 'idle' })
+        }
+        if (error !== undefined) this.emit('error', { peer, code: error.code, message: error.message })
+        if (reason !== 'replaced' && reason !== 'disconnected' && reason !== 'idle') this.scheduleRetry(peer)
+      },
+    })
+    this.links.set(peer, link)
+    if (previous !== undefined && previous !== link) previous.close('replaced')
+    this.outgoing.set(sid, { seq: 0, fingerprints: [] })
+    const timeout = setTimeout(() => link.close('timed out connecting'), this.o.env.connectTimeoutMs ?? 20_000)
+    sp.on('signal', (data) => void this.sendSignal(peer, sid, data))
+    this.emit('state', { peer, state: 'connecting' })
+    return link
+  }
+
+  private scheduleRetry(peer: string): void {
+    const w = this.wanted.get(peer)
+    if (w === undefined || this.closed) return
+    if (w.timer !== undefined) clearTimeout(w.timer)
+    const delay = Math.floor(Math.random() * Math.min(30_000, 1000 * 2 ** w.attempt))
+    w.attempt++
+    w.timer = setTimeout(() => this.connect(peer), delay)
+  }
+
+  private async sendSignal(peer: string, sid: string, data: SimplePeerSignal): Promise<void> {
+    const out = this.outgoing.get(sid)
+    if (out === undefined) return
+    let type: EnvelopeType
+    let payload: string
+    if (data.type === 'offer' || data.type === 'answer') {
+      type = data.type
+      payload = data.sdp
+      out.fingerprints = sdpFingerprints(payload)
+    } else if (data.type === 'candidate') {
+      type = 'candidate'
+      payload = JSON.stringify(data.candidate)
+    } else return
+    out.seq++
+    const envelope = signEnvelope(this.o.identity.identityKey, {
+      type,
+      from: this.o.me,
+      to: peer,
+      sessionId: sid,
+      sequence: out.seq,
+      timestampMs: Date.now(),
+      fingerprints: out.fingerprints,
+      payload,
+    })
+    const result = await this.o.signaling.sendSignal(peer, sid, JSON.stringify(envelope))
+    if (!result.ok && type !== 'candidate') this.links.get(peer)?.close(`signal not delivered: ${result.code}`)
+  }
+
+  private async onSignal(from: string, sid: string, raw: string): Promise<void> {
+    if (this.closed) return
+    let verified
+    try {
+      verified = await verifyEnvelope(JSON.parse(raw) as unknown, {
+        me: this.o.me,
+        pins: this.o.trust,
+        sequences: this.sessions,
+        nowMs: () => Date.now(),
+      })
+      if (verified.from !== from || verified.sessionId !== sid)
+        throw new CryptoError('bad-signature', 'envelope does not match the relay frame')
+    } catch (e: unknown) {
+      const error = e instanceof CryptoError ? e : new CryptoError('bad-format', 'unreadable signaling envelope', { cause: e })
+      this.emit('error', { peer: from, code: error.code, message: `refused a connection attempt: ${error.message}` })
+      const link = this.links.get(from)
+      if (link !== undefined && link.sid === sid) link.close('refused', error)
+      return
+    }
+    const current = this.links.get(from)
+    switch (verified.type) {
+      case 'offer': {
+        if (current !== undefined && current.state !== 'closed' && current.sid !== sid) {
+          // Both called at once: the smaller username keeps its own call.
+          if (current.role === 'initiator' && current.state !== 'open' && this.o.me < from) return
+        }
+        if (!this.wanted.has(from)) this.wanted.set(from, { attempt: 0 })
+        const link = await this.startLink(from, sid, 'responder')
+        link.sp.signal({ type: 'offer', sdp: verified.payload })
+        return
+      }
+      case 'answer':
+        if (current?.sid === sid && current.role === 'initiator') current.sp.signal({ type: 'answer', sdp: verified.payload })
+        return
+      case 'candidate':
+        if (current?.sid === sid) current.sp.signal({ type: 'candidate', candidate: JSON.parse(verified.payload) as RTCIceCandidateInit })
+        return
+      case 'bye':
+        if (current?.sid === sid) current.close('closed by peer')
+        return
+      default: {
+        const unreachable: never = verified.type
+        return unreachable
+      }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+// simple-peer ships no types; both its Node entry and its browser bundle export the constructor.
+declare module 'simple-peer' {
+  const SimplePeer: import('./simple-peer-types.ts').SimplePeerConstructor
+  export default SimplePeer
+}
+declare module 'simple-peer/simplepeer.min.js' {
+  const SimplePeer: import('./simple-peer-types.ts').SimplePeerConstructor
+  export default SimplePeer
+}

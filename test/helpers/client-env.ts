@@ -1,0 +1,28 @@
+import 'fake-indexeddb/auto'
+import wrtc from '@roamhq/wrtc'
+import SimplePeer from 'simple-peer'
+import WebSocket from 'ws'
+import { derivePasswordKeys, initCrypto } from '../../crypto/index.ts'
+import type { ClientEnv } from '../../client/core/client.ts'
+import type { SocketLike } from '../../client/core/signaling.ts'
+
+/**
+ * How client/core runs in Node for tests: real WebSockets (`ws`), real WebRTC (`@roamhq/wrtc`
+ * under simple-peer), IndexedDB from fake-indexeddb, and Argon2id at the real parameters.
+ */
+export async function nodeClientEnv(
+  serverUrl: string,
+  overrides: Partial<ClientEnv['peers']> = {},
+): Promise<ClientEnv> {
+  await initCrypto()
+  return {
+    serverUrl,
+    kdf: (password, salt, params) => Promise.resolve(derivePasswordKeys(password, salt, params)),
+    createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    peers: {
+      SimplePeer,
+      wrtc,
+      ...overrides,
+    },
+  }
+}
