@@ -120,3 +120,16 @@ export {
   type GroupSenderJson,
   type SenderKeyDistribution,
 } from './group-sender-key.ts'
+export {
+  type EncryptedChunk,
+  encryptedFileSize,
+  fileChunkCount,
+  fileChunksPerSegment,
+  type FileCryptoParams,
+  FileDecryptor,
+  FileEncryptor,
+  FileHasher,
+  fileSegmentCount,
+  newFileId,
+  newFileKey,
+} from './file-crypto.ts'
