@@ -1,34 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TincanClient } from '../../../client/core/client.ts'
+import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { directConversationId, type Message } from '../../../client/core/store/history.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
+import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
-import { uniqueName } from '../../helpers/api.ts'
+import { until } from '../../helpers/until.ts'
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+async function texts(client: TincanClient, peer: string): Promise<string[]> {
+  return (await client.loadMessages(directConversationId(peer), undefined, 5000)).map((m) => m.content.text)
 }
 
 describe('one-to-one chat between two clients in Node', () => {
   let server: TestServer
+  let env: ClientEnv
   let alice: TincanClient
   let bob: TincanClient
 
   beforeAll(async () => {
     server = await startServer()
-    const env = await nodeClientEnv(server.baseUrl)
-    alice = await TincanClient.register(env, uniqueName('alice'), 'correct horse battery staple')
-    bob = await TincanClient.register(env, uniqueName('bob'), 'another long passphrase')
-    await alice.sendFriendRequest(bob.username)
-    await until('the request to reach bob', () => bob.requests.incoming.some((r) => r.username === alice.username))
-    await bob.acceptFriendRequest(alice.username)
-    await until('alice to see bob online', () => alice.signaling.online.has(bob.username))
+    env = await nodeClientEnv(server.baseUrl)
+    alice = await registerClient(env, 'alice')
+    bob = await registerClient(env, 'bob')
+    await befriend(alice, bob)
   })
 
   afterAll(async () => {
@@ -42,16 +35,58 @@ describe('one-to-one chat between two clients in Node', () => {
     const off = bob.on('message', (m) => {
       if (m.author === alice.username) received.push(m)
     })
-    for (let i = 0; i < 1000; i++) await alice.sendText(bob.username, `message ${i} 你好 👋`)
-    await until('all 1,000 messages at bob', async () => (await bob.history.count(directConversationId(alice.username))) >= 1000 || undefined, 60_000)
+    const sent = Array.from({ length: 1000 }, (_, i) => `message ${i} 你好 👋`)
+    for (const text of sent) await alice.sendText(bob.username, text)
+    await until('all 1,000 messages at bob', async () => (await bob.history.count(directConversationId(alice.username))) >= 1000, 60_000)
     off()
-    const stored = await bob.loadMessages(directConversationId(alice.username), undefined, 2000)
-    expect(stored).toHaveLength(1000)
-    expect(stored.map((m) => m.content.text)).toEqual(Array.from({ length: 1000 }, (_, i) => `message ${i} 你好 👋`))
+    expect(await texts(bob, alice.username)).toEqual(sent)
     expect(new Set(received.map((m) => m.id)).size).toBe(1000)
     await until('every message delivered at alice', async () => {
       const mine = await alice.loadMessages(directConversationId(bob.username), undefined, 2000)
-      return mine.length === 1000 && mine.every((m) => m.state === 'delivered') ? true : undefined
+      return mine.length === 1000 && mine.every((m) => m.state === 'delivered')
+    })
+    expect(await bob.messenger['o'].outbox.size()).toBe(0)
+  })
+
+  it('loses no message when the server restarts in the middle of a conversation', async () => {
+    const before = await bob.history.count(directConversationId(alice.username))
+    const sent: string[] = []
+    const restarting = server.restart()
+    for (let i = 0; i < 50; i++) {
+      const text = `during restart ${i}`
+      sent.push(text)
+      await alice.sendText(bob.username, text)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await restarting
+    await until('both back online after the restart', () => alice.signaling.state === 'online' && bob.signaling.state === 'online', 30_000)
+    for (let i = 0; i < 10; i++) {
+      const text = `after restart ${i}`
+      sent.push(text)
+      await bob.sendText(alice.username, text)
+    }
+    await until('all messages across the restart', async () => (await bob.history.count(directConversationId(alice.username))) >= before + 60, 30_000)
+    const all = await texts(bob, alice.username)
+    for (const text of sent) expect(all.filter((t) => t === text)).toHaveLength(1)
+  })
+
+  it('delivers messages written while the friend was offline when the friend comes back', async () => {
+    const bobName = bob.username
+    bob.close()
+    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    const queued = ['are you there?', 'I will wait', '再见 👋']
+    for (const t of queued) await alice.sendText(bobName, t)
+    const mine = await alice.loadMessages(directConversationId(bobName), undefined, 5000)
+    expect(mine.slice(-3).map((m) => m.state)).toEqual(['queued', 'queued', 'queued'])
+    bob = await TincanClient.login(env, bobName, testPassword)
+    await until('the queued messages at bob', async () => {
+      const all = await texts(bob, alice.username)
+      return queued.every((t) => all.includes(t))
+    }, 40_000)
+    expect((await texts(bob, alice.username)).slice(-3)).toEqual(queued)
+    await until('alice to see them delivered', async () => {
+      const m = await alice.loadMessages(directConversationId(bobName), undefined, 3)
+      return m.every((x) => x.state === 'delivered' || x.state === 'read')
     })
   })
 })

@@ -1,0 +1,18 @@
+import { TincanClient, type ClientEnv } from '../../client/core/client.ts'
+import { uniqueName } from './api.ts'
+import { until } from './until.ts'
+
+export const testPassword = 'correct horse battery staple'
+
+export async function registerClient(env: ClientEnv, stem: string): Promise<TincanClient> {
+  return TincanClient.register(env, uniqueName(stem), testPassword)
+}
+
+/** A sends a request, B accepts through the client API, and each sees the other online. */
+export async function befriend(a: TincanClient, b: TincanClient): Promise<void> {
+  await a.sendFriendRequest(b.username)
+  await until(`${b.username} to get the request`, () => b.requests.incoming.some((r) => r.username === a.username))
+  await b.acceptFriendRequest(a.username)
+  await until(`${a.username} to see ${b.username} online`, () => a.signaling.online.has(b.username))
+  await until(`${b.username} to see ${a.username} online`, () => b.signaling.online.has(a.username))
+}
