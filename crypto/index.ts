@@ -133,3 +133,10 @@ export {
   newFileId,
   newFileKey,
 } from './file-crypto.ts'
+export {
+  backupHeaderBytes,
+  type BackupOptions,
+  BackupReader,
+  BackupWriter,
+  defaultBackupChunkBytes,
+} from './backup.ts'
