@@ -209,6 +209,23 @@ describe('sessions', () => {
     expect(reply).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } })
   })
 
+  it('a revoked token cannot authenticate a new socket', async () => {
+    const rita = await registerAccount(server.api, 'rita')
+    const old = await loginAgain(server.api, rita)
+    await rita.api.revokeSession(old.sessionId)
+
+    const socket = await sockets.raw()
+    socket.send({ type: 'auth', token: old.token, ref: 'late' })
+
+    expect(await socket.next('error')).toMatchObject({ code: 'unauthorized', ref: 'late' })
+    expect((await socket.closed).code).toBe(closeCodes.unauthorized)
+  })
+
+  it('rejects a malformed session id', async () => {
+    const sid = await registerAccount(server.api, 'sid')
+    expect(await sid.api.raw('DELETE', '/api/sessions/not-an-id')).toMatchObject(badRequest('id'))
+  })
+
   it('an expired session answers 401 and cannot authenticate a socket, until the user logs in again', async () => {
     const liam = await registerAccount(server.api, 'liam')
     vi.useFakeTimers({ toFake: ['Date'] })
@@ -354,5 +371,54 @@ describe('account deletion', () => {
       code: 'invalid-credentials',
     })
     expect((await server.api.login(wes.username, wes.authKey)).username).toBe(wes.username)
+  })
+})
+
+describe('every route that needs a session', () => {
+  const id = randomB64(16)
+  const key = () => randomB64(32)
+  const routes: [string, string, unknown?][] = [
+    ['POST', '/api/logout'],
+    ['GET', '/api/sessions'],
+    ['DELETE', `/api/sessions/${id}`],
+    [
+      'POST',
+      '/api/password',
+      { authKey: key(), newAuthKey: key(), newSalt: randomB64(16), newKdf: defaultKdf, newKeyBundle: 'AA' },
+    ],
+    ['PUT', '/api/identity', { authKey: key(), identityKey: key(), keyBundle: 'AA' }],
+    ['DELETE', '/api/account', { authKey: key() }],
+    ['GET', '/api/users?prefix=a'],
+    ['GET', '/api/users/someone'],
+    ['GET', '/api/friends'],
+    ['GET', '/api/friends/requests'],
+    ['POST', '/api/friends/requests', { to: 'someone' }],
+    ['POST', '/api/friends/requests/someone/accept'],
+    ['POST', '/api/friends/requests/someone/decline'],
+    ['DELETE', '/api/friends/requests/someone'],
+    ['DELETE', '/api/friends/someone'],
+    ['GET', '/api/blocks'],
+    ['POST', '/api/blocks', { username: 'someone' }],
+    ['DELETE', '/api/blocks/someone'],
+    ['GET', '/api/groups'],
+    ['GET', `/api/groups/${id}`],
+    ['POST', '/api/groups', { name: 'g', members: [], memberList: 'AA' }],
+    [
+      'PUT',
+      `/api/groups/${id}/members`,
+      { members: [{ username: 'someone', role: 'admin' }], memberList: 'AA' },
+    ],
+    ['PATCH', `/api/groups/${id}`, { name: 'g' }],
+    ['POST', `/api/groups/${id}/leave`],
+    ['GET', '/api/ice'],
+  ]
+
+  it.each(routes)('%s %s answers 401 to a token that was logged out', async (method, path, body) => {
+    const yan = await registerAccount(server.api, 'yan')
+    await yan.api.logout()
+
+    const reply = await yan.api.raw(method, path, body === undefined ? {} : { body })
+
+    expect(reply).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } })
   })
 })

@@ -241,6 +241,20 @@ describe('friend requests', () => {
     expect((await ned.api.friends()).friends).toEqual([])
   })
 
+  it.each([
+    ['POST', '/api/friends/requests/a%20b/accept'],
+    ['POST', '/api/friends/requests/ab/decline'],
+    ['DELETE', `/api/friends/requests/${'x'.repeat(33)}`],
+    ['DELETE', '/api/friends/no%2Fslash'],
+    ['GET', '/api/users/%F0%9F%98%80%F0%9F%98%80'],
+  ])('answer %s %s, with a malformed name, 400', async (method, path) => {
+    const pat = await registerAccount(server.api, 'pat')
+    expect(await pat.api.raw(method, path)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'bad-request' } },
+    })
+  })
+
   it('require a session', async () => {
     const reply = await server.api.raw('POST', '/api/friends/requests', { body: { to: 'someone' } })
     expect(reply).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } })
