@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from './binary-codec.ts'
-import { fromBase64Url, toBase64Url, utf8Encode, wipe } from './bytes.ts'
+import { fromBase64Url, padBlock, randomBytes, toBase64Url, unpadBlock, utf8Encode, wipe } from './bytes.ts'
 import { CryptoError } from './errors.ts'
 import {
   assertEd25519,
@@ -10,7 +10,6 @@ import {
   xchachaEncrypt,
 } from './primitives.ts'
 import { kdfChain, messageKeys } from './ratchet-kdf.ts'
-import { sodium } from './sodium.ts'
 
 // Group message (sender keys), all integers big-endian:
 //   version u8 (=1) | lp(sender id) | epoch u32 | iteration u32 |
@@ -114,7 +113,7 @@ export class GroupSender {
     u32(epoch, 'epoch')
     return new GroupSender(
       { groupId, me, epoch, iteration: 0, createdAtMs: nowMs },
-      sodium().randombytes_buf(32),
+      randomBytes(32),
       ed25519KeyPair(),
     )
   }
@@ -152,7 +151,7 @@ export class GroupSender {
     const { seed, nextChainKey } = kdfChain(this.#chainKey)
     const head = header(this.me, this.epoch, this.#iteration)
     const { key, nonce } = messageKeys(seed, utf8Encode(messageKeysInfo))
-    const ct = xchachaEncrypt(key, nonce, sodium().pad(plaintext, paddingBytes), aead(this.groupId, head))
+    const ct = xchachaEncrypt(key, nonce, padBlock(plaintext, paddingBytes), aead(this.groupId, head))
     const body = new ByteWriter(head.length + ct.length + signatureBytes).raw(head).raw(ct).finish()
     const signature = ed25519Sign(this.#signing.secretKey, signedBytes(this.groupId, body))
     wipe(seed, key, this.#chainKey)
@@ -314,12 +313,7 @@ export class GroupReceiver {
     }
     const { key, nonce } = messageKeys(seed, utf8Encode(messageKeysInfo))
     const padded = xchachaDecrypt(key, nonce, ct, aead(this.groupId, head))
-    let plaintext: Uint8Array
-    try {
-      plaintext = sodium().unpad(padded, paddingBytes)
-    } catch (cause) {
-      throw new CryptoError('bad-format', 'group plaintext padding is invalid', { cause })
-    }
+    const plaintext = unpadBlock(padded, paddingBytes)
     this.#chains.set(id, { ...next, sender, epoch })
     wipe(seed, key)
     return { sender, epoch, plaintext }

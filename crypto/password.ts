@@ -1,5 +1,5 @@
 import { CryptoError } from './errors.ts'
-import { utf8Encode } from './bytes.ts'
+import { randomBytes, utf8Encode } from './bytes.ts'
 import { hkdfExpand, hkdfExtract } from './hkdf.ts'
 import { sodium } from './sodium.ts'
 
@@ -82,7 +82,7 @@ export function checkKdfParams(params: unknown, minimums: KdfParams = minimumKdf
 }
 
 export function newPasswordSalt(): Uint8Array {
-  return sodium().randombytes_buf(passwordSaltBytes)
+  return randomBytes(passwordSaltBytes)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from './bytes.ts'
 import { CryptoError } from './errors.ts'
 import { sodium } from './sodium.ts'
 
@@ -16,11 +17,10 @@ export const aeadTagBytes = 16
 
 /** X25519 key pair; `secretKey` may be injected (test vectors), otherwise it is random. */
 export function x25519KeyPair(secretKey?: Uint8Array): KeyPair {
-  const s = sodium()
-  const secret = secretKey ?? s.randombytes_buf(x25519KeyBytes)
+  const secret = secretKey ?? randomBytes(x25519KeyBytes)
   if (secret.length !== x25519KeyBytes)
     throw new CryptoError('bad-format', 'X25519 secret key must be 32 bytes')
-  return { publicKey: s.crypto_scalarmult_base(secret), secretKey: secret }
+  return { publicKey: sodium().crypto_scalarmult_base(secret), secretKey: secret }
 }
 
 /**
@@ -39,8 +39,10 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
 }
 
 export function ed25519KeyPair(): KeyPair {
-  const { publicKey, privateKey } = sodium().crypto_sign_keypair()
-  return { publicKey, secretKey: privateKey }
+  const seed = randomBytes(32)
+  const pair = ed25519KeyPairFromSeed(seed)
+  seed.fill(0)
+  return pair
 }
 
 /** Deterministic Ed25519 key pair from a 32-byte seed (RFC 8032 "secret key"). */

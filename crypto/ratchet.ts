@@ -1,4 +1,4 @@
-import { concatBytes, equalBytes, toBase64Url, wipe } from './bytes.ts'
+import { concatBytes, equalBytes, padBlock, toBase64Url, unpadBlock, wipe } from './bytes.ts'
 import { CryptoError } from './errors.ts'
 import { decodeHeader, encodeHeader, headerBytes } from './ratchet-header.ts'
 import { kdfChain, kdfRoot, messageKeys } from './ratchet-kdf.ts'
@@ -17,7 +17,6 @@ import {
   xchachaDecrypt,
   xchachaEncrypt,
 } from './primitives.ts'
-import { sodium } from './sodium.ts'
 
 /** Everything the handshake hands to the ratchet. */
 export interface RatchetInit {
@@ -142,7 +141,7 @@ export class RatchetSession {
     const ct = xchachaEncrypt(
       key,
       nonce,
-      sodium().pad(plaintext, ratchetPaddingBytes),
+      padBlock(plaintext, ratchetPaddingBytes),
       concatBytes(st.ad, header),
     )
     wipe(seed, key, st.cks)
@@ -164,9 +163,9 @@ export class RatchetSession {
     if (body.length < aeadTagBytes) throw new CryptoError('bad-format', 'ratchet message too short')
     const st = this.#state
     const now = this.#now()
-    const chainId = toBase64Url(header.dh)
-
-    const stored = st.skipped.get(chainId)?.get(header.n)
+    // Skipped keys are rare; avoid encoding the chain id for the common in-order message.
+    const chainId = st.skipped.size > 0 || st.retired.length > 0 ? toBase64Url(header.dh) : ''
+    const stored = st.skipped.size > 0 ? st.skipped.get(chainId)?.get(header.n) : undefined
     if (stored !== undefined) {
       if (now - stored.storedAtMs > this.#maxAgeMs)
         throw new CryptoError('stale', 'skipped message key expired')
@@ -210,11 +209,7 @@ export class RatchetSession {
     const { key, nonce } = messageKeys(seed)
     const padded = xchachaDecrypt(key, nonce, body, concatBytes(this.#state.ad, headerRaw))
     wipe(key)
-    try {
-      return sodium().unpad(padded, ratchetPaddingBytes)
-    } catch (cause) {
-      throw new CryptoError('bad-format', 'ratchet plaintext padding is invalid', { cause })
-    }
+    return unpadBlock(padded, ratchetPaddingBytes)
   }
 
   /** Stores the keys of messages nr..until-1 of the current receiving chain as skipped. */

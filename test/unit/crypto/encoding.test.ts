@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { fromBase64Url, initCrypto, toBase64Url, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
 import { ByteReader, ByteWriter } from '../../../crypto/binary-codec.ts'
+import { padBlock, unpadBlock } from '../../../crypto/bytes.ts'
 import { expectCode } from './helpers.ts'
 
 beforeAll(async () => {
@@ -56,5 +57,25 @@ describe('encodings', () => {
     ])
     r.end()
     expectCode(() => new ByteReader(Uint8Array.from([0, 0, 0, 9, 1])).lp(), 'bad-format')
+  })
+})
+
+describe('padding', () => {
+  it('pads exactly like sodium_pad and unpads back, for every length around a block', async () => {
+    const { default: sodium } = await import('libsodium-wrappers-sumo')
+    for (let n = 0; n <= 520; n++) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff)
+      const padded = padBlock(data, 256)
+      expect(padded).toEqual(sodium.pad(data, 256))
+      expect(unpadBlock(padded, 256)).toEqual(data)
+    }
+  })
+
+  it('refuses malformed padding', () => {
+    expectCode(() => unpadBlock(new Uint8Array(256), 256), 'bad-format')
+    expectCode(() => unpadBlock(new Uint8Array(255).fill(0x80), 256), 'bad-format')
+    const wrongMarker = new Uint8Array(256)
+    wrongMarker[10] = 0x81
+    expectCode(() => unpadBlock(wrongMarker, 256), 'bad-format')
   })
 })
