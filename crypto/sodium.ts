@@ -1,6 +1,7 @@
+import type libsodium from 'libsodium-wrappers-sumo'
 import { CryptoError } from './errors.ts'
 
-export type Sodium = (typeof import('libsodium-wrappers-sumo'))['default']
+export type Sodium = typeof libsodium
 
 let instance: Sodium | null = null
 let loading: Promise<void> | null = null
