@@ -148,9 +148,12 @@ describe('ICE configuration', () => {
 describe('restart on the same data folder', () => {
   it('keeps accounts, sessions, friends, requests, blocks and groups, and the fake prelogin salts', async () => {
     const s = await serverWith({})
-    const [amy, bo, cy, dee] = await Promise.all(
-      ['amy', 'bo', 'cy', 'dee'].map((stem) => registerAccount(s.api, stem)),
-    )
+    const [amy, bo, cy, dee] = await Promise.all([
+      registerAccount(s.api, 'amy'),
+      registerAccount(s.api, 'bo'),
+      registerAccount(s.api, 'cy'),
+      registerAccount(s.api, 'dee'),
+    ])
     await makeFriends(amy, bo)
     await makeFriends(amy, cy)
     await dee.api.requestFriend(amy.username, 'later?')
