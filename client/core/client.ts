@@ -194,7 +194,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.peers.on('message', ({ peer, plaintext }) => this.background(this.messenger.receive(peer, plaintext)))
     this.peers.on('open', ({ peer }) => {
       this.emitFriends()
-      this.background(this.messenger.flush(peer))
+      this.background(this.messenger.connectionOpened(peer))
     })
     this.peers.on('state', () => this.emitFriends())
     this.peers.on('error', (e) => this.emit('peer-error', e))

@@ -41,7 +41,10 @@ const outboxSchema = 1
  * outbox oldest first over an ordered channel.
  */
 export class Messenger extends Emitter<MessengerEvents> {
-  private readonly flushing = new Map<string, Promise<void>>()
+  /** Per friend, sends run one after another, so the order written is the order sent. */
+  private readonly chains = new Map<string, Promise<void>>()
+  /** Ids sent on the friend's current connection: a new connection resends whatever is still unacknowledged. */
+  private readonly sentOnConnection = new Map<string, Set<string>>()
   private readonly pendingDelivered = new Map<string, string[]>()
   private readonly now: () => number
   private closed = false
@@ -65,18 +68,48 @@ export class Messenger extends Emitter<MessengerEvents> {
       state: 'queued',
       content: { text },
     }
-    await this.o.history.add(message, { incoming: false, peer })
-    await this.o.outbox.put({
-      id: frame.id,
-      to: peer,
-      conversationId,
-      queuedAt: frame.ts,
-      payload: encryptRecord(this.o.vaultKey, { store: 'outbox', id: frame.id, schemaVersion: outboxSchema }, utf8Encode(JSON.stringify(frame))),
-      attempts: 0,
+    const plaintext = utf8Encode(JSON.stringify(frame))
+    await this.o.history.add(message, {
+      incoming: false,
+      peer,
+      outbox: {
+        id: frame.id,
+        to: peer,
+        conversationId,
+        queuedAt: frame.ts,
+        payload: encryptRecord(this.o.vaultKey, { store: 'outbox', id: frame.id, schemaVersion: outboxSchema }, plaintext),
+        attempts: 0,
+      },
     })
     this.emit('message', message)
-    this.flush(peer).catch((e: unknown) => this.report(e))
+    if (this.o.transport.isOpen(peer)) void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
+    else this.o.transport.connect(peer)
     return message
+  }
+
+  private enqueue(peer: string, task: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(peer) ?? Promise.resolve()).then(task).catch((e: unknown) => this.report(e))
+    this.chains.set(peer, next)
+    void next.then(() => {
+      if (this.chains.get(peer) === next) this.chains.delete(peer)
+    })
+    return next
+  }
+
+  /** Sends one outbox entry on the current connection, once; false when the connection is gone. */
+  private async sendQueued(peer: string, id: string, plaintext: Uint8Array): Promise<boolean> {
+    const sent = this.sentOnConnection.get(peer) ?? new Set<string>()
+    this.sentOnConnection.set(peer, sent)
+    if (sent.has(id)) return true
+    if (this.closed || !(await this.o.canSend(peer))) return false
+    if (!(await this.o.transport.send(peer, plaintext))) return false
+    sent.add(id)
+    // Marking it sent is bookkeeping: it need not hold up the next message.
+    this.o.history.setState(id, 'sent').then(
+      (updated) => updated !== undefined && this.emit('message', updated),
+      (e: unknown) => this.report(e),
+    )
+    return true
   }
 
   private report(e: unknown): void {
@@ -106,27 +139,27 @@ export class Messenger extends Emitter<MessengerEvents> {
     }
   }
 
-  /** Sends everything queued for the friend, oldest first. One flush per friend at a time. */
-  flush(peer: string): Promise<void> {
-    const running = this.flushing.get(peer)
-    if (running !== undefined) return running.then(() => this.flush(peer))
-    const run = this.doFlush(peer).finally(() => this.flushing.delete(peer))
-    this.flushing.set(peer, run)
-    return run
+  /** A new connection to the friend is open: everything unacknowledged goes out again, oldest first. */
+  connectionOpened(peer: string): Promise<void> {
+    this.sentOnConnection.set(peer, new Set())
+    return this.flush(peer)
   }
 
-  private async doFlush(peer: string): Promise<void> {
-    if (this.closed || !(await this.o.canSend(peer))) return
-    if (!this.o.transport.isOpen(peer)) {
-      if ((await this.o.outbox.forPeer(peer)).length > 0) this.o.transport.connect(peer)
-      return
-    }
-    for (const entry of await this.o.outbox.forPeer(peer)) {
-      const plaintext = decryptRecord(this.o.vaultKey, { store: 'outbox', id: entry.id, schemaVersion: outboxSchema }, entry.payload)
-      if (!(await this.o.transport.send(peer, plaintext))) return
-      const updated = await this.o.history.setState(entry.id, 'sent')
-      if (updated !== undefined) this.emit('message', updated)
-    }
+  /** Sends everything queued for the friend, oldest first, or starts connecting. */
+  flush(peer: string): Promise<void> {
+    return this.enqueue(peer, async () => {
+      if (this.closed || !(await this.o.canSend(peer))) return
+      const entries = await this.o.outbox.forPeer(peer)
+      if (entries.length === 0) return
+      if (!this.o.transport.isOpen(peer)) {
+        this.o.transport.connect(peer)
+        return
+      }
+      for (const entry of entries) {
+        const plaintext = decryptRecord(this.o.vaultKey, { store: 'outbox', id: entry.id, schemaVersion: outboxSchema }, entry.payload)
+        if (!(await this.sendQueued(peer, entry.id, plaintext))) return
+      }
+    })
   }
 
   /** Everyone with something waiting: called when the connection to the server comes back. */

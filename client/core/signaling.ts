@@ -32,10 +32,9 @@ export interface SocketLike {
   readonly readyState: number
   send(data: string): void
   close(code?: number, reason?: string): void
-  onopen: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
-  onclose: ((ev: { code: number }) => void) | null
-  onerror: ((ev: unknown) => void) | null
+  addEventListener(type: 'open' | 'error', listener: () => void): void
+  addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void
+  addEventListener(type: 'close', listener: (ev: { code: number }) => void): void
 }
 
 export interface SignalingDeps {
@@ -136,14 +135,17 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
     this.setState('connecting')
     const socket = this.deps.createSocket(this.deps.url)
     this.socket = socket
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token, ref: 'auth' }))
-    socket.onmessage = (ev) => {
+    // Handlers check that the socket is still the current one: a replaced socket is ignored.
+    socket.addEventListener('open', () => {
+      if (this.socket === socket) socket.send(JSON.stringify({ type: 'auth', token, ref: 'auth' }))
+    })
+    socket.addEventListener('message', (ev) => {
       if (this.socket === socket) this.onMessage(ev.data)
-    }
-    socket.onerror = () => undefined
-    socket.onclose = (ev) => {
+    })
+    socket.addEventListener('error', () => undefined)
+    socket.addEventListener('close', (ev) => {
       if (this.socket === socket) this.onClose(ev.code)
-    }
+    })
   }
 
   private closeSocket(): void {
@@ -151,8 +153,6 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
     const s = this.socket
     this.socket = undefined
     if (s !== undefined) {
-      s.onopen = s.onmessage = s.onerror = null
-      s.onclose = null
       try {
         s.close(closeCodes.normal, 'bye')
       } catch {

@@ -9,48 +9,53 @@ export type PinOutcome = 'pinned' | 'unchanged' | 'changed'
  * accepts it, and envelopes keep being checked against the pinned key meanwhile.
  */
 export class Trust implements PinnedKeyStore {
+  /** Read on every message sent: kept in memory, written through. */
+  private readonly cache = new Map<string, ContactRecord | undefined>()
+
   constructor(private readonly db: Db) {}
 
   async contact(username: string): Promise<ContactRecord | undefined> {
-    return this.db.get('contacts', username)
+    if (this.cache.has(username)) return this.cache.get(username)
+    const c = await this.db.get('contacts', username)
+    this.cache.set(username, c)
+    return c
+  }
+
+  private async write(c: ContactRecord): Promise<void> {
+    await this.db.put('contacts', c)
+    this.cache.set(c.username, c)
   }
 
   async contacts(): Promise<ContactRecord[]> {
-    return this.db.getAll('contacts')
+    const all = await this.db.getAll('contacts')
+    for (const c of all) this.cache.set(c.username, c)
+    return all
   }
 
   /** Records the key the server reports for a friend. */
   async observe(username: string, identityKey: string): Promise<PinOutcome> {
-    const tx = this.db.transaction('contacts', 'readwrite')
-    const existing = await tx.store.get(username)
-    let outcome: PinOutcome
+    const existing = await this.contact(username)
     if (existing === undefined) {
-      await tx.store.put({ username, identityKey, pendingKey: null, verified: false, addedAt: Date.now() })
-      outcome = 'pinned'
-    } else if (existing.identityKey === identityKey) {
-      if (existing.pendingKey !== null) await tx.store.put({ ...existing, pendingKey: null })
-      outcome = 'unchanged'
-    } else {
-      if (existing.pendingKey !== identityKey) await tx.store.put({ ...existing, pendingKey: identityKey })
-      outcome = 'changed'
+      await this.write({ username, identityKey, pendingKey: null, verified: false, addedAt: Date.now() })
+      return 'pinned'
     }
-    await tx.done
-    return outcome
+    if (existing.identityKey === identityKey) {
+      if (existing.pendingKey !== null) await this.write({ ...existing, pendingKey: null })
+      return 'unchanged'
+    }
+    if (existing.pendingKey !== identityKey) await this.write({ ...existing, pendingKey: identityKey })
+    return 'changed'
   }
 
   /** The user accepted a friend's new key: pin it; the old verification no longer holds. */
   async acceptKeyChange(username: string): Promise<void> {
-    const tx = this.db.transaction('contacts', 'readwrite')
-    const c = await tx.store.get(username)
-    if (c?.pendingKey != null) await tx.store.put({ ...c, identityKey: c.pendingKey, pendingKey: null, verified: false })
-    await tx.done
+    const c = await this.contact(username)
+    if (c?.pendingKey != null) await this.write({ ...c, identityKey: c.pendingKey, pendingKey: null, verified: false })
   }
 
   async setVerified(username: string, verified: boolean): Promise<void> {
-    const tx = this.db.transaction('contacts', 'readwrite')
-    const c = await tx.store.get(username)
-    if (c !== undefined) await tx.store.put({ ...c, verified })
-    await tx.done
+    const c = await this.contact(username)
+    if (c !== undefined) await this.write({ ...c, verified })
   }
 
   /** Sending is allowed only to a pinned key with no unaccepted change. */

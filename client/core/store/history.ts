@@ -1,5 +1,5 @@
 import { decryptRecord, encryptRecord, hkdfSha256, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
-import { messageKey, type ConversationRecord, type Db, type MessageRecord, type MessageState } from './db.ts'
+import { messageKey, type ConversationRecord, type Db, type MessageRecord, type MessageState, type OutboxRecord } from './db.ts'
 import { findMatches, SearchIndexer } from './search-tokens.ts'
 
 /** What a message carries, sealed at rest. Later message types add fields. */
@@ -60,6 +60,21 @@ export class History {
     return JSON.parse(utf8Decode(decryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, sealed))) as T
   }
 
+  private record(m: Message): MessageRecord {
+    return {
+      key: messageKey(m.sentAt, m.id),
+      id: m.id,
+      conversationId: m.conversationId,
+      author: m.author,
+      sentAt: m.sentAt,
+      receivedAt: m.receivedAt,
+      type: m.type,
+      state: m.state,
+      body: this.seal('messages', m.id, m.content),
+      tokens: this.indexer.tokensFor(m.content.text),
+    }
+  }
+
   private decode(r: MessageRecord): Message {
     return {
       id: r.id,
@@ -79,27 +94,16 @@ export class History {
    */
   async add(
     m: Omit<Message, 'receivedAt'> & { receivedAt?: number },
-    opts: { incoming: boolean; kind?: 'direct' | 'group'; peer: string },
+    opts: { incoming: boolean; kind?: 'direct' | 'group'; peer: string; outbox?: OutboxRecord },
   ): Promise<boolean> {
-    const tx = this.db.transaction(['messages', 'conversations'], 'readwrite')
+    // An outgoing message and its outbox entry are written together: one cannot exist without the other.
+    const tx = this.db.transaction(['messages', 'conversations', 'outbox'], 'readwrite')
     const messages = tx.objectStore('messages')
     if ((await messages.index('byId').getKey(m.id)) !== undefined) {
       await tx.done
       return false
     }
-    const record: MessageRecord = {
-      key: messageKey(m.sentAt, m.id),
-      id: m.id,
-      conversationId: m.conversationId,
-      author: m.author,
-      sentAt: m.sentAt,
-      receivedAt: m.receivedAt ?? Date.now(),
-      type: m.type,
-      state: m.state,
-      body: this.seal('messages', m.id, m.content),
-      tokens: this.indexer.tokensFor(m.content.text),
-    }
-    await messages.add(record)
+    await messages.add(this.record({ ...m, receivedAt: m.receivedAt ?? Date.now() }))
     const conversations = tx.objectStore('conversations')
     const existing = await conversations.get(m.conversationId)
     const conv: ConversationRecord = existing ?? {
@@ -116,8 +120,49 @@ export class History {
     }
     if (opts.incoming) conv.unread++
     await conversations.put(conv)
+    if (opts.outbox !== undefined) await tx.objectStore('outbox').put(opts.outbox)
     await tx.done
     return true
+  }
+
+  /**
+   * Stores many messages of one conversation in a few transactions (imports, benchmarks).
+   * Messages whose id exists are skipped; returns how many were added.
+   */
+  async addMany(messages: readonly Message[], opts: { kind?: 'direct' | 'group'; peer: string }): Promise<number> {
+    let added = 0
+    for (let i = 0; i < messages.length; i += 1000) {
+      const batch = messages.slice(i, i + 1000)
+      const tx = this.db.transaction(['messages', 'conversations'], 'readwrite')
+      const store = tx.objectStore('messages')
+      const byId = store.index('byId')
+      let newest: Message | undefined
+      for (const m of batch) {
+        if ((await byId.getKey(m.id)) !== undefined) continue
+        await store.add(this.record(m))
+        added++
+        if (newest === undefined || m.sentAt >= newest.sentAt) newest = m
+      }
+      const first = batch[0]
+      if (newest !== undefined && first !== undefined) {
+        const conversations = tx.objectStore('conversations')
+        const conv: ConversationRecord = (await conversations.get(first.conversationId)) ?? {
+          id: first.conversationId,
+          kind: opts.kind ?? 'direct',
+          peer: opts.peer,
+          lastMessageAt: 0,
+          unread: 0,
+          preview: null,
+        }
+        if (newest.sentAt >= conv.lastMessageAt) {
+          conv.lastMessageAt = newest.sentAt
+          conv.preview = this.seal('conversations', conv.id, newest.content.text.slice(0, 140))
+        }
+        await conversations.put(conv)
+      }
+      await tx.done
+    }
+    return added
   }
 
   /** Moves a message's state forward (queued → sent → delivered → read); never back. */
@@ -195,21 +240,24 @@ export class History {
     const limit = opts.limit ?? 50
     const tokens = this.indexer.queryTokens(query)
     if (tokens.length === 0) return []
+    // Walk the most specific token's entries newest first (index entries with one key are in
+    // primary-key order, and primary keys are time-ordered); the other tokens and the decrypted
+    // text filter. No counting, no sorting, stops at `limit` hits.
+    const lead = tokens.reduce((a, b) => (b.specificity > a.specificity ? b : a))
     const tx = this.db.transaction('messages')
-    const byToken = tx.store.index('byToken')
-    // Start from the rarest token; the others filter in memory.
-    const counts = await Promise.all(tokens.map((t) => byToken.count(t)))
-    const rarest = tokens[counts.indexOf(Math.min(...counts))] ?? ''
-    const keys = (await byToken.getAllKeys(rarest)).sort()
     const hits: SearchHit[] = []
-    for (let i = keys.length - 1; i >= 0 && hits.length < limit; i--) {
-      const record = await tx.store.get(keys[i] ?? '')
-      if (record === undefined) continue
-      if (opts.conversationId !== undefined && record.conversationId !== opts.conversationId) continue
-      if (!tokens.every((t) => record.tokens.includes(t))) continue
-      const message = this.decode(record)
-      const matches = findMatches(message.content.text, query)
-      if (matches.length > 0) hits.push({ message, matches })
+    let cursor = await tx.store.index('byToken').openCursor(lead.hash, 'prev')
+    while (cursor !== null && hits.length < limit) {
+      const record = cursor.value
+      if (
+        (opts.conversationId === undefined || record.conversationId === opts.conversationId) &&
+        tokens.every((t) => record.tokens.includes(t.hash))
+      ) {
+        const message = this.decode(record)
+        const matches = findMatches(message.content.text, query)
+        if (matches.length > 0) hits.push({ message, matches })
+      }
+      cursor = await cursor.continue()
     }
     await tx.done
     return hits

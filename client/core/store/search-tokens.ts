@@ -59,9 +59,12 @@ export class SearchIndexer {
     return [...rawTokens(text, false)].map((t) => this.hash(t))
   }
 
-  /** Hashed tokens a matching message must all have. Empty for a query with no words. */
-  queryTokens(query: string): string[] {
-    return [...rawTokens(query, true)].map((t) => this.hash(t))
+  /**
+   * Hashed tokens a matching message must all have, each with how specific it is (longer raw
+   * tokens match fewer messages). Empty for a query with no words.
+   */
+  queryTokens(query: string): { hash: string; specificity: number }[] {
+    return [...rawTokens(query, true)].map((t) => ({ hash: this.hash(t), specificity: [...t].length }))
   }
 }
 
