@@ -163,7 +163,7 @@ const bench: Bench = {
     const msg = randomBytes(256)
     const signatures = 5000
     let t = performance.now()
-    let sig = new Uint8Array(64)
+    let sig: Uint8Array = new Uint8Array(64)
     for (let i = 0; i < signatures; i++) sig = ed25519Sign(pair.secretKey, msg)
     const signRate = signatures / ((performance.now() - t) / 1000)
     t = performance.now()

@@ -1,5 +1,14 @@
 import { ByteReader, ByteWriter } from './binary-codec.ts'
-import { fromBase64Url, padBlock, randomBytes, toBase64Url, unpadBlock, utf8Encode, wipe } from './bytes.ts'
+import {
+  equalBytes,
+  fromBase64Url,
+  padBlock,
+  randomBytes,
+  toBase64Url,
+  unpadBlock,
+  utf8Encode,
+  wipe,
+} from './bytes.ts'
 import { CryptoError } from './errors.ts'
 import {
   assertEd25519,
@@ -230,26 +239,38 @@ export class GroupReceiver {
   }
 
   /**
-   * Installs a member's sender key received over the pairwise ratchet, keeping only that
-   * sender's newest epochs.
-   * @throws CryptoError 'bad-format' for a malformed distribution or one for another group.
+   * Installs a member's sender key. `receivedFrom` is the member whose pairwise session
+   * delivered it: only a member may hand out its own sender key. Keeps only that sender's
+   * newest epochs; a repeated distribution for a known epoch is ignored, so it cannot rewind
+   * the chain.
+   * @throws CryptoError 'bad-format' for a malformed distribution or one for another group,
+   * 'untrusted-key' if it names another sender than `receivedFrom`, or changes the keys of an
+   * epoch already installed.
    */
-  install(distribution: unknown): void {
+  install(distribution: unknown, receivedFrom: string): void {
     if (typeof distribution !== 'object' || distribution === null)
       throw new CryptoError('bad-format', 'no distribution')
     const d = distribution as Record<string, unknown>
     if (d['v'] !== 1 || d['groupId'] !== this.groupId)
       throw new CryptoError('bad-format', 'distribution for another group')
     const sender = nonEmpty(d['sender'], 'sender')
+    if (sender !== receivedFrom)
+      throw new CryptoError('untrusted-key', `${receivedFrom} sent a sender key for ${sender}`)
     const epoch = u32(d['epoch'], 'epoch')
-    this.#chains.set(chainId(sender, epoch), {
-      sender,
-      epoch,
+    const chain: ReceiverChain = {
       signingKey: fromBase64Url(d['signingKey'], 32, 'signingKey'),
       chainKey: fromBase64Url(d['chainKey'], 32, 'chainKey'),
       iteration: u32(d['iteration'], 'iteration'),
       skipped: new Map(),
-    })
+    }
+    const existing = this.#chains.get(chainId(sender, epoch))
+    if (existing !== undefined) {
+      if (!equalBytes(existing.signingKey, chain.signingKey)) {
+        throw new CryptoError('untrusted-key', `${sender} changed the keys of epoch ${epoch}`)
+      }
+      return
+    }
+    this.#chains.set(chainId(sender, epoch), { ...chain, sender, epoch })
     const epochs = [...this.#chains.values()]
       .filter((c) => c.sender === sender)
       .sort((a, b) => b.epoch - a.epoch)

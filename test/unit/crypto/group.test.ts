@@ -24,7 +24,7 @@ function groupOf(...members: string[]) {
   const senders = new Map(members.map((m) => [m, GroupSender.create('g1', m, 0, now)]))
   const receivers = new Map(members.map((m) => [m, new GroupReceiver('g1')]))
   for (const [m, r] of receivers)
-    for (const [s, sender] of senders) if (s !== m) r.install(sender.distribution())
+    for (const [s, sender] of senders) if (s !== m) r.install(sender.distribution(), s)
   return { senders, receivers }
 }
 
@@ -83,7 +83,7 @@ describe('group sender keys', () => {
   it('refuses a message from another group or an unknown sender', () => {
     const { senders } = groupOf('alice', 'bob')
     const elsewhere = new GroupReceiver('g2')
-    expectCode(() => elsewhere.install(senders.get('alice')!.distribution()), 'bad-format')
+    expectCode(() => elsewhere.install(senders.get('alice')!.distribution(), 'alice'), 'bad-format')
     expectCode(() => elsewhere.decrypt(senders.get('alice')!.encrypt(utf8('x'))), 'no-sender-key')
   })
 
@@ -95,7 +95,7 @@ describe('group sender keys', () => {
     // Removal: every remaining member rotates and sends the new key to the remaining members only.
     const alice1 = alice.rotate(now)
     expect(alice1.epoch).toBe(1)
-    receivers.get('bob')!.install(alice1.distribution())
+    receivers.get('bob')!.install(alice1.distribution(), 'alice')
     receivers.get('bob')!.removeSender('mallory')
     const after = alice1.encrypt(utf8('after removal'))
     expect(receivers.get('bob')!.decrypt(after).plaintext).toEqual(utf8('after removal'))
@@ -104,6 +104,25 @@ describe('group sender keys', () => {
       () => receivers.get('bob')!.decrypt(senders.get('mallory')!.encrypt(utf8('still here?'))),
       'no-sender-key',
     )
+  })
+
+  it('accepts a sender key only from its owner and never lets a repeat rewind the chain', () => {
+    const { senders, receivers } = groupOf('alice', 'bob', 'mallory')
+    const bob = receivers.get('bob')!
+    const alice = senders.get('alice')!
+    expectCode(
+      () => bob.install(GroupSender.create('g1', 'alice', 0, now).distribution(), 'mallory'),
+      'untrusted-key',
+    )
+    expectCode(
+      () => bob.install(GroupSender.create('g1', 'alice', 0, now).distribution(), 'alice'),
+      'untrusted-key',
+    )
+    const early = alice.distribution()
+    const first = alice.encrypt(utf8('once'))
+    expect(bob.decrypt(first).plaintext).toEqual(utf8('once'))
+    bob.install(early, 'alice')
+    expectCode(() => bob.decrypt(first), 'replay')
   })
 
   it('asks for rotation after 100 messages or 7 days', () => {
