@@ -128,6 +128,15 @@ describe('Double Ratchet session', () => {
     expect(hmac).toHaveBeenCalled()
   })
 
+  it('accepts a jump of exactly 2000 skipped messages by default, then reads the skipped ones in any order', () => {
+    const { alice, bob } = ratchetPair()
+    const sent = Array.from({ length: 2001 }, (_, i) => alice.encrypt(utf8(`m${i}`)))
+    expect(bob.decrypt(sent[2000]!)).toEqual(utf8('m2000'))
+    for (const i of [1999, 0, 1000, 1]) expect(bob.decrypt(sent[i]!)).toEqual(utf8(`m${i}`))
+    const next = Array.from({ length: 2002 }, () => alice.encrypt(utf8('x')))
+    expectCode(() => bob.decrypt(next[2001]!), 'too-far-ahead')
+  })
+
   it('refuses a ratchet key of small order and keeps its state', () => {
     const { alice, bob } = ratchetPair()
     const m = alice.encrypt(utf8('x'))
