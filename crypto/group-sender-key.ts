@@ -100,6 +100,7 @@ export class GroupSender {
   #iteration: number
   #chainKey: Uint8Array
   readonly #signing: KeyPair
+  #retired = false
 
   private constructor(
     j: Omit<GroupSenderJson, 'v' | 'chainKey' | 'signingPublicKey' | 'signingSecretKey'>,
@@ -127,9 +128,12 @@ export class GroupSender {
     )
   }
 
-  /** The next epoch's sender; this one must then be discarded. */
+  /** The next epoch's sender. This one stops encrypting: the old keys serve no new message. */
   rotate(nowMs: number): GroupSender {
-    return GroupSender.create(this.groupId, this.me, this.epoch + 1, nowMs)
+    const next = GroupSender.create(this.groupId, this.me, this.epoch + 1, nowMs)
+    this.#retired = true
+    wipe(this.#chainKey, this.#signing.secretKey)
+    return next
   }
 
   get iteration(): number {
@@ -141,8 +145,12 @@ export class GroupSender {
     return this.#iteration >= groupRotation.maxMessages || nowMs - this.createdAtMs >= groupRotation.maxAgeMs
   }
 
-  /** What a member needs to read our messages from now on (send it over the pairwise ratchet). */
+  /**
+   * What a member needs to read our messages from now on (send it over the pairwise ratchet).
+   * @throws CryptoError 'bad-state' after `rotate()`.
+   */
   distribution(): SenderKeyDistribution {
+    if (this.#retired) throw new CryptoError('bad-state', 'sender key was rotated')
     return {
       v: 1,
       groupId: this.groupId,
@@ -154,8 +162,9 @@ export class GroupSender {
     }
   }
 
-  /** @throws CryptoError 'bad-state' when the chain is exhausted (rotate long before). */
+  /** @throws CryptoError 'bad-state' after `rotate()` or when the chain is exhausted (rotate long before). */
   encrypt(plaintext: Uint8Array): Uint8Array {
+    if (this.#retired) throw new CryptoError('bad-state', 'sender key was rotated; use the new one')
     if (this.#iteration >= 0xffffffff) throw new CryptoError('bad-state', 'sender chain exhausted')
     const { seed, nextChainKey } = kdfChain(this.#chainKey)
     const head = header(this.me, this.epoch, this.#iteration)
@@ -169,7 +178,9 @@ export class GroupSender {
     return new ByteWriter(body.length + signatureBytes).raw(body).raw(signature).finish()
   }
 
+  /** @throws CryptoError 'bad-state' after `rotate()`: persist the new sender instead. */
   toJson(): GroupSenderJson {
+    if (this.#retired) throw new CryptoError('bad-state', 'sender key was rotated')
     return {
       v: 1,
       groupId: this.groupId,

@@ -121,6 +121,26 @@ export class RatchetSession {
     return stateToJson(this.#state)
   }
 
+  /**
+   * The state as it will be after `count` more messages are sent on the current sending chain,
+   * for saving ahead of use: a device that crashes and restores it starts `count` message
+   * numbers further on, so it never reuses a message key it may already have used; the peer
+   * treats the gap as skipped messages (keep `count` well under maxSkip). The live state is
+   * unchanged.
+   */
+  toJsonAhead(count: number): RatchetStateJson {
+    const st = this.#state
+    if (count <= 0 || st.cks === null) return stateToJson(st)
+    let cks = st.cks
+    for (let i = 0; i < count; i++) cks = kdfChain(cks).nextChainKey
+    return stateToJson({ ...st, cks, ns: st.ns + count })
+  }
+
+  /** Messages sent on the current sending chain. */
+  get sendCount(): number {
+    return this.#state.ns
+  }
+
   /** Our current ratchet public key (changes after each round trip). */
   get ratchetPublicKey(): Uint8Array {
     return this.#state.dhs.publicKey.slice()

@@ -95,6 +95,7 @@ describe('group sender keys', () => {
     // Removal: every remaining member rotates and sends the new key to the remaining members only.
     const alice1 = alice.rotate(now)
     expect(alice1.epoch).toBe(1)
+    expectCode(() => alice.encrypt(utf8('on the old key')), 'bad-state')
     receivers.get('bob')!.install(alice1.distribution(), 'alice')
     receivers.get('bob')!.removeSender('mallory')
     const after = alice1.encrypt(utf8('after removal'))
