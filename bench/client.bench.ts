@@ -43,7 +43,7 @@ async function waitFor<T>(probe: () => Promise<T | null | false>, timeoutMs: num
 }
 
 const messages = 1000
-const stored = 100_000
+const stored = Number(process.env.BENCH_STORED ?? 100_000)
 
 const bench: Bench = {
   name: 'client',

@@ -21,6 +21,11 @@ const frameHandshake = 0x01
 const frameHello = 0x02
 const frameRatchet = 0x03
 
+/** Messages covered by one save on the sending side (well under the peer's skip bound of 2,000). */
+const reserveMessages = 64
+/** Delay before saving the state after receiving (bursts share one save). */
+const saveDelayMs = 100
+
 export type LinkState = 'connecting' | 'handshaking' | 'open' | 'closed'
 
 export interface LinkEvents {
@@ -44,8 +49,12 @@ export class PeerLink {
   private localResume: string | null = null
   private remoteHello: { resume: string | null } | undefined
   private helloSent = false
-  /** Encrypt-persist-send must not interleave: each message's state is saved before it leaves. */
+  /** Ratchet work runs one step at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve()
+  /** The sending chain (our ratchet key) and message number up to which the saved state reaches. */
+  private reservedChain = ''
+  private reservedUntil = 0
+  private saveTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     readonly peer: string,
@@ -178,27 +187,51 @@ export class PeerLink {
     }
   }
 
+  /**
+   * Saves the ratchet. While a reservation is held the saved state is `reservedUntil` messages
+   * into the sending chain, ahead of the live one, so a crash can never make us reuse a key.
+   */
   private async persist(): Promise<void> {
-    if (this.ratchet === undefined) return
-    await this.sessions.save(this.peer, { id: this.ratchetId, state: this.ratchet.toJson() })
+    const r = this.ratchet
+    if (r === undefined) return
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    const reserved = this.reservedChain === toBase64Url(r.ratchetPublicKey) ? this.reservedUntil : r.sendCount
+    await this.sessions.save(this.peer, { id: this.ratchetId, state: r.toJsonAhead(reserved - r.sendCount) })
+  }
+
+  /** Receiving only moves the receiving chain: saving it can wait a little and cover a burst. */
+  private persistSoon(): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined
+      this.chain = this.chain.then(() => this.persist()).catch((e: unknown) => this.fail(e))
+    }, saveDelayMs)
   }
 
   private async onRatchet(body: Uint8Array): Promise<void> {
     const ratchet = this.ratchet
     if (ratchet === undefined || this.state !== 'open') throw new CryptoError('bad-state', 'message before the session opened')
     const plaintext = ratchet.decrypt(body)
-    await this.persist()
+    this.persistSoon()
     this.lastActivityMs = Date.now()
     this.events.message(plaintext)
   }
 
-  /** Encrypts, saves the ratchet, then sends; resolves false if the link is not open. */
+  /**
+   * Encrypts and sends; resolves false if the link is not open. Before the first message of
+   * every block of `reserveMessages` on a sending chain, the state is saved that far ahead.
+   */
   send(plaintext: Uint8Array): Promise<boolean> {
     const run = this.chain.then(async () => {
       const ratchet = this.ratchet
       if (ratchet === undefined || this.state !== 'open') return false
+      const chain = toBase64Url(ratchet.ratchetPublicKey)
+      if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) {
+        this.reservedChain = chain
+        this.reservedUntil = ratchet.sendCount + reserveMessages
+        await this.persist()
+      }
       const ciphertext = ratchet.encrypt(plaintext)
-      await this.persist()
       if (this.state !== 'open') return false
       this.sendFrame(frameRatchet, ciphertext)
       this.lastActivityMs = Date.now()
@@ -226,6 +259,12 @@ export class PeerLink {
   close(reason: string, error?: CryptoError): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    // No more messages can go out on this link: save the exact state, so a resumed ratchet
+    // does not skip the reserved numbers.
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    this.reservedChain = ''
+    if (this.ratchet !== undefined) this.chain = this.chain.then(() => this.persist()).catch(() => undefined)
     this.sp.destroy()
     this.events.closed(reason, error)
   }
