@@ -110,9 +110,13 @@ export function stateFromJson(json: unknown): RatchetState {
     for (const k of c['keys'] as unknown[]) {
       const e = k as Record<string, unknown> | null
       if (typeof e !== 'object' || e === null) throw new CryptoError('bad-format', 'bad skipped key')
+      const at = e['at']
+      if (typeof at !== 'number' || !Number.isSafeInteger(at)) {
+        throw new CryptoError('bad-format', 'skipped key time is not an integer')
+      }
       keys.set(counter(e['n'], 'skipped n'), {
         seed: fromBase64Url(e['seed'], 32, 'skipped seed'),
-        storedAtMs: Number.isSafeInteger(e['at']) ? (e['at'] as number) : counter(-1, 'skipped time'),
+        storedAtMs: at,
       })
     }
     skipped.set(dh, keys)
