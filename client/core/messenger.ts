@@ -46,8 +46,10 @@ export class Messenger extends Emitter<MessengerEvents> {
   /** Ids sent on the friend's current connection: a new connection resends whatever is still unacknowledged. */
   private readonly sentOnConnection = new Map<string, Set<string>>()
   private readonly pendingDelivered = new Map<string, string[]>()
+  private readonly pendingSent = new Map<string, string[]>()
   private readonly now: () => number
   private closed = false
+  private lastTs = 0
 
   constructor(private readonly o: MessengerOptions) {
     super()
@@ -56,7 +58,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Stores the message as queued, puts it in the outbox, and sends it if the friend is connected. */
   async sendText(peer: string, text: string): Promise<Message> {
-    const frame: PeerMessage = { type: 'text', id: newMessageId(), ts: this.now(), text }
+    const frame: PeerMessage = { type: 'text', id: newMessageId(), ts: this.nextTimestamp(), text }
     const conversationId = directConversationId(peer)
     const message: Message = {
       id: frame.id,
@@ -104,12 +106,14 @@ export class Messenger extends Emitter<MessengerEvents> {
     if (this.closed || !(await this.o.canSend(peer))) return false
     if (!(await this.o.transport.send(peer, plaintext))) return false
     sent.add(id)
-    // Marking it sent is bookkeeping: it need not hold up the next message.
-    this.o.history.setState(id, 'sent').then(
-      (updated) => updated !== undefined && this.emit('message', updated),
-      (e: unknown) => this.report(e),
-    )
+    this.markSent(peer, id)
     return true
+  }
+
+  /** Strictly increasing, so two messages written in the same millisecond keep their order. */
+  private nextTimestamp(): number {
+    this.lastTs = Math.max(this.now(), this.lastTs + 1)
+    return this.lastTs
   }
 
   private report(e: unknown): void {
@@ -233,16 +237,28 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Receipts count only for our own messages in the conversation with that friend. */
   private async onReceipt(peer: string, frame: ReceiptMessage): Promise<void> {
-    const conversationId = directConversationId(peer)
-    const mine: string[] = []
-    for (const id of frame.of) {
-      const m = await this.o.history.get(id)
-      if (m !== undefined && m.conversationId === conversationId && m.author === this.o.me) mine.push(id)
+    const changed = await this.o.history.advance(frame.of, frame.status, { conversationId: directConversationId(peer), author: this.o.me })
+    for (const m of changed) this.emit('message', m)
+  }
+
+  /** Marks sent messages in batches: bookkeeping that must not cost a transaction per message. */
+  private markSent(peer: string, id: string): void {
+    const ids = this.pendingSent.get(peer)
+    if (ids !== undefined) {
+      ids.push(id)
+      return
     }
-    if (frame.status === 'delivered') await this.o.outbox.remove(mine)
-    for (const id of mine) {
-      const updated = await this.o.history.setState(id, frame.status)
-      if (updated !== undefined) this.emit('message', updated)
-    }
+    this.pendingSent.set(peer, [id])
+    setTimeout(() => {
+      const batch = this.pendingSent.get(peer) ?? []
+      this.pendingSent.delete(peer)
+      if (this.closed) return
+      this.o.history.advance(batch, 'sent', { conversationId: directConversationId(peer), author: this.o.me }).then(
+        (changed) => {
+          for (const m of changed) this.emit('message', m)
+        },
+        (e: unknown) => this.report(e),
+      )
+    }, 20)
   }
 }

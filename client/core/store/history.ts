@@ -182,6 +182,30 @@ export class History {
     return this.decode(record)
   }
 
+  /**
+   * Moves several messages forward at once, in one transaction: only the caller's own messages in
+   * that conversation (a friend's receipt cannot touch anything else). With `delivered` or
+   * `read`, their outbox entries go too. Returns the messages that changed.
+   */
+  async advance(ids: readonly string[], state: MessageState, only: { conversationId: string; author: string }): Promise<Message[]> {
+    const tx = this.db.transaction(['messages', 'outbox'], 'readwrite')
+    const messages = tx.objectStore('messages')
+    const byId = messages.index('byId')
+    const changed: MessageRecord[] = []
+    const acknowledged = state === 'delivered' || state === 'read'
+    for (const id of ids) {
+      const record = await byId.get(id)
+      if (record === undefined || record.conversationId !== only.conversationId || record.author !== only.author) continue
+      if (acknowledged) await tx.objectStore('outbox').delete(id)
+      if (stateRank[state] <= stateRank[record.state]) continue
+      record.state = state
+      await messages.put(record)
+      changed.push(record)
+    }
+    await tx.done
+    return changed.map((r) => this.decode(r))
+  }
+
   async get(id: string): Promise<Message | undefined> {
     const record = await this.db.getFromIndex('messages', 'byId', id)
     return record && this.decode(record)
