@@ -1,0 +1,13 @@
+/** A small built-in set of common emoji for the composer's picker (nothing is fetched). */
+export const commonEmoji: readonly string[] = [
+  '😀 😂 🙂 😊 😍 😘 😉 😎',
+  '🤔 😅 😢 😭 😮 😡 🥳 😴',
+  '👍 👎 👏 🙏 👋 💪 🤝 👀',
+  '❤️ 💔 🔥 ✨ 🎉 💯 ✅ ❌',
+  '☕ 🍕 🍻 🎂 🌞 🌧️ ⭐ 🚀',
+]
+  .join(' ')
+  .split(' ')
+
+/** Emoji per row of the picker grid (arrow keys move by this much vertically). */
+export const emojiColumns = 8

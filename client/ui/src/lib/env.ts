@@ -1,0 +1,14 @@
+import SimplePeer from 'simple-peer/simplepeer.min.js'
+import type { ClientEnv } from '../../../core/client.ts'
+import { dtlsCertificate } from './dtls-certificate.ts'
+import { workerKdf } from './kdf.ts'
+
+/** Everything the client needs from the browser. */
+export function browserEnv(onKdfRunning: (running: boolean) => void): ClientEnv {
+  return {
+    serverUrl: location.origin,
+    kdf: workerKdf(onKdfRunning),
+    createSocket: (url) => new WebSocket(url),
+    peers: { SimplePeer, certificate: dtlsCertificate },
+  }
+}

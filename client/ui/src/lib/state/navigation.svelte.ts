@@ -1,0 +1,64 @@
+import { chatState } from './chat.svelte.ts'
+import { safetyState } from './safety.svelte.ts'
+
+export type Route =
+  | { readonly kind: 'home' }
+  | { readonly kind: 'chat'; readonly peer: string }
+  | { readonly kind: 'safety'; readonly peer: string }
+  | { readonly kind: 'friends' }
+  | { readonly kind: 'settings' }
+
+/**
+ * What the main pane shows. On a phone only one pane is visible: the list on `home`, the
+ * main pane otherwise, with a back button.
+ */
+class Navigation {
+  route = $state.raw<Route>({ kind: 'home' })
+
+  openChat(peer: string): void {
+    this.route = { kind: 'chat', peer }
+    void chatState.open(peer)
+  }
+
+  openSafety(peer: string): void {
+    this.route = { kind: 'safety', peer }
+    void safetyState.load(peer)
+  }
+
+  openFriends(): void {
+    this.leaveChat()
+    this.route = { kind: 'friends' }
+  }
+
+  openSettings(): void {
+    this.leaveChat()
+    this.route = { kind: 'settings' }
+  }
+
+  /** Back from a pane: a safety number returns to its chat, everything else to the list. */
+  back(): void {
+    const r = this.route
+    if (r.kind === 'safety') {
+      this.openChat(r.peer)
+      return
+    }
+    this.home()
+  }
+
+  home(): void {
+    this.leaveChat()
+    this.route = { kind: 'home' }
+  }
+
+  /** The friend is gone (removed or blocked): leave anything about them. */
+  forget(peer: string): void {
+    const r = this.route
+    if ((r.kind === 'chat' || r.kind === 'safety') && r.peer === peer) this.home()
+  }
+
+  private leaveChat(): void {
+    chatState.close()
+  }
+}
+
+export const nav = new Navigation()

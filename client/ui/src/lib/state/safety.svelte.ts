@@ -1,0 +1,58 @@
+import type { SafetyNumberView, TincanClient } from '../../../../core/client.ts'
+import { errorText } from '../errors.ts'
+import { toasts } from './toasts.svelte.ts'
+
+/** Safety numbers, verification and accepting a friend's new key. */
+class SafetyState {
+  peer = $state<string | undefined>()
+  view = $state.raw<SafetyNumberView | undefined>()
+  private client: TincanClient | undefined
+
+  attach(client: TincanClient): void {
+    this.client = client
+  }
+
+  detach(): void {
+    this.client = undefined
+    this.peer = undefined
+    this.view = undefined
+  }
+
+  async load(peer: string): Promise<void> {
+    const client = this.client
+    if (client === undefined) return
+    this.peer = peer
+    this.view = undefined
+    try {
+      const view = await client.safetyNumber(peer)
+      if (this.peer === peer) this.view = view
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  async setVerified(peer: string, verified: boolean): Promise<void> {
+    const client = this.client
+    if (client === undefined) return
+    try {
+      await client.setVerified(peer, verified)
+      if (this.peer === peer && this.view !== undefined) this.view = { ...this.view, verified }
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  /** Trusts the friend's new key: sending resumes, and the safety number changes. */
+  async acceptKeyChange(peer: string): Promise<void> {
+    const client = this.client
+    if (client === undefined) return
+    try {
+      await client.acceptKeyChange(peer)
+      if (this.peer === peer) await this.load(peer)
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+}
+
+export const safetyState = new SafetyState()
