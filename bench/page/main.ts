@@ -71,7 +71,18 @@ const api = {
   async fill(peer: string, count: number): Promise<number> {
     const c = me()
     const conversationId = directConversationId(peer)
-    const words = ['meeting', 'lunch', 'tomorrow', 'project', 'photo', '北京', '周末', 'coffee', 'deadline', 'weekend']
+    const words = [
+      'meeting',
+      'lunch',
+      'tomorrow',
+      'project',
+      'photo',
+      '北京',
+      '周末',
+      'coffee',
+      'deadline',
+      'weekend',
+    ]
     const start = Date.now() - count * 1000
     const messages: Message[] = []
     for (let i = 0; i < count; i++) {

@@ -50,7 +50,11 @@ export class AccountError extends Error {
   }
 }
 
-const toWire = (p: KdfParams): Kdf => ({ alg: 'argon2id13', opsLimit: p.opsLimit, memLimitBytes: p.memLimitBytes })
+const toWire = (p: KdfParams): Kdf => ({
+  alg: 'argon2id13',
+  opsLimit: p.opsLimit,
+  memLimitBytes: p.memLimitBytes,
+})
 
 /**
  * The vault key (which seals this device's history) is wrapped under a key derived from the
@@ -58,7 +62,12 @@ const toWire = (p: KdfParams): Kdf => ({ alg: 'argon2id13', opsLimit: p.opsLimit
  * history here.
  */
 function vaultWrapKey(identity: Identity): Uint8Array {
-  return hkdfSha256(identity.identityKey.secretKey.subarray(0, 32), new Uint8Array(0), utf8Encode('tincan/v1/device-vault-wrap'), 32)
+  return hkdfSha256(
+    identity.identityKey.secretKey.subarray(0, 32),
+    new Uint8Array(0),
+    utf8Encode('tincan/v1/device-vault-wrap'),
+    32,
+  )
 }
 
 async function openVault(db: Db, identity: Identity): Promise<Uint8Array> {
@@ -77,7 +86,12 @@ async function sessionFrom(grant: SessionGrant, identity: Identity): Promise<Acc
 }
 
 /** Creates the account: keys are made here; the server gets the public key and a sealed bundle. */
-export async function register(api: Api, username: string, password: string, kdf: KdfRunner): Promise<AccountSession> {
+export async function register(
+  api: Api,
+  username: string,
+  password: string,
+  kdf: KdfRunner,
+): Promise<AccountSession> {
   const salt = newPasswordSalt()
   const keys = await kdf(password, salt, defaultKdfParams)
   const identity = generateIdentity()
@@ -100,13 +114,26 @@ export async function register(api: Api, username: string, password: string, kdf
  * public key the server lists for the account.
  * @throws AccountError 'weak-kdf-params', ApiError 'invalid-credentials', AccountError 'wrong-password'.
  */
-export async function login(api: Api, username: string, password: string, kdf: KdfRunner): Promise<AccountSession> {
+export async function login(
+  api: Api,
+  username: string,
+  password: string,
+  kdf: KdfRunner,
+): Promise<AccountSession> {
   const pre = await api.prelogin(username)
   let params: KdfParams
   try {
-    params = checkKdfParams({ algorithm: pre.kdf.alg, opsLimit: pre.kdf.opsLimit, memLimitBytes: pre.kdf.memLimitBytes })
+    params = checkKdfParams({
+      algorithm: pre.kdf.alg,
+      opsLimit: pre.kdf.opsLimit,
+      memLimitBytes: pre.kdf.memLimitBytes,
+    })
   } catch (e: unknown) {
-    throw new AccountError('weak-kdf-params', 'the server asked for weaker password hashing than this app allows', { cause: e })
+    throw new AccountError(
+      'weak-kdf-params',
+      'the server asked for weaker password hashing than this app allows',
+      { cause: e },
+    )
   }
   const keys = await kdf(password, fromBase64Url(pre.salt, 16), params)
   const grant = await api.login(username, toBase64Url(keys.authKey))
@@ -114,7 +141,11 @@ export async function login(api: Api, username: string, password: string, kdf: K
   try {
     identity = unsealIdentity(grant.keyBundle, keys.masterKey, fromBase64Url(grant.identityKey, 32))
   } catch (e: unknown) {
-    throw new AccountError('identity-mismatch', 'the key bundle from the server does not open with this password', { cause: e })
+    throw new AccountError(
+      'identity-mismatch',
+      'the key bundle from the server does not open with this password',
+      { cause: e },
+    )
   } finally {
     keys.masterKey.fill(0)
   }
@@ -160,7 +191,11 @@ export async function rememberSession(session: AccountSession): Promise<void> {
   const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new Uint8Array(payload))
   payload.fill(0)
   const db = await openDeviceDb()
-  await db.put('device', { username: session.username, key, iv, sealed } satisfies RememberedDevice, 'current')
+  await db.put(
+    'device',
+    { username: session.username, key, iv, sealed } satisfies RememberedDevice,
+    'current',
+  )
   db.close()
 }
 
@@ -171,14 +206,32 @@ export async function restoreSession(api: Api): Promise<AccountSession | undefin
   db.close()
   if (stored === undefined) return undefined
   try {
-    const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(stored.iv) }, stored.key, stored.sealed))
-    const json = JSON.parse(utf8Decode(plain)) as { username: string; token: string; sessionId: string; identity: unknown }
+    const plain = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: new Uint8Array(stored.iv) },
+        stored.key,
+        stored.sealed,
+      ),
+    )
+    const json = JSON.parse(utf8Decode(plain)) as {
+      username: string
+      token: string
+      sessionId: string
+      identity: unknown
+    }
     plain.fill(0)
     const identity = identityFromJson(json.identity)
     api.token = json.token
     const history = await openHistoryDb(json.username)
     const vaultKey = await openVault(history, identity)
-    return { username: json.username, token: json.token, sessionId: json.sessionId, identity, vaultKey, db: history }
+    return {
+      username: json.username,
+      token: json.token,
+      sessionId: json.sessionId,
+      identity,
+      vaultKey,
+      db: history,
+    }
   } catch {
     await forgetSession()
     return undefined

@@ -146,7 +146,11 @@ export class Api {
     return this.call('PUT', `/api/groups/${encodeURIComponent(id)}/members`, body)
   }
   renameGroup(id: string, name: string, memberList?: string): Promise<Group> {
-    return this.call('PATCH', `/api/groups/${encodeURIComponent(id)}`, memberList === undefined ? { name } : { name, memberList })
+    return this.call(
+      'PATCH',
+      `/api/groups/${encodeURIComponent(id)}`,
+      memberList === undefined ? { name } : { name, memberList },
+    )
   }
   leaveGroup(id: string): Promise<void> {
     return this.call('POST', `/api/groups/${encodeURIComponent(id)}/leave`)

@@ -1,11 +1,14 @@
-import {
-  formatSafetyNumber,
-  fromBase64Url,
-  safetyNumber,
-  safetyQrPayload,
-} from '../../crypto/index.ts'
+import { formatSafetyNumber, fromBase64Url, safetyNumber, safetyQrPayload } from '../../crypto/index.ts'
 import type { Friend, Group, PendingRequest, PendingRequests, PublicUser } from '../../shared/index.ts'
-import { forgetSession, login, register, rememberSession, restoreSession, type AccountSession, type KdfRunner } from './account.ts'
+import {
+  forgetSession,
+  login,
+  register,
+  rememberSession,
+  restoreSession,
+  type AccountSession,
+  type KdfRunner,
+} from './account.ts'
 import { Api, ApiError } from './api.ts'
 import { Emitter } from './emitter.ts'
 import { Messenger } from './messenger.ts'
@@ -89,7 +92,11 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.username = session.username
     this.api = api
     const wsUrl = `${env.serverUrl.replace(/^http/, 'ws')}/ws`
-    this.signaling = new SignalingConnection({ url: wsUrl, token: () => api.token, createSocket: env.createSocket })
+    this.signaling = new SignalingConnection({
+      url: wsUrl,
+      token: () => api.token,
+      createSocket: env.createSocket,
+    })
     this.history = new History(session.db, session.vaultKey)
     this.trust = new Trust(session.db)
     this.peers = new PeerManager({
@@ -141,7 +148,12 @@ export class TincanClient extends Emitter<ClientEvents> {
     return TincanClient.start(env, session, api, false)
   }
 
-  private static async start(env: ClientEnv, session: AccountSession, api: Api, remember = true): Promise<TincanClient> {
+  private static async start(
+    env: ClientEnv,
+    session: AccountSession,
+    api: Api,
+    remember = true,
+  ): Promise<TincanClient> {
     if (remember) await rememberSession(session)
     const client = new TincanClient(env, session, api)
     client.signaling.start()
@@ -166,7 +178,10 @@ export class TincanClient extends Emitter<ClientEvents> {
       else this.peers.peerWentOffline(f.username)
     })
     s.on('friend-request', (f) => {
-      this.requestList = { ...this.requestList, incoming: [...this.requestList.incoming.filter((r) => r.username !== f.request.username), f.request] }
+      this.requestList = {
+        ...this.requestList,
+        incoming: [...this.requestList.incoming.filter((r) => r.username !== f.request.username), f.request],
+      }
       this.emit('requests', this.requestList)
       this.emit('friend-request', f.request)
     })
@@ -191,7 +206,9 @@ export class TincanClient extends Emitter<ClientEvents> {
     })
     s.on('group-updated', () => this.background(this.refreshGroups()))
     s.on('group-removed', () => this.background(this.refreshGroups()))
-    this.peers.on('message', ({ peer, plaintext }) => this.background(this.messenger.receive(peer, plaintext)))
+    this.peers.on('message', ({ peer, plaintext }) =>
+      this.background(this.messenger.receive(peer, plaintext)),
+    )
     this.peers.on('open', ({ peer }) => {
       this.emitFriends()
       this.background(this.messenger.connectionOpened(peer))
@@ -316,7 +333,8 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   /** Sends a text message; it is stored as queued and goes out when the friend is reachable. */
   async sendText(peer: string, text: string): Promise<Message> {
-    if (!(await this.trust.canSend(peer))) throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
+    if (!(await this.trust.canSend(peer)))
+      throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
     return this.messenger.sendText(peer, text)
   }
 

@@ -8,8 +8,8 @@ export class Emitter<Events extends Record<string, unknown>> {
       set = new Set()
       this.handlers.set(event, set)
     }
-    set.add(handler as (value: never) => void)
-    return () => set.delete(handler as (value: never) => void)
+    set.add(handler)
+    return () => set.delete(handler)
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {

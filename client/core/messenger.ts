@@ -1,4 +1,11 @@
-import { decryptRecord, encryptRecord, randomBytes, toBase64Url, utf8Decode, utf8Encode } from '../../crypto/index.ts'
+import {
+  decryptRecord,
+  encryptRecord,
+  randomBytes,
+  toBase64Url,
+  utf8Decode,
+  utf8Encode,
+} from '../../crypto/index.ts'
 import { decodePeerMessage, type PeerMessage, type ReceiptMessage } from '../../shared/index.ts'
 import { Emitter } from './emitter.ts'
 import type { Outbox } from './outbox.ts'
@@ -79,12 +86,17 @@ export class Messenger extends Emitter<MessengerEvents> {
         to: peer,
         conversationId,
         queuedAt: frame.ts,
-        payload: encryptRecord(this.o.vaultKey, { store: 'outbox', id: frame.id, schemaVersion: outboxSchema }, plaintext),
+        payload: encryptRecord(
+          this.o.vaultKey,
+          { store: 'outbox', id: frame.id, schemaVersion: outboxSchema },
+          plaintext,
+        ),
         attempts: 0,
       },
     })
     this.emit('message', message)
-    if (this.o.transport.isOpen(peer)) void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
+    if (this.o.transport.isOpen(peer))
+      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
     else this.o.transport.connect(peer)
     return message
   }
@@ -139,7 +151,13 @@ export class Messenger extends Emitter<MessengerEvents> {
     const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
     for (const m of unread) await this.o.history.setState(m.id, 'read')
     if (unread.length > 0 && (this.o.readReceipts?.() ?? true)) {
-      await this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'read', of: unread.map((m) => m.id) })
+      await this.sendFrame(peer, {
+        type: 'receipt',
+        id: newMessageId(),
+        ts: this.now(),
+        status: 'read',
+        of: unread.map((m) => m.id),
+      })
     }
   }
 
@@ -160,7 +178,11 @@ export class Messenger extends Emitter<MessengerEvents> {
         return
       }
       for (const entry of entries) {
-        const plaintext = decryptRecord(this.o.vaultKey, { store: 'outbox', id: entry.id, schemaVersion: outboxSchema }, entry.payload)
+        const plaintext = decryptRecord(
+          this.o.vaultKey,
+          { store: 'outbox', id: entry.id, schemaVersion: outboxSchema },
+          entry.payload,
+        )
         if (!(await this.sendQueued(peer, entry.id, plaintext))) return
       }
     })
@@ -231,13 +253,22 @@ export class Messenger extends Emitter<MessengerEvents> {
       const batch = this.pendingDelivered.get(peer) ?? []
       this.pendingDelivered.delete(peer)
       for (let i = 0; i < batch.length; i += 512)
-        this.sendFrame(peer, { type: 'receipt', id: newMessageId(), ts: this.now(), status: 'delivered', of: batch.slice(i, i + 512) }).catch((e: unknown) => this.report(e))
+        this.sendFrame(peer, {
+          type: 'receipt',
+          id: newMessageId(),
+          ts: this.now(),
+          status: 'delivered',
+          of: batch.slice(i, i + 512),
+        }).catch((e: unknown) => this.report(e))
     }, 10)
   }
 
   /** Receipts count only for our own messages in the conversation with that friend. */
   private async onReceipt(peer: string, frame: ReceiptMessage): Promise<void> {
-    const changed = await this.o.history.advance(frame.of, frame.status, { conversationId: directConversationId(peer), author: this.o.me })
+    const changed = await this.o.history.advance(frame.of, frame.status, {
+      conversationId: directConversationId(peer),
+      author: this.o.me,
+    })
     for (const m of changed) this.emit('message', m)
   }
 
@@ -253,12 +284,14 @@ export class Messenger extends Emitter<MessengerEvents> {
       const batch = this.pendingSent.get(peer) ?? []
       this.pendingSent.delete(peer)
       if (this.closed) return
-      this.o.history.advance(batch, 'sent', { conversationId: directConversationId(peer), author: this.o.me }).then(
-        (changed) => {
-          for (const m of changed) this.emit('message', m)
-        },
-        (e: unknown) => this.report(e),
-      )
+      this.o.history
+        .advance(batch, 'sent', { conversationId: directConversationId(peer), author: this.o.me })
+        .then(
+          (changed) => {
+            for (const m of changed) this.emit('message', m)
+          },
+          (e: unknown) => this.report(e),
+        )
     }, 20)
   }
 }

@@ -50,7 +50,8 @@ export class Trust implements PinnedKeyStore {
   /** The user accepted a friend's new key: pin it; the old verification no longer holds. */
   async acceptKeyChange(username: string): Promise<void> {
     const c = await this.contact(username)
-    if (c?.pendingKey != null) await this.write({ ...c, identityKey: c.pendingKey, pendingKey: null, verified: false })
+    if (c?.pendingKey != null)
+      await this.write({ ...c, identityKey: c.pendingKey, pendingKey: null, verified: false })
   }
 
   async setVerified(username: string, verified: boolean): Promise<void> {

@@ -4,7 +4,6 @@ import SimplePeer from 'simple-peer'
 import WebSocket from 'ws'
 import { derivePasswordKeys, initCrypto } from '../../crypto/index.ts'
 import type { ClientEnv } from '../../client/core/client.ts'
-import type { SocketLike } from '../../client/core/signaling.ts'
 
 /**
  * How client/core runs in Node for tests: real WebSockets (`ws`), real WebRTC (`@roamhq/wrtc`
@@ -18,7 +17,7 @@ export async function nodeClientEnv(
   return {
     serverUrl,
     kdf: (password, salt, params) => Promise.resolve(derivePasswordKeys(password, salt, params)),
-    createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    createSocket: (url) => new WebSocket(url),
     peers: {
       SimplePeer,
       wrtc,

@@ -11,7 +11,9 @@ export async function registerClient(env: ClientEnv, stem: string): Promise<Tinc
 /** A sends a request, B accepts through the client API, and each sees the other online. */
 export async function befriend(a: TincanClient, b: TincanClient): Promise<void> {
   await a.sendFriendRequest(b.username)
-  await until(`${b.username} to get the request`, () => b.requests.incoming.some((r) => r.username === a.username))
+  await until(`${b.username} to get the request`, () =>
+    b.requests.incoming.some((r) => r.username === a.username),
+  )
   await b.acceptFriendRequest(a.username)
   await until(`${a.username} to see ${b.username} online`, () => a.signaling.online.has(b.username))
   await until(`${b.username} to see ${a.username} online`, () => b.signaling.online.has(a.username))

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
 
 /** What the proxy does with one frame: pass it, replace it, or drop it. */
-export type Tamper = (frame: Record<string, unknown>, direction: 'to-client' | 'to-server') => Record<string, unknown> | null
+export type Tamper = (
+  frame: Record<string, unknown>,
+  direction: 'to-client' | 'to-server',
+) => Record<string, unknown> | null
 
 /**
  * A hostile relay for tests: sits between one client and the real server and can read, alter,

@@ -43,7 +43,14 @@ export class PeerLink {
   state: LinkState = 'connecting'
   lastActivityMs = Date.now()
   private handshake: Handshake | undefined
-  private transport: { send: CipherState; receive: CipherState; ratchetInit: ReturnType<Handshake['result']>['ratchetInit']; hash: Uint8Array } | undefined
+  private transport:
+    | {
+        send: CipherState
+        receive: CipherState
+        ratchetInit: ReturnType<Handshake['result']>['ratchetInit']
+        hash: Uint8Array
+      }
+    | undefined
   private ratchet: RatchetSession | undefined
   private ratchetId = ''
   private localResume: string | null = null
@@ -128,6 +135,7 @@ export class PeerLink {
         case frameRatchet:
           this.chain = this.chain.then(() => this.onRatchet(body)).catch((e: unknown) => this.fail(e))
           return
+        case undefined:
         default:
           throw new CryptoError('bad-format', 'unknown frame type')
       }
@@ -171,7 +179,11 @@ export class PeerLink {
     if (t === undefined || this.ratchet !== undefined) return
     try {
       const stored = await this.sessions.load(this.peer)
-      if (stored !== undefined && this.localResume !== null && this.remoteHello?.resume === this.localResume) {
+      if (
+        stored !== undefined &&
+        this.localResume !== null &&
+        this.remoteHello?.resume === this.localResume
+      ) {
         this.ratchet = RatchetSession.restore(stored.state)
         this.ratchetId = stored.id
       } else {
@@ -208,9 +220,10 @@ export class PeerLink {
     }, saveDelayMs)
   }
 
-  private async onRatchet(body: Uint8Array): Promise<void> {
+  private onRatchet(body: Uint8Array): void {
     const ratchet = this.ratchet
-    if (ratchet === undefined || this.state !== 'open') throw new CryptoError('bad-state', 'message before the session opened')
+    if (ratchet === undefined || this.state !== 'open')
+      throw new CryptoError('bad-state', 'message before the session opened')
     const plaintext = ratchet.decrypt(body)
     this.persistSoon()
     this.lastActivityMs = Date.now()
@@ -252,7 +265,10 @@ export class PeerLink {
   }
 
   private fail(e: unknown): void {
-    const error = e instanceof CryptoError ? e : new CryptoError('bad-state', e instanceof Error ? e.message : String(e), { cause: e })
+    const error =
+      e instanceof CryptoError
+        ? e
+        : new CryptoError('bad-state', e instanceof Error ? e.message : String(e), { cause: e })
     this.close(error.message, error)
   }
 

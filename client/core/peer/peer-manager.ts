@@ -84,15 +84,18 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       })
     })
     const idleMs = o.env.idleTimeoutMs ?? 5 * 60_000
-    this.idleTimer = setInterval(() => {
-      const now = Date.now()
-      for (const link of this.links.values()) {
-        if (link.state === 'open' && now - link.lastActivityMs > idleMs) {
-          this.wanted.delete(link.peer)
-          link.close('idle')
+    this.idleTimer = setInterval(
+      () => {
+        const now = Date.now()
+        for (const link of this.links.values()) {
+          if (link.state === 'open' && now - link.lastActivityMs > idleMs) {
+            this.wanted.delete(link.peer)
+            link.close('idle')
+          }
         }
-      }
-    }, Math.min(idleMs, 30_000))
+      },
+      Math.min(idleMs, 30_000),
+    )
   }
 
   state(peer: string): PeerState {
@@ -167,30 +170,43 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       ...(this.o.env.wrtc === undefined ? {} : { wrtc: this.o.env.wrtc }),
     })
     const previous = this.links.get(peer)
-    const link: PeerLink = new PeerLink(peer, sid, role, sp, this.o.identity, () => this.o.trust.pinnedIdentityKey(peer), this.sessions, {
-      open: () => {
-        clearTimeout(timeout)
-        const w = this.wanted.get(peer)
-        if (w !== undefined) w.attempt = 0
-        this.emit('state', { peer, state: 'open' })
-        this.emit('open', { peer })
+    const link: PeerLink = new PeerLink(
+      peer,
+      sid,
+      role,
+      sp,
+      this.o.identity,
+      () => this.o.trust.pinnedIdentityKey(peer),
+      this.sessions,
+      {
+        open: () => {
+          clearTimeout(timeout)
+          const w = this.wanted.get(peer)
+          if (w !== undefined) w.attempt = 0
+          this.emit('state', { peer, state: 'open' })
+          this.emit('open', { peer })
+        },
+        message: (plaintext) => this.emit('message', { peer, plaintext }),
+        closed: (reason, error) => {
+          clearTimeout(timeout)
+          this.outgoing.delete(sid)
+          if (this.links.get(peer) === link) {
+            this.links.delete(peer)
+            this.emit('state', { peer, state: 'idle' })
+          }
+          if (error !== undefined) this.emit('error', { peer, code: error.code, message: error.message })
+          if (reason !== 'replaced' && reason !== 'disconnected' && reason !== 'idle')
+            this.scheduleRetry(peer)
+        },
       },
-      message: (plaintext) => this.emit('message', { peer, plaintext }),
-      closed: (reason, error) => {
-        clearTimeout(timeout)
-        this.outgoing.delete(sid)
-        if (this.links.get(peer) === link) {
-          this.links.delete(peer)
-          this.emit('state', { peer, state: 'idle' })
-        }
-        if (error !== undefined) this.emit('error', { peer, code: error.code, message: error.message })
-        if (reason !== 'replaced' && reason !== 'disconnected' && reason !== 'idle') this.scheduleRetry(peer)
-      },
-    })
+    )
     this.links.set(peer, link)
     if (previous !== undefined && previous !== link) previous.close('replaced')
     this.outgoing.set(sid, { seq: 0, fingerprints: [] })
-    const timeout = setTimeout(() => link.close('timed out connecting'), this.o.env.connectTimeoutMs ?? 20_000)
+    const timeout = setTimeout(
+      () => link.close('timed out connecting'),
+      this.o.env.connectTimeoutMs ?? 20_000,
+    )
     sp.on('signal', (data) => void this.sendSignal(peer, sid, data))
     this.emit('state', { peer, state: 'connecting' })
     return link
@@ -230,7 +246,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       payload,
     })
     const result = await this.o.signaling.sendSignal(peer, sid, JSON.stringify(envelope))
-    if (!result.ok && type !== 'candidate') this.links.get(peer)?.close(`signal not delivered: ${result.code}`)
+    if (!result.ok && type !== 'candidate')
+      this.links.get(peer)?.close(`signal not delivered: ${result.code}`)
   }
 
   private async onSignal(from: string, sid: string, raw: string): Promise<void> {
@@ -246,8 +263,15 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       if (verified.from !== from || verified.sessionId !== sid)
         throw new CryptoError('bad-signature', 'envelope does not match the relay frame')
     } catch (e: unknown) {
-      const error = e instanceof CryptoError ? e : new CryptoError('bad-format', 'unreadable signaling envelope', { cause: e })
-      this.emit('error', { peer: from, code: error.code, message: `refused a connection attempt: ${error.message}` })
+      const error =
+        e instanceof CryptoError
+          ? e
+          : new CryptoError('bad-format', 'unreadable signaling envelope', { cause: e })
+      this.emit('error', {
+        peer: from,
+        code: error.code,
+        message: `refused a connection attempt: ${error.message}`,
+      })
       const link = this.links.get(from)
       if (link !== undefined && link.sid === sid) link.close('refused', error)
       return
@@ -265,10 +289,15 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         return
       }
       case 'answer':
-        if (current?.sid === sid && current.role === 'initiator') current.sp.signal({ type: 'answer', sdp: verified.payload })
+        if (current?.sid === sid && current.role === 'initiator')
+          current.sp.signal({ type: 'answer', sdp: verified.payload })
         return
       case 'candidate':
-        if (current?.sid === sid) current.sp.signal({ type: 'candidate', candidate: JSON.parse(verified.payload) as RTCIceCandidateInit })
+        if (current?.sid === sid)
+          current.sp.signal({
+            type: 'candidate',
+            candidate: JSON.parse(verified.payload) as RTCIceCandidateInit,
+          })
         return
       case 'bye':
         if (current?.sid === sid) current.close('closed by peer')

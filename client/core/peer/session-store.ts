@@ -1,4 +1,10 @@
-import { decryptRecord, encryptRecord, utf8Decode, utf8Encode, type SequenceStore } from '../../../crypto/index.ts'
+import {
+  decryptRecord,
+  encryptRecord,
+  utf8Decode,
+  utf8Encode,
+  type SequenceStore,
+} from '../../../crypto/index.ts'
 import type { Db } from '../store/db.ts'
 
 const schemaVersion = 1
@@ -28,7 +34,11 @@ export class SessionStore implements SequenceStore {
   }
 
   async save(peer: string, ratchet: StoredRatchet): Promise<void> {
-    const sealed = encryptRecord(this.vaultKey, { store: 'sessions', id: peer, schemaVersion }, utf8Encode(JSON.stringify(ratchet)))
+    const sealed = encryptRecord(
+      this.vaultKey,
+      { store: 'sessions', id: peer, schemaVersion },
+      utf8Encode(JSON.stringify(ratchet)),
+    )
     await this.db.put('sessions', { peer, sealed })
   }
 

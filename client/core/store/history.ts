@@ -1,5 +1,12 @@
 import { decryptRecord, encryptRecord, hkdfSha256, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
-import { messageKey, type ConversationRecord, type Db, type MessageRecord, type MessageState, type OutboxRecord } from './db.ts'
+import {
+  messageKey,
+  type ConversationRecord,
+  type Db,
+  type MessageRecord,
+  type MessageState,
+  type OutboxRecord,
+} from './db.ts'
 import { findMatches, SearchIndexer } from './search-tokens.ts'
 
 /** What a message carries, sealed at rest. Later message types add fields. */
@@ -33,7 +40,14 @@ export interface SearchHit {
 }
 
 const bodySchema = 1
-const stateRank: Record<MessageState, number> = { failed: 0, queued: 1, sent: 2, received: 2, delivered: 3, read: 4 }
+const stateRank: Record<MessageState, number> = {
+  failed: 0,
+  queued: 1,
+  sent: 2,
+  received: 2,
+  delivered: 3,
+  read: 4,
+}
 
 export const directConversationId = (peer: string): string => `direct:${peer}`
 
@@ -49,15 +63,23 @@ export class History {
     private readonly db: Db,
     private readonly vaultKey: Uint8Array,
   ) {
-    this.indexer = new SearchIndexer(hkdfSha256(vaultKey, new Uint8Array(0), utf8Encode('tincan/v1/search-index'), 32))
+    this.indexer = new SearchIndexer(
+      hkdfSha256(vaultKey, new Uint8Array(0), utf8Encode('tincan/v1/search-index'), 32),
+    )
   }
 
   private seal(store: string, id: string, value: unknown): Uint8Array {
-    return encryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, utf8Encode(JSON.stringify(value)))
+    return encryptRecord(
+      this.vaultKey,
+      { store, id, schemaVersion: bodySchema },
+      utf8Encode(JSON.stringify(value)),
+    )
   }
 
   private open<T>(store: string, id: string, sealed: Uint8Array): T {
-    return JSON.parse(utf8Decode(decryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, sealed))) as T
+    return JSON.parse(
+      utf8Decode(decryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, sealed)),
+    ) as T
   }
 
   private record(m: Message): MessageRecord {
@@ -129,7 +151,10 @@ export class History {
    * Stores many messages of one conversation in a few transactions (imports, benchmarks).
    * Messages whose id exists are skipped; returns how many were added.
    */
-  async addMany(messages: readonly Message[], opts: { kind?: 'direct' | 'group'; peer: string }): Promise<number> {
+  async addMany(
+    messages: readonly Message[],
+    opts: { kind?: 'direct' | 'group'; peer: string },
+  ): Promise<number> {
     let added = 0
     for (let i = 0; i < messages.length; i += 1000) {
       const batch = messages.slice(i, i + 1000)
@@ -187,7 +212,11 @@ export class History {
    * that conversation (a friend's receipt cannot touch anything else). With `delivered` or
    * `read`, their outbox entries go too. Returns the messages that changed.
    */
-  async advance(ids: readonly string[], state: MessageState, only: { conversationId: string; author: string }): Promise<Message[]> {
+  async advance(
+    ids: readonly string[],
+    state: MessageState,
+    only: { conversationId: string; author: string },
+  ): Promise<Message[]> {
     const tx = this.db.transaction(['messages', 'outbox'], 'readwrite')
     const messages = tx.objectStore('messages')
     const byId = messages.index('byId')
@@ -195,7 +224,12 @@ export class History {
     const acknowledged = state === 'delivered' || state === 'read'
     for (const id of ids) {
       const record = await byId.get(id)
-      if (record === undefined || record.conversationId !== only.conversationId || record.author !== only.author) continue
+      if (
+        record === undefined ||
+        record.conversationId !== only.conversationId ||
+        record.author !== only.author
+      )
+        continue
       if (acknowledged) await tx.objectStore('outbox').delete(id)
       if (stateRank[state] <= stateRank[record.state]) continue
       record.state = state
@@ -215,7 +249,10 @@ export class History {
    * The newest `limit` messages of a conversation sent before `beforeSentAt` (exclusive), oldest
    * first — one index range read, however long the history.
    */
-  async page(conversationId: string, opts: { beforeSentAt?: number; limit?: number } = {}): Promise<Message[]> {
+  async page(
+    conversationId: string,
+    opts: { beforeSentAt?: number; limit?: number } = {},
+  ): Promise<Message[]> {
     const limit = opts.limit ?? 50
     const upper = opts.beforeSentAt ?? Number.MAX_SAFE_INTEGER
     const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, upper], false, true)

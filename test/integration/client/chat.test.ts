@@ -37,7 +37,11 @@ describe('one-to-one chat between two clients in Node', () => {
     })
     const sent = Array.from({ length: 1000 }, (_, i) => `message ${i} 你好 👋`)
     for (const text of sent) await alice.sendText(bob.username, text)
-    await until('all 1,000 messages at bob', async () => (await bob.history.count(directConversationId(alice.username))) >= 1000, 60_000)
+    await until(
+      'all 1,000 messages at bob',
+      async () => (await bob.history.count(directConversationId(alice.username))) >= 1000,
+      60_000,
+    )
     off()
     expect(await texts(bob, alice.username)).toEqual(sent)
     expect(new Set(received.map((m) => m.id)).size).toBe(1000)
@@ -59,13 +63,21 @@ describe('one-to-one chat between two clients in Node', () => {
       await new Promise((r) => setTimeout(r, 10))
     }
     await restarting
-    await until('both back online after the restart', () => alice.signaling.state === 'online' && bob.signaling.state === 'online', 30_000)
+    await until(
+      'both back online after the restart',
+      () => alice.signaling.state === 'online' && bob.signaling.state === 'online',
+      30_000,
+    )
     for (let i = 0; i < 10; i++) {
       const text = `after restart ${i}`
       sent.push(text)
       await bob.sendText(alice.username, text)
     }
-    await until('all messages across the restart', async () => (await bob.history.count(directConversationId(alice.username))) >= before + 60, 30_000)
+    await until(
+      'all messages across the restart',
+      async () => (await bob.history.count(directConversationId(alice.username))) >= before + 60,
+      30_000,
+    )
     const all = await texts(bob, alice.username)
     for (const text of sent) expect(all.filter((t) => t === text)).toHaveLength(1)
   })
@@ -79,10 +91,14 @@ describe('one-to-one chat between two clients in Node', () => {
     const mine = await alice.loadMessages(directConversationId(bobName), undefined, 5000)
     expect(mine.slice(-3).map((m) => m.state)).toEqual(['queued', 'queued', 'queued'])
     bob = await TincanClient.login(env, bobName, testPassword)
-    await until('the queued messages at bob', async () => {
-      const all = await texts(bob, alice.username)
-      return queued.every((t) => all.includes(t))
-    }, 40_000)
+    await until(
+      'the queued messages at bob',
+      async () => {
+        const all = await texts(bob, alice.username)
+        return queued.every((t) => all.includes(t))
+      },
+      40_000,
+    )
     expect((await texts(bob, alice.username)).slice(-3)).toEqual(queued)
     await until('alice to see them delivered', async () => {
       const m = await alice.loadMessages(directConversationId(bobName), undefined, 3)

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
+import type { TincanClient } from '../../../client/core/client.ts'
+import { type ClientEnv } from '../../../client/core/client.ts'
 import { directConversationId } from '../../../client/core/store/history.ts'
 import { ed25519KeyPair, signEnvelope } from '../../../crypto/index.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
@@ -47,11 +48,16 @@ describe('connections through a relay that tampers with signaling', () => {
       const envelope = JSON.parse(frame.envelope as string) as { type: string; payload: string }
       if (envelope.type !== 'offer') return frame
       // The relay puts its own certificate's fingerprint in the SDP, as a man in the middle would.
-      envelope.payload = envelope.payload.replace(/a=fingerprint:sha-256 [0-9A-F:]+/i, `a=fingerprint:sha-256 ${'AB:'.repeat(31)}AB`)
+      envelope.payload = envelope.payload.replace(
+        /a=fingerprint:sha-256 [0-9A-F:]+/i,
+        `a=fingerprint:sha-256 ${'AB:'.repeat(31)}AB`,
+      )
       return { ...frame, envelope: JSON.stringify(envelope) }
     }
     alice.connect(bob.username)
-    const error = await until('bob to refuse the tampered offer', () => bobErrors.find((e) => e.peer === alice.username))
+    const error = await until('bob to refuse the tampered offer', () =>
+      bobErrors.find((e) => e.peer === alice.username),
+    )
     expect(error.code).toBe('bad-signature')
     expect(error.message).toMatch(/refused a connection attempt/)
     expect(bob.peers.isOpen(alice.username)).toBe(false)
@@ -71,8 +77,15 @@ describe('connections through a relay that tampers with signaling', () => {
       fingerprints: [`sha-256 ${'CD:'.repeat(31)}CD`],
       payload: `v=0\r\na=fingerprint:sha-256 ${'CD:'.repeat(31)}CD\r\n`,
     })
-    proxy.inject({ type: 'signal', from: alice.username, sid: 'forgedsession000', envelope: JSON.stringify(forged) })
-    const error = await until('bob to refuse the forged envelope', () => bobErrors.find((e) => e.peer === alice.username))
+    proxy.inject({
+      type: 'signal',
+      from: alice.username,
+      sid: 'forgedsession000',
+      envelope: JSON.stringify(forged),
+    })
+    const error = await until('bob to refuse the forged envelope', () =>
+      bobErrors.find((e) => e.peer === alice.username),
+    )
     expect(error.code).toBe('untrusted-key')
     expect(bob.peers.state(alice.username)).toBe('idle')
   })
@@ -86,16 +99,22 @@ describe('connections through a relay that tampers with signaling', () => {
     }
     await alice.sendText(bob.username, 'hello through the relay')
     await until('the message at bob', async () =>
-      (await bob.loadMessages(directConversationId(alice.username))).some((m) => m.content.text === 'hello through the relay'),
+      (await bob.loadMessages(directConversationId(alice.username))).some(
+        (m) => m.content.text === 'hello through the relay',
+      ),
     )
     const offer = seen.find((f) => (JSON.parse(f.envelope as string) as { type: string }).type === 'offer')
     expect(offer).toBeDefined()
     proxy.inject(offer ?? {})
-    const error = await until('bob to refuse the replay', () => bobErrors.find((e) => e.peer === alice.username))
+    const error = await until('bob to refuse the replay', () =>
+      bobErrors.find((e) => e.peer === alice.username),
+    )
     expect(error.code).toBe('replay')
     await alice.sendText(bob.username, 'still here')
     await until('the chat to keep working', async () =>
-      (await bob.loadMessages(directConversationId(alice.username))).some((m) => m.content.text === 'still here'),
+      (await bob.loadMessages(directConversationId(alice.username))).some(
+        (m) => m.content.text === 'still here',
+      ),
     )
   })
 })

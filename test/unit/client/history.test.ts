@@ -25,9 +25,14 @@ describe('message history', () => {
     const conv = directConversationId('bob')
     for (let i = 0; i < 120; i++)
       await history.add(textMessage(conv, `m${i}`, 1000 + i, `message ${i}`), { incoming: true, peer: 'bob' })
-    await history.add(textMessage(directConversationId('carol'), 'c1', 5000, 'other'), { incoming: true, peer: 'carol' })
+    await history.add(textMessage(directConversationId('carol'), 'c1', 5000, 'other'), {
+      incoming: true,
+      peer: 'carol',
+    })
     const newest = await history.page(conv, { limit: 50 })
-    expect(newest.map((m) => m.content.text)).toEqual(Array.from({ length: 50 }, (_, i) => `message ${70 + i}`))
+    expect(newest.map((m) => m.content.text)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `message ${70 + i}`),
+    )
     const older = await history.page(conv, { beforeSentAt: newest[0]?.sentAt ?? 0, limit: 50 })
     expect(older[0]?.id).toBe('m20')
     expect(older.at(-1)?.id).toBe('m69')
@@ -37,8 +42,12 @@ describe('message history', () => {
   it('drops a message whose id it has already stored', async () => {
     const { history } = await freshHistory()
     const conv = directConversationId('bob')
-    expect(await history.add(textMessage(conv, 'dup', 1, 'first'), { incoming: true, peer: 'bob' })).toBe(true)
-    expect(await history.add(textMessage(conv, 'dup', 2, 'again'), { incoming: true, peer: 'bob' })).toBe(false)
+    expect(await history.add(textMessage(conv, 'dup', 1, 'first'), { incoming: true, peer: 'bob' })).toBe(
+      true,
+    )
+    expect(await history.add(textMessage(conv, 'dup', 2, 'again'), { incoming: true, peer: 'bob' })).toBe(
+      false,
+    )
     expect((await history.page(conv)).map((m) => m.content.text)).toEqual(['first'])
     expect((await history.conversations())[0]?.unread).toBe(1)
   })
@@ -46,7 +55,10 @@ describe('message history', () => {
   it('keeps bodies encrypted at rest and unreadable under another key', async () => {
     const { history, name } = await freshHistory()
     const conv = directConversationId('bob')
-    await history.add(textMessage(conv, 'secret', 1, 'the launch code is 1234'), { incoming: true, peer: 'bob' })
+    await history.add(textMessage(conv, 'secret', 1, 'the launch code is 1234'), {
+      incoming: true,
+      peer: 'bob',
+    })
     const db = await openHistoryDb(name)
     const raw = await db.getFromIndex('messages', 'byId', 'secret')
     expect(new TextDecoder().decode(raw?.body)).not.toContain('launch')
@@ -57,7 +69,10 @@ describe('message history', () => {
   it('moves message states forward only', async () => {
     const { history } = await freshHistory()
     const conv = directConversationId('bob')
-    await history.add({ ...textMessage(conv, 'out', 1, 'hi', 'alice'), state: 'queued' }, { incoming: false, peer: 'bob' })
+    await history.add(
+      { ...textMessage(conv, 'out', 1, 'hi', 'alice'), state: 'queued' },
+      { incoming: false, peer: 'bob' },
+    )
     expect((await history.setState('out', 'delivered'))?.state).toBe('delivered')
     expect((await history.setState('out', 'sent'))?.state).toBe('delivered')
     expect((await history.setState('out', 'read'))?.state).toBe('read')
