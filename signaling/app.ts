@@ -3,13 +3,15 @@ import { join } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { ErrorBody, Health, limits, parseJson, type ErrorCode } from '../shared/index.ts'
+import { ErrorBody, Health, limits, parseJson, type ErrorCode, type ServerFrame } from '../shared/index.ts'
 import type { Config } from './config.ts'
 import { createContext, type Context } from './context.ts'
 import { HttpError } from './http-error.ts'
 import { Metrics } from './metrics.ts'
+import type { Hub } from './realtime/hub.ts'
+import { openHub } from './realtime/open-hub.ts'
+import { announcePresence } from './realtime/presence.ts'
 import { handleSocket } from './realtime/socket.ts'
-import { LocalHub, type Hub } from './realtime/hub.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { friendRoutes } from './routes/friends.ts'
 import { groupRoutes } from './routes/groups.ts'
@@ -53,14 +55,21 @@ export interface App {
   readonly shutdown: (graceMs?: number) => Promise<void>
 }
 
+function reconnectFrame(): ServerFrame {
+  return { type: 'reconnect', retryAfterMs: Math.floor(Math.random() * 1000) }
+}
+
 function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } }
 }
 
-export async function buildApp(config: Config, storage: Storage, hub: Hub = new LocalHub()): Promise<App> {
+/**
+ * The server on `storage`, with the given hub or the configured one (Redis when REDIS_URL is
+ * set). shutdown() closes both.
+ */
+export async function buildApp(config: Config, storage: Storage, givenHub?: Hub): Promise<App> {
   const metrics = new Metrics()
   const serverSecret = await storage.initMeta('prelogin_secret', newSecret())
-  const ctx = createContext({ config, storage, hub, metrics, serverSecret })
 
   const app = Fastify({
     logger: {
@@ -73,6 +82,20 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
   })
+
+  const hub = givenHub ?? (await openHub(config, app.log))
+  const ctx = createContext({ config, storage, hub, metrics, serverSecret })
+  hub.listen({
+    presenceLost: (username) => announcePresence(ctx, username, false),
+    relayChanged: (pair) => ctx.relayPolicy.forgetHere(pair),
+  })
+  let draining = false
+  /** Presence updates of sockets that closed, which must finish before the hub and storage close. */
+  const leaving = new Set<Promise<void>>()
+  const track = (work: Promise<void>): void => {
+    leaving.add(work)
+    void work.finally(() => leaving.delete(work))
+  }
 
   // JSON bodies: depth-limited before parsing, so hostile nesting costs nothing.
   app.removeContentTypeParser('application/json')
@@ -148,7 +171,15 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
     options: { maxPayload: 4 * limits.maxFrameBytes },
   })
 
-  app.get('/ws', { websocket: true }, (socket, request) => handleSocket(socket, ctx, request.log))
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    if (draining) {
+      // Sockets that arrive while this node drains go straight to another one.
+      socket.send(JSON.stringify(reconnectFrame()))
+      socket.close(1012, 'server restarting')
+      return
+    }
+    handleSocket(socket, ctx, request.log, track)
+  })
 
   app.get('/healthz', { schema: { response: { 200: Health, 503: ErrorBody } } }, async () => {
     await storage.ping()
@@ -203,13 +234,18 @@ export async function buildApp(config: Config, storage: Storage, hub: Hub = new 
   async function shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
     shuttingDown ??= (async () => {
       clearInterval(sweep)
-      const conns = [...hub.local()]
-      for (const c of conns) c.send({ type: 'reconnect', retryAfterMs: Math.floor(Math.random() * 1000) })
+      draining = true
+      // Each client is told to reconnect after its own random delay (another node behind the load
+      // balancer takes it); unacknowledged signals and messages are re-sent from there.
+      for (const c of [...hub.local()]) c.send(reconnectFrame())
       // Give clients a moment to move; then close what is left.
       const deadline = Date.now() + graceMs
       while (hub.localConnections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const c of [...hub.local()]) c.close(1012, 'server restarting')
       await app.close()
+      // Friends must hear that this node's users left before the hub lets go of Redis.
+      await Promise.allSettled([...leaving])
+      await hub.close()
       await storage.close()
     })()
     return shuttingDown

@@ -6,6 +6,10 @@ export interface Config {
   readonly port: number
   readonly dataDir: string
   readonly databaseUrl: string | undefined
+  readonly databasePoolSize: number
+  readonly redisUrl: string | undefined
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  readonly redisPrefix: string
   readonly clientDir: string
   readonly logLevel: string
   readonly trustProxy: boolean
@@ -38,7 +42,18 @@ export const settings: readonly Setting[] = [
   },
   { env: 'PORT', def: '8080', help: 'TCP port for HTTP and WebSocket' },
   { env: 'DATA_DIR', def: './data', help: 'folder for the SQLite database' },
-  { env: 'DATABASE_URL', def: '', help: 'postgres://… to use PostgreSQL instead of SQLite' },
+  {
+    env: 'DATABASE_URL',
+    def: '',
+    help: 'postgres://user:password@host:5432/db to use PostgreSQL instead of SQLite',
+  },
+  { env: 'DATABASE_POOL_SIZE', def: '10', help: 'PostgreSQL connections per node' },
+  {
+    env: 'REDIS_URL',
+    def: '',
+    help: 'redis://host:6379 to share presence and relay between several nodes',
+  },
+  { env: 'REDIS_PREFIX', def: 'tincan:', help: 'prefix of every Redis key and channel' },
   { env: 'CLIENT_DIR', def: './dist/client', help: 'built web client served at /' },
   { env: 'LOG_LEVEL', def: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   {
@@ -54,7 +69,7 @@ export const settings: readonly Setting[] = [
     def: '',
     help: 'shared secret for short-lived TURN credentials (coturn use-auth-secret)',
   },
-  { env: 'TURN_TTL_S', def: '3600', help: 'lifetime of minted TURN credentials' },
+  { env: 'TURN_TTL_S', def: '3600', help: 'lifetime of minted TURN credentials, in seconds (at most 86400)' },
   {
     env: 'RELAY_ONLY',
     def: 'false',
@@ -90,29 +105,50 @@ function list(raw: string): string[] {
     .filter((s) => s !== '')
 }
 
+function urls(env: string, raw: string, schemes: readonly string[]): string[] {
+  const all = list(raw)
+  const bad = all.find((u) => !schemes.some((s) => u.startsWith(`${s}:`)))
+  if (bad !== undefined) throw new ConfigError(`${env} takes ${schemes.join(':, ')}: URLs, got "${bad}"`)
+  return all
+}
+
+/** TURN credentials are meant to be short-lived: a day at most. */
+const maxTurnTtlS = 86_400
+
 /** Reads the configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const get = (name: string): string => env[name] ?? settings.find((s) => s.env === name)?.def ?? ''
   const port = Number(get('PORT'))
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0–65535`)
-  const turnUrls = list(get('TURN_URLS'))
+  const turnUrls = urls('TURN_URLS', get('TURN_URLS'), ['turn', 'turns'])
   const turnSecret = get('TURN_SECRET') || undefined
   if (turnUrls.length > 0 && turnSecret === undefined) throw new ConfigError('TURN_URLS needs TURN_SECRET')
   const relayOnly = bool('RELAY_ONLY', get('RELAY_ONLY'))
   if (relayOnly && turnUrls.length === 0) throw new ConfigError('RELAY_ONLY needs TURN_URLS')
+  const turnTtlS = positiveInt('TURN_TTL_S', get('TURN_TTL_S'))
+  if (turnTtlS > maxTurnTtlS) throw new ConfigError(`TURN_TTL_S must be at most ${maxTurnTtlS} (one day)`)
+  const databaseUrl = get('DATABASE_URL') || undefined
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//i.test(databaseUrl))
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it for SQLite)')
+  const redisUrl = get('REDIS_URL') || undefined
+  if (redisUrl !== undefined && !/^rediss?:\/\//i.test(redisUrl))
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL')
   return {
     host: get('HOST'),
     port,
     dataDir: resolve(get('DATA_DIR')),
-    databaseUrl: get('DATABASE_URL') || undefined,
+    databaseUrl,
+    databasePoolSize: positiveInt('DATABASE_POOL_SIZE', get('DATABASE_POOL_SIZE')),
+    redisUrl,
+    redisPrefix: get('REDIS_PREFIX'),
     clientDir: resolve(get('CLIENT_DIR')),
     logLevel: get('LOG_LEVEL'),
     trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY')),
     tokenTtlMs: positiveInt('TOKEN_TTL_DAYS', get('TOKEN_TTL_DAYS')) * 86_400_000,
-    stunUrls: list(get('STUN_URLS')),
+    stunUrls: urls('STUN_URLS', get('STUN_URLS'), ['stun', 'stuns']),
     turnUrls,
     turnSecret,
-    turnTtlS: positiveInt('TURN_TTL_S', get('TURN_TTL_S')),
+    turnTtlS,
     relayOnly,
     authPerIpPerMin: positiveInt('AUTH_RATE_PER_IP', get('AUTH_RATE_PER_IP')),
     authPerUserPerMin: positiveInt('AUTH_RATE_PER_USER', get('AUTH_RATE_PER_USER')),

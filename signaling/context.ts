@@ -42,7 +42,9 @@ const touchEveryMs = 60_000
 /**
  * Decides whether `from` may send signals to `to`: mutual friends or members of a shared group,
  * and neither blocks the other. Answers are cached briefly because relaying is the hot path;
- * every change of friendship, block or membership forgets the affected entries.
+ * every change of friendship, block or membership forgets the affected entries, here and (through
+ * `announce`, the hub's pub/sub) on every other node. The short TTL is the backstop for an
+ * announcement lost while a node was reconnecting to Redis.
  */
 export class RelayPolicy {
   private readonly cache = new Map<string, { allowed: boolean; at: number }>()
@@ -50,6 +52,8 @@ export class RelayPolicy {
   constructor(
     private readonly storage: Storage,
     private readonly ttlMs = 10_000,
+    private readonly announce: (pair: readonly [string, string] | undefined) => Promise<void> = () =>
+      Promise.resolve(),
   ) {}
 
   async allowed(from: string, to: string): Promise<boolean> {
@@ -69,11 +73,19 @@ export class RelayPolicy {
   }
 
   forget(a: string, b: string): void {
-    this.cache.delete(a < b ? `${a}\n${b}` : `${b}\n${a}`)
+    this.forgetHere([a, b])
+    this.announce([a, b]).catch(() => undefined)
   }
 
   forgetAll(): void {
-    this.cache.clear()
+    this.forgetHere(undefined)
+    this.announce(undefined).catch(() => undefined)
+  }
+
+  /** Forgets on this node only: what another node announced. */
+  forgetHere(pair: readonly [string, string] | undefined): void {
+    if (pair === undefined) this.cache.clear()
+    else this.cache.delete(pair[0] < pair[1] ? `${pair[0]}\n${pair[1]}` : `${pair[1]}\n${pair[0]}`)
   }
 }
 
@@ -106,7 +118,7 @@ export function createContext(deps: {
       authUser: perMinute(config.authPerUserPerMin),
       search: perMinute(config.searchPerMin),
     },
-    relayPolicy: new RelayPolicy(storage),
+    relayPolicy: new RelayPolicy(storage, 10_000, (pair) => hub.publishRelayChange(pair)),
     sessionForToken,
     async caller(request) {
       const header = request.headers.authorization

@@ -18,8 +18,19 @@ try {
   throw e
 }
 
-const storage = await openStorage(config)
-const { app, shutdown } = await buildApp(config, storage)
+function die(what: string, e: unknown): never {
+  const reason = e instanceof Error ? e.message || e.name : String(e)
+  process.stderr.write(`tincan: ${what}: ${reason}\n`)
+  process.exit(1)
+}
+
+const storage = await openStorage(config).catch((e: unknown) =>
+  die(config.databaseUrl === undefined ? 'cannot open the SQLite database' : 'cannot open DATABASE_URL', e),
+)
+const { app, shutdown } = await buildApp(config, storage).catch(async (e: unknown) => {
+  await storage.close().catch(() => undefined)
+  return die(config.redisUrl === undefined ? 'cannot start' : 'cannot start with REDIS_URL', e)
+})
 await app.listen({ host: config.host, port: config.port })
 // With PORT=0 the system picks the port: show the one actually bound.
 const address = app.server.address()

@@ -5,36 +5,56 @@ export interface Connection {
   readonly username: string
   readonly sessionId: string
   send(frame: ServerFrame): void
+  /** Sends a frame that is already JSON text (as it arrives from another node). */
+  sendText(json: string): void
   close(code: number, reason: string): void
 }
 
+/** What a hub tells the rest of the server about things that happened elsewhere. */
+export interface HubListeners {
+  /**
+   * The user went offline without a socket closing here: the node that held their last
+   * socket died. Their contacts must be told; the hub has already forgotten the presence.
+   */
+  presenceLost(username: string): Promise<void>
+  /** Another node changed who may signal whom: forget cached relay decisions (one pair, or all). */
+  relayChanged(pair: readonly [string, string] | undefined): void
+}
+
 /**
- * Presence and delivery to users' sockets. In-process here; the same interface can be backed
- * by Redis pub/sub so that several nodes act as one.
+ * Presence and delivery to users' sockets. In-process (LocalHub), or over Redis (RedisHub) so
+ * that several nodes behind a load balancer act as one.
  */
 export interface Hub {
+  /** Wires notifications from other nodes; called once, before any socket attaches. */
+  listen(listeners: HubListeners): void
   /** Registers the socket; true when this made the user come online. */
   attach(conn: Connection): Promise<boolean>
   /** Forgets the socket; true when this made the user go offline. */
   detach(conn: Connection): Promise<boolean>
   isOnline(username: string): Promise<boolean>
   onlineAmong(usernames: readonly string[]): Promise<string[]>
-  /** Sends to every socket of the user, wherever it is connected. */
-  deliver(username: string, frame: ServerFrame): Promise<void>
+  /** Sends to every socket of the user, wherever it is connected; false when the user has none. */
+  deliver(username: string, frame: ServerFrame): Promise<boolean>
   closeSession(sessionId: string, code: number, reason: string): Promise<void>
   closeUser(username: string, code: number, reason: string): Promise<void>
+  /** Tells the other nodes that relay decisions changed (this node has already forgotten them). */
+  publishRelayChange(pair: readonly [string, string] | undefined): Promise<void>
   /** Sockets held by this node. */
   localConnections(): number
   local(): Iterable<Connection>
+  /** Stops timers and lets go of shared state; call after this node's sockets are closed. */
+  close(): Promise<void>
 }
 
-export class LocalHub implements Hub {
+/** The sockets one node holds, by user. Both hubs keep one. */
+export class SocketTable {
   private readonly byUser = new Map<string, Set<Connection>>()
   private count = 0
 
-  attach(conn: Connection): Promise<boolean> {
+  /** Adds the socket; returns how many sockets the user now has here. */
+  add(conn: Connection): number {
     let set = this.byUser.get(conn.username)
-    const first = set === undefined
     if (set === undefined) {
       set = new Set()
       this.byUser.set(conn.username, set)
@@ -43,47 +63,107 @@ export class LocalHub implements Hub {
       set.add(conn)
       this.count++
     }
-    return Promise.resolve(first)
+    return set.size
+  }
+
+  /** Removes the socket; returns how many the user still has here, or undefined if it was not here. */
+  remove(conn: Connection): number | undefined {
+    const set = this.byUser.get(conn.username)
+    if (set === undefined || !set.delete(conn)) return undefined
+    this.count--
+    if (set.size === 0) this.byUser.delete(conn.username)
+    return set.size
+  }
+
+  of(username: string): ReadonlySet<Connection> | undefined {
+    return this.byUser.get(username)
+  }
+
+  has(username: string): boolean {
+    return this.byUser.has(username)
+  }
+
+  users(): IterableIterator<string> {
+    return this.byUser.keys()
+  }
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Sends JSON text to every socket of the user here; returns how many got it. */
+  sendText(username: string, json: string): number {
+    const set = this.byUser.get(username)
+    if (set === undefined) return 0
+    for (const conn of set) conn.sendText(json)
+    return set.size
+  }
+
+  closeUser(username: string, code: number, reason: string): void {
+    for (const conn of [...(this.byUser.get(username) ?? [])]) conn.close(code, reason)
+  }
+
+  closeSession(sessionId: string, code: number, reason: string): void {
+    for (const conn of [...this.all()]) if (conn.sessionId === sessionId) conn.close(code, reason)
+  }
+
+  *all(): Iterable<Connection> {
+    for (const set of this.byUser.values()) yield* set
+  }
+}
+
+/** One process, no shared state: the zero-set-up default. */
+export class LocalHub implements Hub {
+  private readonly sockets = new SocketTable()
+
+  listen(): void {
+    // Nothing happens elsewhere.
+  }
+
+  attach(conn: Connection): Promise<boolean> {
+    return Promise.resolve(this.sockets.add(conn) === 1)
   }
 
   detach(conn: Connection): Promise<boolean> {
-    const set = this.byUser.get(conn.username)
-    if (set === undefined || !set.delete(conn)) return Promise.resolve(false)
-    this.count--
-    if (set.size > 0) return Promise.resolve(false)
-    this.byUser.delete(conn.username)
-    return Promise.resolve(true)
+    return Promise.resolve(this.sockets.remove(conn) === 0)
   }
 
   isOnline(username: string): Promise<boolean> {
-    return Promise.resolve(this.byUser.has(username))
+    return Promise.resolve(this.sockets.has(username))
   }
 
   onlineAmong(usernames: readonly string[]): Promise<string[]> {
-    return Promise.resolve(usernames.filter((u) => this.byUser.has(u)))
+    return Promise.resolve(usernames.filter((u) => this.sockets.has(u)))
   }
 
-  deliver(username: string, frame: ServerFrame): Promise<void> {
-    for (const conn of this.byUser.get(username) ?? []) conn.send(frame)
-    return Promise.resolve()
+  deliver(username: string, frame: ServerFrame): Promise<boolean> {
+    if (!this.sockets.has(username)) return Promise.resolve(false)
+    return Promise.resolve(this.sockets.sendText(username, JSON.stringify(frame)) > 0)
   }
 
   closeSession(sessionId: string, code: number, reason: string): Promise<void> {
-    for (const set of this.byUser.values())
-      for (const conn of set) if (conn.sessionId === sessionId) conn.close(code, reason)
+    this.sockets.closeSession(sessionId, code, reason)
     return Promise.resolve()
   }
 
   closeUser(username: string, code: number, reason: string): Promise<void> {
-    for (const conn of [...(this.byUser.get(username) ?? [])]) conn.close(code, reason)
+    this.sockets.closeUser(username, code, reason)
+    return Promise.resolve()
+  }
+
+  publishRelayChange(): Promise<void> {
     return Promise.resolve()
   }
 
   localConnections(): number {
-    return this.count
+    return this.sockets.size
   }
 
-  *local(): Iterable<Connection> {
-    for (const set of this.byUser.values()) yield* set
+  local(): Iterable<Connection> {
+    return this.sockets.all()
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve()
   }
 }

@@ -13,6 +13,7 @@ import type { Context } from '../context.ts'
 import { RateLimiter } from '../rate-limiter.ts'
 import { StorageError } from '../storage/storage.ts'
 import type { Connection } from './hub.ts'
+import { announcePresence } from './presence.ts'
 
 const parseFailures = {
   'bad-json': 'the frame is not valid JSON',
@@ -27,7 +28,12 @@ const maxRateStrikes = 50
  * One client's WebSocket, from the unauthenticated first frame to close. Every frame is
  * answered: with its result, or with a typed error naming what was wrong.
  */
-export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLogger): void {
+export function handleSocket(
+  socket: WebSocket,
+  ctx: Context,
+  log: FastifyBaseLogger,
+  track: (work: Promise<void>) => void = () => undefined,
+): void {
   const { hub, metrics } = ctx
   const bucket = new RateLimiter(ctx.config.wsFramesPerS * 2, ctx.config.wsFramesPerS)
   let conn: Connection | undefined
@@ -36,9 +42,10 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
   let closed = false
   let queue: Promise<void> = Promise.resolve()
 
-  const send = (frame: ServerFrame): void => {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame))
+  const sendText = (json: string): void => {
+    if (socket.readyState === socket.OPEN) socket.send(json)
   }
+  const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
   const fail = (code: ErrorCode, message: string, ref?: string): void => {
     metrics.error(code, 'ws')
     send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
@@ -69,6 +76,7 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
       username: session.username,
       sessionId: session.id,
       send,
+      sendText,
       close,
     }
     conn = me
@@ -76,18 +84,12 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
     const contacts = await ctx.contactsOf(me.username)
     const online = await hub.onlineAmong(contacts)
     send({ type: 'ready', username: me.username, sessionId: me.sessionId, online, ...refOf(frame) })
-    if (cameOnline) await ctx.push(contacts, { type: 'presence', username: me.username, online: true })
+    if (cameOnline) await announcePresence(ctx, me.username, true, contacts)
     if (closed) await leave(me)
   }
 
   async function leave(me: Connection): Promise<void> {
-    if (await hub.detach(me)) {
-      await ctx.push(await ctx.contactsOf(me.username), {
-        type: 'presence',
-        username: me.username,
-        online: false,
-      })
-    }
+    if (await hub.detach(me)) await announcePresence(ctx, me.username, false)
   }
 
   async function relay(me: Connection, frame: Extract<ClientFrame, { type: 'signal' }>): Promise<void> {
@@ -96,11 +98,18 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
       fail('not-friends', 'signals go only to friends and members of a shared group', frame.ref)
       return
     }
-    if (!(await hub.isOnline(to))) {
+    // One step, so a peer who just left is reported offline rather than sent into the void.
+    if (
+      !(await hub.deliver(to, {
+        type: 'signal',
+        from: me.username,
+        sid: frame.sid,
+        envelope: frame.envelope,
+      }))
+    ) {
       fail('peer-offline', `${to} is not connected`, frame.ref)
       return
     }
-    await hub.deliver(to, { type: 'signal', from: me.username, sid: frame.sid, envelope: frame.envelope })
     metrics.framesRelayed++
     send({ type: 'sent', ...refOf(frame) })
   }
@@ -187,7 +196,7 @@ export function handleSocket(socket: WebSocket, ctx: Context, log: FastifyBaseLo
     clearTimeout(authTimer)
     const me = conn
     if (me !== undefined)
-      leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed'))
+      track(leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed')))
   })
   socket.on('error', (e) => log.debug({ err: e }, 'socket error'))
 }

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import pg from 'pg'
 import type { Database } from './schema.ts'
 import { SqlStorage } from './sql-storage.ts'
 import type { Storage } from './storage.ts'
@@ -9,22 +10,54 @@ import type { Storage } from './storage.ts'
 export interface StorageConfig {
   readonly dataDir: string
   readonly databaseUrl?: string | undefined
+  /** PostgreSQL connections this node may hold open at once. */
+  readonly databasePoolSize?: number | undefined
 }
 
-/** Opens the configured database and applies pending migrations. */
+/** Whether a DATABASE_URL names PostgreSQL (the only server database supported). */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url)
+}
+
+/**
+ * Opens the configured database and applies pending migrations: PostgreSQL when `databaseUrl`
+ * is set, otherwise SQLite in `dataDir/tincan.sqlite`. Several nodes may start at once against
+ * one PostgreSQL database: Kysely's migrator takes a lock, so each migration runs once.
+ */
 export async function openStorage(config: StorageConfig): Promise<Storage> {
-  if (config.databaseUrl !== undefined && config.databaseUrl !== '') {
-    throw new Error('DATABASE_URL (PostgreSQL) is not supported by this build; unset it to use SQLite')
+  const storage =
+    config.databaseUrl !== undefined && config.databaseUrl !== ''
+      ? openPostgres(config.databaseUrl, config.databasePoolSize ?? 10)
+      : openSqlite(config.dataDir)
+  try {
+    await storage.migrate()
+  } catch (e: unknown) {
+    await storage.close().catch(() => undefined)
+    throw e
   }
-  mkdirSync(config.dataDir, { recursive: true })
-  const sqlite = new BetterSqlite3(join(config.dataDir, 'tincan.sqlite'))
+  return storage
+}
+
+function openSqlite(dataDir: string): SqlStorage {
+  mkdirSync(dataDir, { recursive: true })
+  const sqlite = new BetterSqlite3(join(dataDir, 'tincan.sqlite'))
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  const storage = new SqlStorage(
-    new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
-    'sqlite',
-  )
-  await storage.migrate()
-  return storage
+  return new SqlStorage(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite')
+}
+
+function openPostgres(url: string, poolSize: number): SqlStorage {
+  if (!isPostgresUrl(url)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://')
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // A query that cannot get a connection soon fails (503) instead of piling up behind a dead server.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle connection that the server drops (restart, failover) must not crash the node:
+  // the pool replaces it, and queries in flight fail as StorageError('unavailable').
+  pool.on('error', () => undefined)
+  return new SqlStorage(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres')
 }

@@ -95,11 +95,14 @@ export class SqlStorage implements Storage {
   async migrate(): Promise<void> {
     const { error, results } = await new Migrator({
       db: this.db,
-      provider: migrationProvider,
+      provider: migrationProvider(this.dialect),
     }).migrateToLatest()
     const failed = results?.find((r) => r.status === 'Error')
     if (error !== undefined || failed !== undefined) {
-      throw new Error(`migration ${failed?.migrationName ?? ''} failed`, { cause: error })
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${reason}`.replace('  ', ' '), {
+        cause: error,
+      })
     }
   }
 
