@@ -7,6 +7,7 @@ import { buildApp, type App } from '../../signaling/app.ts'
 import { loadConfig, type Config } from '../../signaling/config.ts'
 import { openStorage } from '../../signaling/storage/open.ts'
 import { Api } from './api.ts'
+import { createTestDatabase, type TestDatabase } from './postgres.ts'
 
 /** The repository root, so child processes find `signaling/main.ts` wherever vitest was started. */
 export const repoRoot = resolve(import.meta.dirname, '../..')
@@ -21,6 +22,23 @@ export const testEnv: Readonly<Record<string, string>> = {
   AUTH_RATE_PER_IP: '100000',
   AUTH_RATE_PER_USER: '100000',
   SEARCH_RATE: '100000',
+}
+
+/**
+ * `TINCAN_TEST_DATABASE=postgres` runs every test server on a fresh PostgreSQL database of its
+ * own instead of SQLite (the database follows the data folder across restarts).
+ */
+const usePostgres = process.env['TINCAN_TEST_DATABASE'] === 'postgres'
+const databases = new Map<string, TestDatabase>()
+
+async function databaseFor(dataDir: string, options: ServerOptions): Promise<Record<string, string>> {
+  if (!usePostgres || options.env?.['DATABASE_URL'] !== undefined) return {}
+  let db = databases.get(dataDir)
+  if (db === undefined) {
+    db = await createTestDatabase()
+    databases.set(dataDir, db)
+  }
+  return { DATABASE_URL: db.url }
 }
 
 export interface ServerOptions {
@@ -49,10 +67,11 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-function configFor(dataDir: string, options: ServerOptions): Config {
+function configFor(dataDir: string, options: ServerOptions, database: Record<string, string>): Config {
   const env = {
     ...testEnv,
     CLIENT_DIR: join(dataDir, 'no-client'),
+    ...database,
     ...options.env,
     PORT: '0',
     DATA_DIR: dataDir,
@@ -75,7 +94,7 @@ async function listen(config: Config, port: number): Promise<{ app: App; port: n
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const ownsDataDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-test-'))
-  const config = configFor(dataDir, options)
+  const config = configFor(dataDir, options, await databaseFor(dataDir, options))
   let current = await listen(config, 0)
   let closed = false
 
@@ -111,7 +130,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       if (closed) return
       closed = true
       await current.app.shutdown(0)
-      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
+      if (ownsDataDir) {
+        rmSync(dataDir, { recursive: true, force: true })
+        await databases.get(dataDir)?.drop()
+        databases.delete(dataDir)
+      }
     },
   }
   return server
@@ -154,10 +177,16 @@ export async function startServerProcess(
   options: { env?: Readonly<Record<string, string>>; startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tincan-proc-'))
+  const database = await databaseFor(dataDir, options)
+  const dropDatabase = async (): Promise<void> => {
+    await databases.get(dataDir)?.drop()
+    databases.delete(dataDir)
+  }
   const run = runServerCommand([], {
     ...testEnv,
     LOG_LEVEL: 'warn',
     CLIENT_DIR: join(dataDir, 'no-client'),
+    ...database,
     ...options.env,
     PORT: '0',
     DATA_DIR: dataDir,
@@ -186,6 +215,7 @@ export async function startServerProcess(
   } catch (e: unknown) {
     run.child.kill('SIGKILL')
     rmSync(dataDir, { recursive: true, force: true })
+    await dropDatabase()
     throw e
   }
   return {
@@ -198,6 +228,7 @@ export async function startServerProcess(
       if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal)
       const result = await run.exited
       rmSync(dataDir, { recursive: true, force: true })
+      await dropDatabase()
       return result
     },
   }
