@@ -20,6 +20,9 @@ import type { SimplePeerInstance } from './simple-peer-types.ts'
 const frameHandshake = 0x01
 const frameHello = 0x02
 const frameRatchet = 0x03
+//   0x05 liveness probe, 0x06 its answer (empty bodies; they say nothing but "still here")
+const frameProbe = 0x05
+const frameProbeAnswer = 0x06
 
 /** Messages covered by one save on the sending side (well under the peer's skip bound of 2,000). */
 const reserveMessages = 64
@@ -41,7 +44,11 @@ export interface LinkEvents {
  */
 export class PeerLink {
   state: LinkState = 'connecting'
+  /** Last chat message either way (idle connections close). */
   lastActivityMs = Date.now()
+  /** Last frame of any kind from the peer (dead connections close). */
+  lastHeardMs = Date.now()
+  private probeTimer: ReturnType<typeof setTimeout> | undefined
   private handshake: Handshake | undefined
   private transport:
     | {
@@ -121,6 +128,9 @@ export class PeerLink {
       this.early.push(data)
       return
     }
+    this.lastHeardMs = Date.now()
+    clearTimeout(this.probeTimer)
+    this.probeTimer = undefined
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data)
     const type = bytes[0]
     const body = bytes.subarray(1)
@@ -131,6 +141,11 @@ export class PeerLink {
           return
         case frameHello:
           this.onHello(body)
+          return
+        case frameProbe:
+          this.sendFrame(frameProbeAnswer, new Uint8Array(0))
+          return
+        case frameProbeAnswer:
           return
         case frameRatchet:
           this.chain = this.chain.then(() => this.onRatchet(body)).catch((e: unknown) => this.fail(e))
@@ -257,6 +272,22 @@ export class PeerLink {
     })
   }
 
+  /**
+   * Asks the peer to answer within `timeoutMs`, and closes the link if nothing comes back. A
+   * channel whose peer vanished (tab closed, network gone) can look open for half a minute;
+   * messages sent into it would wait for that long.
+   */
+  probe(timeoutMs: number): void {
+    if (this.state === 'closed' || this.probeTimer !== undefined) return
+    try {
+      this.sendFrame(frameProbe, new Uint8Array(0))
+    } catch {
+      this.close('connection lost')
+      return
+    }
+    this.probeTimer = setTimeout(() => this.close('peer stopped answering'), timeoutMs)
+  }
+
   private sendFrame(type: number, body: Uint8Array): void {
     const frame = new Uint8Array(body.length + 1)
     frame[0] = type
@@ -277,6 +308,7 @@ export class PeerLink {
     this.state = 'closed'
     // No more messages can go out on this link: save the exact state, so a resumed ratchet
     // does not skip the reserved numbers.
+    clearTimeout(this.probeTimer)
     clearTimeout(this.saveTimer)
     this.saveTimer = undefined
     this.reservedChain = ''

@@ -50,6 +50,10 @@ export interface PeerManagerOptions {
   readonly env: PeerManagerEnv
 }
 
+/** Quiet connections are probed this often, and must answer within probeTimeoutMs. */
+const keepaliveMs = 10_000
+const probeTimeoutMs = 4_000
+
 interface Outgoing {
   seq: number
   fingerprints: string[]
@@ -84,18 +88,18 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       })
     })
     const idleMs = o.env.idleTimeoutMs ?? 5 * 60_000
-    this.idleTimer = setInterval(
-      () => {
-        const now = Date.now()
-        for (const link of this.links.values()) {
-          if (link.state === 'open' && now - link.lastActivityMs > idleMs) {
-            this.wanted.delete(link.peer)
-            link.close('idle')
-          }
-        }
-      },
-      Math.min(idleMs, 30_000),
-    )
+    this.idleTimer = setInterval(() => {
+      const now = Date.now()
+      for (const link of this.links.values()) {
+        if (link.state !== 'open') continue
+        if (now - link.lastActivityMs > idleMs) {
+          this.wanted.delete(link.peer)
+          link.close('idle')
+        } else if (now - link.lastHeardMs > keepaliveMs) link.probe(probeTimeoutMs)
+      }
+    }, keepaliveMs)
+    // The server saw the friend's connection come or go: an open channel may be a dead one.
+    o.signaling.on('presence', (f) => this.links.get(f.username)?.probe(probeTimeoutMs))
   }
 
   state(peer: string): PeerState {

@@ -1,0 +1,110 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { expect } from 'vitest'
+import { buildApp, type App } from '../../signaling/app.ts'
+import { loadConfig } from '../../signaling/config.ts'
+import { openStorage } from '../../signaling/storage/open.ts'
+import { launchChromium } from './browser.ts'
+
+export const screenshotDir = resolve(import.meta.dirname, 'screenshots')
+
+/** The real server serving the built client (dist/client) on an ephemeral port. */
+export interface E2eServer {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+export async function startAppServer(): Promise<E2eServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tincan-e2e-'))
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    CLIENT_DIR: resolve(import.meta.dirname, '../../dist/client'),
+    AUTH_RATE_PER_IP: '10000',
+  })
+  const app: App = await buildApp(config, await openStorage(config))
+  await app.app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await app.shutdown(0)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function openBrowser(chromiumPath: string): Promise<Browser> {
+  mkdirSync(screenshotDir, { recursive: true })
+  return launchChromium(chromiumPath)
+}
+
+/** A person at a browser: one context (its own storage), one page at a time. */
+export class Person {
+  page!: Page
+  private constructor(
+    readonly name: string,
+    readonly context: BrowserContext,
+    private readonly url: string,
+  ) {}
+
+  static async arrive(browser: Browser, url: string, name: string): Promise<Person> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+    const p = new Person(name, context, url)
+    await p.open()
+    return p
+  }
+
+  async open(): Promise<void> {
+    this.page = await this.context.newPage()
+    this.page.on('pageerror', (e) => console.error(`[${this.name}] page error:`, e.message))
+    await this.page.goto(this.url)
+  }
+
+  async shot(name: string): Promise<void> {
+    await this.page.screenshot({ path: join(screenshotDir, `${name}.png`) })
+  }
+
+  byTestId(id: string) {
+    return this.page.getByTestId(id)
+  }
+
+  async register(password: string): Promise<void> {
+    await this.byTestId('auth-mode-register').click()
+    await this.byTestId('auth-username').fill(this.name)
+    await this.byTestId('auth-password').fill(password)
+    await this.byTestId('auth-confirm').fill(password)
+    await this.byTestId('auth-submit').click()
+    await expect
+      .poll(() => this.byTestId('current-user').textContent(), { timeout: 30_000 })
+      .toContain(this.name)
+  }
+
+  friendItem(username: string) {
+    return this.page.locator(`[data-testid="friend-item"][data-username="${username}"]`)
+  }
+
+  async openChat(username: string): Promise<void> {
+    await this.friendItem(username).click()
+    await expect
+      .poll(() => this.page.locator(`[data-testid="chat-pane"][data-peer="${username}"]`).count())
+      .toBe(1)
+  }
+
+  async send(text: string): Promise<void> {
+    await this.byTestId('composer-input').fill(text)
+    await this.byTestId('composer-input').press('Enter')
+  }
+
+  messageTexts() {
+    return this.page.getByTestId('message-text').allTextContents()
+  }
+
+  async expectMessage(text: string, timeout = 30_000): Promise<void> {
+    await expect.poll(() => this.messageTexts(), { timeout }).toContain(text)
+  }
+}
