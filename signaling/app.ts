@@ -178,7 +178,9 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       socket.close(1012, 'server restarting')
       return
     }
-    handleSocket(socket, ctx, request.log, track)
+    // The app logger, not the request's child: a socket outlives its upgrade request by hours.
+    void request
+    handleSocket(socket, ctx, app.log, track)
   })
 
   app.get('/healthz', { schema: { response: { 200: Health, 503: ErrorBody } } }, async () => {

@@ -91,6 +91,11 @@ end
 return out
 `
 
+const leaveLua = `
+redis.call('DEL', KEYS[1])
+if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+`
+
 /** Messages on user channels and on the control channel: "<origin node>\n<kind>\n<rest>". */
 type Kind = 'frame' | 'close-user' | 'close-session' | 'relay'
 
@@ -147,14 +152,9 @@ export class RedisHub implements Hub {
     } catch (e: unknown) {
       hub.cmd.disconnect()
       hub.sub.disconnect()
-      const cause = lastError ?? e
-      const where = new URL(options.url).host
-      throw new Error(
-        `cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        {
-          cause,
-        },
-      )
+      // The connection's own error says why (refused, unknown host); `e` only says it closed.
+      const why = lastError instanceof Error ? lastError.message : e instanceof Error ? e.message : String(e)
+      throw new Error(`cannot reach Redis at ${new URL(options.url).host}: ${why}`, { cause: e })
     }
     hub.heartbeat = setInterval(() => void hub.track(hub.beat()), hub.heartbeatMs)
     hub.heartbeat.unref()
@@ -242,9 +242,18 @@ export class RedisHub implements Hub {
     this.closed = true
     clearInterval(this.heartbeat)
     await Promise.allSettled([...this.inFlight])
-    // Give the lease up rather than wait for it to expire: the next heartbeat of another node
-    // cleans up whatever presence this node could not remove itself.
-    await this.cmd.del(this.leaseKey(this.nodeId)).catch(() => undefined)
+    // Give the lease up rather than wait for it to expire. If presence is left behind (a detach
+    // failed), stay listed: the next heartbeat of another node cleans up after this one.
+    await this.cmd
+      .eval(
+        leaveLua,
+        3,
+        this.leaseKey(this.nodeId),
+        this.nodeUsersKey(this.nodeId),
+        this.nodesKey,
+        this.nodeId,
+      )
+      .catch(() => undefined)
     await Promise.allSettled([this.cmd.quit(), this.sub.quit()])
   }
 

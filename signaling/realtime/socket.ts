@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import {
+  clientFrameDecoder,
   closeCodes,
-  decodeClientFrame,
   limits,
   parseJson,
   type ClientFrame,
@@ -10,7 +11,6 @@ import {
   type ServerFrame,
 } from '../../shared/index.ts'
 import type { Context } from '../context.ts'
-import { RateLimiter } from '../rate-limiter.ts'
 import { StorageError } from '../storage/storage.ts'
 import type { Connection } from './hub.ts'
 import { announcePresence } from './presence.ts'
@@ -20,6 +20,12 @@ const parseFailures = {
   'too-deep': `objects and arrays nest at most ${limits.maxJsonDepth} deep`,
   'frame-too-large': `frames are at most ${limits.maxFrameBytes} bytes`,
 } as const
+
+/** Compiled validators: several times faster than TypeBox's interpreter on the relay's hot path. */
+const decodeClientFrame = clientFrameDecoder((schema) => {
+  const compiled = TypeCompiler.Compile(schema)
+  return (value) => compiled.Check(value)
+})
 
 /** Over-rate frames tolerated (each answered `rate-limited`) before the socket is closed with 1008. */
 const maxRateStrikes = 50
@@ -35,7 +41,10 @@ export function handleSocket(
   track: (work: Promise<void>) => void = () => undefined,
 ): void {
   const { hub, metrics } = ctx
-  const bucket = new RateLimiter(ctx.config.wsFramesPerS * 2, ctx.config.wsFramesPerS)
+  // Token bucket inline (two numbers, not an object per socket): 10,000 sockets add up.
+  const rate = ctx.config.wsFramesPerS
+  let tokens = rate * 2
+  let refilledAt = Date.now()
   let conn: Connection | undefined
   let authenticating = false
   let strikes = 0
@@ -148,7 +157,10 @@ export function handleSocket(
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     metrics.framesReceived++
     if (closed) return
-    if (!bucket.take('socket')) {
+    const now = Date.now()
+    tokens = Math.min(rate * 2, tokens + ((now - refilledAt) / 1000) * rate)
+    refilledAt = now
+    if (tokens < 1) {
       strikes++
       if (strikes > maxRateStrikes) {
         fail('rate-limited', 'too many frames; closing')
@@ -156,6 +168,7 @@ export function handleSocket(
       } else fail('rate-limited', 'too many frames; slow down')
       return
     }
+    tokens -= 1
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
     if (isBinary) {
       fail('bad-frame', 'frames are JSON text')

@@ -33,7 +33,7 @@ function classify(e: unknown): unknown {
   const code = typeof raw === 'string' ? raw : ''
   if (uniqueViolation.has(code)) return new StorageError('conflict', 'already exists', { cause: e })
   if (isUnavailable(code)) return new StorageError('unavailable', 'the database is unavailable', { cause: e })
-  if (e instanceof Error && /closed|not open|Connection terminated/i.test(e.message))
+  if (e instanceof Error && /closed|not open|destroyed|Connection terminated/i.test(e.message))
     return new StorageError('unavailable', 'the database is unavailable', { cause: e })
   return e
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { buildApp, type App } from '../../signaling/app.ts'
 import { loadConfig, type Config } from '../../signaling/config.ts'
 import { openStorage } from '../../signaling/storage/open.ts'
@@ -31,14 +31,21 @@ export const testEnv: Readonly<Record<string, string>> = {
 const usePostgres = process.env['TINCAN_TEST_DATABASE'] === 'postgres'
 const databases = new Map<string, TestDatabase>()
 
+/** `TINCAN_TEST_REDIS=1` gives every test server the Redis hub (its own key prefix) instead of the in-process one. */
+const useRedis = process.env['TINCAN_TEST_REDIS'] === '1'
+
 async function databaseFor(dataDir: string, options: ServerOptions): Promise<Record<string, string>> {
-  if (!usePostgres || options.env?.['DATABASE_URL'] !== undefined) return {}
+  const hub: Record<string, string> =
+    useRedis && options.env?.['REDIS_URL'] === undefined
+      ? { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: `tincan-test:${basename(dataDir)}:` }
+      : {}
+  if (!usePostgres || options.env?.['DATABASE_URL'] !== undefined) return hub
   let db = databases.get(dataDir)
   if (db === undefined) {
     db = await createTestDatabase()
     databases.set(dataDir, db)
   }
-  return { DATABASE_URL: db.url }
+  return { ...hub, DATABASE_URL: db.url }
 }
 
 export interface ServerOptions {
