@@ -14,7 +14,7 @@ export function sameDay(a: number, b: number): boolean {
 
 /** "14:05" (or the locale's form). */
 export function timeOfDay(ts: number): string {
-  return new Intl.DateTimeFormat(i18n.locale, { hour: '2-digit', minute: '2-digit' }).format(ts)
+  return new Intl.DateTimeFormat(i18n.locale, { hour: 'numeric', minute: '2-digit' }).format(ts)
 }
 
 /** "Today", "Yesterday", a weekday within the week, else a full date. */

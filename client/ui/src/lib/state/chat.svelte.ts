@@ -29,6 +29,7 @@ class ChatState {
   private off: (() => void)[] = []
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private myTyping: { peer: string; timer: ReturnType<typeof setTimeout> } | undefined
+  private sending: Promise<unknown> = Promise.resolve()
   private marking: Promise<void> | undefined
   private markAgain = false
 
@@ -110,8 +111,17 @@ class ChatState {
     }
   }
 
-  /** Sends the text; false (with a toast) if it could not be queued. */
-  async send(text: string): Promise<boolean> {
+  /**
+   * Sends the text; false (with a toast) if it could not be queued. Sends run one after
+   * another, so messages typed quickly still go out in order.
+   */
+  send(text: string): Promise<boolean> {
+    const run = this.sending.then(() => this.sendNow(text))
+    this.sending = run.catch(() => undefined)
+    return run
+  }
+
+  private async sendNow(text: string): Promise<boolean> {
     const client = this.client
     const peer = this.peer
     const body = text.trim()
