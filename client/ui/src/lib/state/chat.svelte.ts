@@ -171,7 +171,10 @@ class ChatState {
     if (m.author !== this.client?.username) this.setTyping(m.author, false)
     if (this.peer === undefined || m.conversationId !== directConversationId(this.peer)) return
     const newest = this.messages.at(-1)
+    const oldest = this.messages[0]
     const isNew = !this.messages.some((x) => x.id === m.id)
+    // A receipt for a message older than the loaded page must not open a gap in the list.
+    if (isNew && this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return
     this.messages = merge(this.messages, [m])
     if (isNew && (newest === undefined || byTime(newest, m) < 0)) this.appended++
     if (isNew && m.state === 'received') this.markRead()

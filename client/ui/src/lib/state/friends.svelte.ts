@@ -34,7 +34,8 @@ class FriendsState {
       )
   })
 
-  totalUnread: number = $derived(this.conversations.reduce((n, c) => n + c.unread, 0))
+  /** Unread messages from current friends (a removed friend's chat is not listed, so not counted). */
+  totalUnread: number = $derived(this.contacts.reduce((n, row) => n + (row.conversation?.unread ?? 0), 0))
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
