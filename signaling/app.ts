@@ -171,7 +171,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     options: { maxPayload: 4 * limits.maxFrameBytes },
   })
 
-  app.get('/ws', { websocket: true }, (socket, request) => {
+  app.get('/ws', { websocket: true }, (socket) => {
     if (draining) {
       // Sockets that arrive while this node drains go straight to another one.
       socket.send(JSON.stringify(reconnectFrame()))
@@ -179,7 +179,6 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       return
     }
     // The app logger, not the request's child: a socket outlives its upgrade request by hours.
-    void request
     handleSocket(socket, ctx, app.log, track)
   })
 

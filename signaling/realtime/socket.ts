@@ -51,8 +51,22 @@ export function handleSocket(
   let closed = false
   let queue: Promise<void> = Promise.resolve()
 
+  // Frames written to this socket during one turn of the event loop leave in one write:
+  // the relay is bound by system calls, not by JSON.
+  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    raw?.uncork()
+  }
   const sendText = (json: string): void => {
-    if (socket.readyState === socket.OPEN) socket.send(json)
+    if (socket.readyState !== socket.OPEN) return
+    if (!corked && raw !== undefined) {
+      corked = true
+      raw.cork()
+      setImmediate(uncork)
+    }
+    socket.send(json)
   }
   const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
   const fail = (code: ErrorCode, message: string, ref?: string): void => {
