@@ -3,7 +3,15 @@ import { join } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { ErrorBody, Health, limits, parseJson, type ErrorCode, type ServerFrame } from '../shared/index.ts'
+import {
+  closeCodes,
+  ErrorBody,
+  Health,
+  limits,
+  parseJson,
+  type ErrorCode,
+  type ServerFrame,
+} from '../shared/index.ts'
 import type { Config } from './config.ts'
 import { createContext, type Context } from './context.ts'
 import { HttpError } from './http-error.ts'
@@ -229,12 +237,19 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       .deleteExpiredSessions(Date.now())
       .catch((e: unknown) => app.log.warn({ err: e }, 'session sweep failed'))
   }, 3_600_000)
+  // A socket does not outlive its session: once the token expires, so does the connection.
+  const expirySweep = setInterval(() => {
+    const now = Date.now()
+    for (const c of hub.local()) if (c.expiresAt <= now) c.close(closeCodes.sessionEnded, 'session expired')
+  }, 30_000)
+  expirySweep.unref()
   sweep.unref()
 
   let shuttingDown: Promise<void> | undefined
   async function shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
     shuttingDown ??= (async () => {
       clearInterval(sweep)
+      clearInterval(expirySweep)
       draining = true
       // Each client is told to reconnect after its own random delay (another node behind the load
       // balancer takes it); unacknowledged signals and messages are re-sent from there.

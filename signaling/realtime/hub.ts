@@ -4,6 +4,8 @@ import type { ServerFrame } from '../../shared/index.ts'
 export interface Connection {
   readonly username: string
   readonly sessionId: string
+  /** When the session behind this socket expires; the socket is closed then. */
+  readonly expiresAt: number
   send(frame: ServerFrame): void
   /** Sends a frame that is already JSON text (as it arrives from another node). */
   sendText(json: string): void

@@ -98,6 +98,7 @@ export function handleSocket(
     const me: Connection = {
       username: session.username,
       sessionId: session.id,
+      expiresAt: session.expiresAt,
       send,
       sendText,
       close,
