@@ -165,6 +165,9 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
       const me = await ctx.caller(request)
       const group = await groupOf(me, request.params.id)
       const rest = group.members.filter((m) => m.username !== me.username)
+      // The member list is signed by admins: a group left without one could never change again.
+      if (rest.length > 0 && !rest.some((m) => m.role === 'admin'))
+        throw new HttpError('conflict', 'make another member an admin before leaving')
       if (rest.length === 0) {
         await storage.deleteGroup(group.id)
         await announce(group.id, group.members, undefined, me.username)

@@ -255,6 +255,29 @@ describe('a group', () => {
     expect(await cleo.api.group(group.id)).toEqual(after)
   })
 
+  it('keeps its only admin until another member is made admin, so it never ends up with none', async () => {
+    const { admin, bob, cleo } = await cast()
+    const group = await admin.api.createGroup({
+      name: 'Trio',
+      members: [bob.username, cleo.username],
+      memberList: 'AA',
+    })
+    await expect(admin.api.leaveGroup(group.id)).rejects.toMatchObject({ status: 409, code: 'conflict' })
+    expect(roles(await admin.api.group(group.id))).toEqual(
+      expected([admin, 'admin'], [bob, 'member'], [cleo, 'member']),
+    )
+    await admin.api.updateMembers(group.id, {
+      members: [
+        { username: admin.username, role: 'admin' },
+        { username: bob.username, role: 'admin' },
+        { username: cleo.username, role: 'member' },
+      ],
+      memberList: 'AB',
+    })
+    await admin.api.leaveGroup(group.id)
+    expect(roles(await bob.api.group(group.id))).toEqual(expected([bob, 'admin'], [cleo, 'member']))
+  })
+
   it('is gone when its last member leaves', async () => {
     const { admin } = await cast()
     const group = await admin.api.createGroup({ name: 'Solo', members: [], memberList: 'AA' })
