@@ -52,7 +52,7 @@ class FriendsState {
       ),
     ]
     this.requests = client.requests
-    void this.reload(client)
+    this.reload(client).catch((e: unknown) => toasts.error(errorText(e)))
   }
 
   private async reload(client: TincanClient): Promise<void> {

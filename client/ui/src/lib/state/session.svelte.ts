@@ -75,7 +75,11 @@ class Session {
   async logout(): Promise<void> {
     const client = this.client
     this.stop()
-    await client?.logout()
+    try {
+      await client?.logout()
+    } catch (e: unknown) {
+      console.warn('logging out did not finish cleanly', e)
+    }
   }
 
   setReadReceipts(on: boolean): void {
