@@ -15,6 +15,7 @@ import type { SignalingConnection } from '../signaling.ts'
 import type { Db } from '../store/db.ts'
 import type { Trust } from '../trust.ts'
 import { PeerLink } from './link.ts'
+import type { SendScheduler, SendSchedulerOptions } from './send-scheduler.ts'
 import { SessionStore } from './session-store.ts'
 import type { SimplePeerConstructor, SimplePeerSignal } from './simple-peer-types.ts'
 
@@ -29,11 +30,24 @@ export interface PeerManagerEnv {
   readonly connectTimeoutMs?: number
   /** Connections with no message either way for this long are closed. */
   readonly idleTimeoutMs?: number
+  /** High- and low-water marks for file data on each connection. */
+  readonly flowControl?: SendSchedulerOptions
+}
+
+/** What a file transfer needs from an open connection. */
+export interface FileLink {
+  /** Names this connection: a transfer runs on one connection and starts over on the next. */
+  readonly sid: string
+  /** The largest message the friend's side accepts. */
+  readonly maxMessageBytes: number
+  readonly scheduler: SendScheduler
 }
 
 export interface PeerManagerEvents extends Record<string, unknown> {
   open: { peer: string }
   message: { peer: string; plaintext: Uint8Array }
+  /** A file chunk frame from the friend (body after the type byte). */
+  'file-data': { peer: string; data: Uint8Array }
   state: { peer: string; state: PeerState }
   /** A connection was refused or failed verification; `code` is a CryptoError code. */
   error: { peer: string; code: string; message: string }
@@ -88,16 +102,19 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       })
     })
     const idleMs = o.env.idleTimeoutMs ?? 5 * 60_000
-    this.idleTimer = setInterval(() => {
-      const now = Date.now()
-      for (const link of this.links.values()) {
-        if (link.state !== 'open') continue
-        if (now - link.lastActivityMs > idleMs) {
-          this.wanted.delete(link.peer)
-          link.close('idle')
-        } else if (now - link.lastHeardMs > keepaliveMs) link.probe(probeTimeoutMs)
-      }
-    }, keepaliveMs)
+    this.idleTimer = setInterval(
+      () => {
+        const now = Date.now()
+        for (const link of this.links.values()) {
+          if (link.state !== 'open') continue
+          if (now - link.lastActivityMs > idleMs) {
+            this.wanted.delete(link.peer)
+            link.close('idle')
+          } else if (now - link.lastHeardMs > keepaliveMs) link.probe(probeTimeoutMs)
+        }
+      },
+      Math.min(keepaliveMs, idleMs),
+    )
     // The server saw the friend's connection come or go: an open channel may be a dead one.
     o.signaling.on('presence', (f) => this.links.get(f.username)?.probe(probeTimeoutMs))
   }
@@ -110,6 +127,13 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
 
   isOpen(peer: string): boolean {
     return this.links.get(peer)?.state === 'open'
+  }
+
+  /** The open connection to the friend, for file chunks; undefined when there is none. */
+  fileLink(peer: string): FileLink | undefined {
+    const link = this.links.get(peer)
+    if (link === undefined || link.state !== 'open' || link.scheduler === undefined) return undefined
+    return { sid: link.sid, maxMessageBytes: link.maxMessageBytes, scheduler: link.scheduler }
   }
 
   async send(peer: string, plaintext: Uint8Array): Promise<boolean> {
@@ -191,6 +215,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
           this.emit('open', { peer })
         },
         message: (plaintext) => this.emit('message', { peer, plaintext }),
+        fileData: (data) => this.emit('file-data', { peer, data }),
         closed: (reason, error) => {
           clearTimeout(timeout)
           this.outgoing.delete(sid)
@@ -203,6 +228,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
             this.scheduleRetry(peer)
         },
       },
+      this.o.env.flowControl,
     )
     this.links.set(peer, link)
     if (previous !== undefined && previous !== link) previous.close('replaced')
