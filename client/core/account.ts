@@ -35,6 +35,8 @@ export interface AccountSession {
   readonly identity: Identity
   readonly vaultKey: Uint8Array
   readonly db: Db
+  /** This device's history could not be opened (identity and password both changed) and was cleared. */
+  readonly historyReset: boolean
 }
 
 export type AccountErrorCode = 'weak-kdf-params' | 'wrong-password' | 'identity-mismatch'
@@ -57,11 +59,14 @@ const toWire = (p: KdfParams): Kdf => ({
 })
 
 /**
- * The vault key (which seals this device's history) is wrapped under a key derived from the
- * identity secret, not the password: a password change on another device must not lock the
- * history here.
+ * The vault key (which seals this device's history) is random per device and kept wrapped
+ * twice: under a key from the identity secret (so a reload can open it without the password,
+ * and a password change elsewhere does not lock it) and under the password's master key (so
+ * an identity reset with the same password does not lock it either). Each login re-wraps
+ * both. Only when both changed is the old history unreadable; then it is cleared and the
+ * user told (`historyReset`).
  */
-function vaultWrapKey(identity: Identity): Uint8Array {
+function identityWrapKey(identity: Identity): Uint8Array {
   return hkdfSha256(
     identity.identityKey.secretKey.subarray(0, 32),
     new Uint8Array(0),
@@ -70,19 +75,59 @@ function vaultWrapKey(identity: Identity): Uint8Array {
   )
 }
 
-async function openVault(db: Db, identity: Identity): Promise<Uint8Array> {
-  const wrapKey = vaultWrapKey(identity)
-  const stored = await db.get('meta', 'vault')
-  if (stored instanceof Uint8Array) return unwrapVaultKey(stored, wrapKey)
-  const vaultKey = generateVaultKey()
-  await db.put('meta', wrapVaultKey(vaultKey, wrapKey), 'vault')
-  return vaultKey
+function tryUnwrap(wrapped: unknown, key: Uint8Array): Uint8Array | undefined {
+  if (!(wrapped instanceof Uint8Array)) return undefined
+  try {
+    return unwrapVaultKey(wrapped, key)
+  } catch {
+    return undefined
+  }
 }
 
-async function sessionFrom(grant: SessionGrant, identity: Identity): Promise<AccountSession> {
+/** Stores sealed under the vault key; cleared when the vault key cannot be recovered. */
+const sealedStores = ['messages', 'conversations', 'outbox', 'sessions'] as const
+
+async function openVault(
+  db: Db,
+  identity: Identity,
+  masterKey?: Uint8Array,
+): Promise<{ vaultKey: Uint8Array; historyReset: boolean }> {
+  const byIdentity = identityWrapKey(identity)
+  const [identityWrapped, passwordWrapped] = await Promise.all([
+    db.get('meta', 'vault'),
+    db.get('meta', 'vault-pw'),
+  ])
+  const existing =
+    tryUnwrap(identityWrapped, byIdentity) ??
+    (masterKey === undefined ? undefined : tryUnwrap(passwordWrapped, masterKey))
+  const hadVault = identityWrapped !== undefined
+  const vaultKey = existing ?? generateVaultKey()
+  if (existing === undefined && hadVault) {
+    const tx = db.transaction(sealedStores, 'readwrite')
+    await Promise.all(sealedStores.map((name) => tx.objectStore(name).clear()))
+    await tx.done
+  }
+  await db.put('meta', wrapVaultKey(vaultKey, byIdentity), 'vault')
+  if (masterKey !== undefined) await db.put('meta', wrapVaultKey(vaultKey, masterKey), 'vault-pw')
+  return { vaultKey, historyReset: existing === undefined && hadVault }
+}
+
+async function sessionFrom(
+  grant: SessionGrant,
+  identity: Identity,
+  masterKey: Uint8Array,
+): Promise<AccountSession> {
   const db = await openHistoryDb(grant.username)
-  const vaultKey = await openVault(db, identity)
-  return { username: grant.username, token: grant.token, sessionId: grant.sessionId, identity, vaultKey, db }
+  const { vaultKey, historyReset } = await openVault(db, identity, masterKey)
+  return {
+    username: grant.username,
+    token: grant.token,
+    sessionId: grant.sessionId,
+    identity,
+    vaultKey,
+    db,
+    historyReset,
+  }
 }
 
 /** Creates the account: keys are made here; the server gets the public key and a sealed bundle. */
@@ -103,9 +148,12 @@ export async function register(
     identityKey: toBase64Url(identity.identityKey.publicKey),
     keyBundle: sealIdentity(identity, keys.masterKey),
   })
-  keys.masterKey.fill(0)
   api.token = grant.token
-  return sessionFrom(grant, identity)
+  try {
+    return await sessionFrom(grant, identity, keys.masterKey)
+  } finally {
+    keys.masterKey.fill(0)
+  }
 }
 
 /**
@@ -137,20 +185,22 @@ export async function login(
   }
   const keys = await kdf(password, fromBase64Url(pre.salt, 16), params)
   const grant = await api.login(username, toBase64Url(keys.authKey))
-  let identity: Identity
   try {
-    identity = unsealIdentity(grant.keyBundle, keys.masterKey, fromBase64Url(grant.identityKey, 32))
-  } catch (e: unknown) {
-    throw new AccountError(
-      'identity-mismatch',
-      'the key bundle from the server does not open with this password',
-      { cause: e },
-    )
+    let identity: Identity
+    try {
+      identity = unsealIdentity(grant.keyBundle, keys.masterKey, fromBase64Url(grant.identityKey, 32))
+    } catch (e: unknown) {
+      throw new AccountError(
+        'identity-mismatch',
+        'the key bundle from the server does not open with this password',
+        { cause: e },
+      )
+    }
+    api.token = grant.token
+    return await sessionFrom(grant, identity, keys.masterKey)
   } finally {
     keys.masterKey.fill(0)
   }
-  api.token = grant.token
-  return sessionFrom(grant, identity)
 }
 
 // ---- staying logged in across reloads ----
@@ -223,8 +273,9 @@ export async function restoreSession(api: Api): Promise<AccountSession | undefin
     const identity = identityFromJson(json.identity)
     api.token = json.token
     const history = await openHistoryDb(json.username)
-    const vaultKey = await openVault(history, identity)
+    const { vaultKey, historyReset } = await openVault(history, identity)
     return {
+      historyReset,
       username: json.username,
       token: json.token,
       sessionId: json.sessionId,

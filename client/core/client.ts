@@ -11,6 +11,16 @@ import {
 } from './account.ts'
 import { Api, ApiError } from './api.ts'
 import { Emitter } from './emitter.ts'
+import type { FileSource } from './files/file-source.ts'
+import { FileStore } from './files/file-store.ts'
+import {
+  FileTransfers,
+  type FileErrorEvent,
+  type FileProgress,
+  type FileTransferView,
+  type FileTuning,
+  type SendFileOptions,
+} from './files/transfers.ts'
 import { Messenger } from './messenger.ts'
 import { Outbox } from './outbox.ts'
 import { PeerManager, type PeerManagerEnv, type PeerState } from './peer/peer-manager.ts'
@@ -26,6 +36,8 @@ export interface ClientEnv {
   readonly createSocket: (url: string) => SocketLike
   readonly peers: PeerManagerEnv
   readonly fetch?: typeof fetch
+  /** File transfer knobs (tests, benchmarks); the defaults suit browsers. */
+  readonly files?: Partial<FileTuning>
 }
 
 /** A friend as the UI shows one. */
@@ -55,6 +67,12 @@ export interface ClientEvents extends Record<string, unknown> {
   /** A connection to a friend failed verification (forged or swapped keys or fingerprints). */
   'peer-error': { peer: string; code: string; message: string }
   'session-ended': undefined
+  /** A file transfer appeared or changed state. */
+  file: FileTransferView
+  /** Bytes done, total, speed and time left of a moving transfer. */
+  'file-progress': FileProgress
+  /** A transfer failed (`code` says why; 'storage-full' means this device's storage is full). */
+  'file-error': FileErrorEvent
 }
 
 export interface SafetyNumberView {
@@ -77,6 +95,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   readonly trust: Trust
   readonly peers: PeerManager
   readonly messenger: Messenger
+  readonly files: FileTransfers
   private friendList: Friend[] = []
   private requestList: PendingRequests = { incoming: [], outgoing: [] }
   private groupList: Group[] = []
@@ -117,6 +136,19 @@ export class TincanClient extends Emitter<ClientEvents> {
       vaultKey: session.vaultKey,
       canSend: (peer) => this.trust.canSend(peer),
       readReceipts: () => this.readReceipts,
+      // Late-bound: the transfers need the messenger, and the messenger hands them file messages.
+      files: {
+        offer: (peer, frame) => this.files.offer(peer, frame),
+        offerStored: (peer, frame, isNew) => this.files.offerStored(peer, frame, isNew),
+        control: (peer, frame) => this.files.control(peer, frame),
+      },
+    })
+    this.files = new FileTransfers({
+      store: new FileStore(session.db, session.vaultKey),
+      messenger: this.messenger,
+      peers: this.peers,
+      canSend: (peer) => this.trust.canSend(peer),
+      ...(env.files === undefined ? {} : { tuning: env.files }),
     })
     this.wire()
   }
@@ -168,14 +200,17 @@ export class TincanClient extends Emitter<ClientEvents> {
     })
     s.on('ready', () => {
       this.background(this.refresh().then(() => this.messenger.flushAll()))
+      this.files.reconnect()
     })
     s.on('session-ended', () => {
       this.emit('session-ended', undefined)
     })
     s.on('presence', (f) => {
       this.emitFriends()
-      if (f.online) this.background(this.messenger.flush(f.username))
-      else this.peers.peerWentOffline(f.username)
+      if (f.online) {
+        this.background(this.messenger.flush(f.username))
+        this.files.reconnect(f.username)
+      } else this.peers.peerWentOffline(f.username)
     })
     s.on('friend-request', (f) => {
       this.requestList = {
@@ -220,6 +255,9 @@ export class TincanClient extends Emitter<ClientEvents> {
       this.background(this.emitConversations())
     })
     this.messenger.on('typing', (t) => this.emit('typing', t))
+    this.files.on('file', (f) => this.emit('file', f))
+    this.files.on('file-progress', (p) => this.emit('file-progress', p))
+    this.files.on('file-error', (e) => this.emit('file-error', e))
   }
 
   /** Reloads friends, requests and groups from the server and pins any new friend keys. */
@@ -272,6 +310,11 @@ export class TincanClient extends Emitter<ClientEvents> {
         peerState: this.peers.state(f.username),
       }
     })
+  }
+
+  /** True when this device's old history could not be opened (identity and password both changed) and was cleared. */
+  get historyReset(): boolean {
+    return this.session.historyReset
   }
 
   get requests(): PendingRequests {
@@ -369,6 +412,50 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.peers.connect(peer)
   }
 
+  // ---- files ----
+
+  /**
+   * Offers a file (or image) to a friend: resolves when the transfer exists (`preparing`); it is
+   * then hashed, encrypted, stored and offered, with `file` and `file-progress` events.
+   */
+  async sendFile(
+    peer: string,
+    file: Blob | FileSource,
+    options?: SendFileOptions,
+  ): Promise<FileTransferView> {
+    return this.files.sendFile(peer, file, options)
+  }
+
+  async sendFiles(peer: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
+    return this.files.sendFiles(peer, files)
+  }
+
+  async acceptFile(fileId: string): Promise<void> {
+    await this.files.accept(fileId)
+  }
+
+  async declineFile(fileId: string): Promise<void> {
+    await this.files.decline(fileId)
+  }
+
+  async cancelFile(fileId: string): Promise<void> {
+    await this.files.cancel(fileId)
+  }
+
+  /** A received (verified) or sent file as a Blob, for saving or showing. */
+  async openFile(fileId: string): Promise<Blob> {
+    return this.files.openFile(fileId)
+  }
+
+  async fileTransfer(fileId: string): Promise<FileTransferView | undefined> {
+    return this.files.transfer(fileId)
+  }
+
+  /** Images from friends up to this size are accepted without asking (0: always ask). */
+  setAutoAcceptImagesUnderBytes(bytes: number): void {
+    this.files.autoAcceptImagesUnderBytes = Math.max(0, bytes)
+  }
+
   // ---- trust ----
 
   async safetyNumber(peer: string): Promise<SafetyNumberView> {
@@ -400,6 +487,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.files.close()
     this.messenger.close()
     this.peers.close()
     this.signaling.stop()

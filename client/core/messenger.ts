@@ -6,10 +6,16 @@ import {
   utf8Decode,
   utf8Encode,
 } from '../../crypto/index.ts'
-import { decodePeerMessage, type PeerMessage, type ReceiptMessage } from '../../shared/index.ts'
+import {
+  decodePeerMessage,
+  type FileControlMessage,
+  type FileOfferMessage,
+  type PeerMessage,
+  type ReceiptMessage,
+} from '../../shared/index.ts'
 import { Emitter } from './emitter.ts'
 import type { Outbox } from './outbox.ts'
-import { directConversationId, type History, type Message } from './store/history.ts'
+import { directConversationId, type History, type Message, type MessageContent } from './store/history.ts'
 
 /** An encrypted, ordered, reliable pipe to each friend; the peer manager provides it. */
 export interface PeerTransport {
@@ -26,6 +32,18 @@ export interface MessengerEvents extends Record<string, unknown> {
   typing: { peer: string; typing: boolean }
 }
 
+/** What the file transfers do with file messages from a friend (see files/transfers.ts). */
+export interface FileMessageHandler {
+  /**
+   * Checks and records an offer before its history message is stored. Returns the message
+   * content to store, or undefined to drop the offer.
+   */
+  offer(peer: string, frame: FileOfferMessage): Promise<{ type: string; content: MessageContent } | undefined>
+  /** The offer's message is stored (`isNew` false for a resent duplicate). */
+  offerStored(peer: string, frame: FileOfferMessage, isNew: boolean): Promise<void>
+  control(peer: string, frame: FileControlMessage): Promise<void>
+}
+
 export interface MessengerOptions {
   readonly me: string
   readonly history: History
@@ -36,6 +54,7 @@ export interface MessengerOptions {
   readonly canSend: (peer: string) => Promise<boolean>
   readonly readReceipts?: () => boolean
   readonly now?: () => number
+  readonly files?: FileMessageHandler
 }
 
 export const newMessageId = (): string => toBase64Url(randomBytes(16))
@@ -66,6 +85,25 @@ export class Messenger extends Emitter<MessengerEvents> {
   /** Stores the message as queued, puts it in the outbox, and sends it if the friend is connected. */
   async sendText(peer: string, text: string): Promise<Message> {
     const frame: PeerMessage = { type: 'text', id: newMessageId(), ts: this.nextTimestamp(), text }
+    return this.sendStored(peer, frame, 'text', { text })
+  }
+
+  /** A file offer is a history message like a text: queued, kept in the outbox until delivered. */
+  async sendFileOffer(
+    peer: string,
+    offer: Omit<FileOfferMessage, 'ts'>,
+    type: string,
+    content: MessageContent,
+  ): Promise<Message> {
+    return this.sendStored(peer, { ...offer, ts: this.nextTimestamp() }, type, content)
+  }
+
+  private async sendStored(
+    peer: string,
+    frame: PeerMessage,
+    type: string,
+    content: MessageContent,
+  ): Promise<Message> {
     const conversationId = directConversationId(peer)
     const message: Message = {
       id: frame.id,
@@ -73,9 +111,9 @@ export class Messenger extends Emitter<MessengerEvents> {
       author: this.o.me,
       sentAt: frame.ts,
       receivedAt: frame.ts,
-      type: 'text',
+      type,
       state: 'queued',
-      content: { text },
+      content,
     }
     const plaintext = utf8Encode(JSON.stringify(frame))
     await this.o.history.add(message, {
@@ -99,6 +137,35 @@ export class Messenger extends Emitter<MessengerEvents> {
       void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
     else this.o.transport.connect(peer)
     return message
+  }
+
+  /**
+   * A message that must reach the friend but is not part of the history (a file transfer
+   * decision): kept in the outbox, in order with the chat, until the friend's device confirms it.
+   */
+  async sendReliable(peer: string, frame: FileControlMessage): Promise<void> {
+    const plaintext = utf8Encode(JSON.stringify(frame))
+    await this.o.outbox.put({
+      id: frame.id,
+      to: peer,
+      conversationId: directConversationId(peer),
+      queuedAt: this.nextTimestamp(),
+      payload: encryptRecord(
+        this.o.vaultKey,
+        { store: 'outbox', id: frame.id, schemaVersion: outboxSchema },
+        plaintext,
+      ),
+      attempts: 0,
+    })
+    if (this.o.transport.isOpen(peer))
+      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
+    else this.o.transport.connect(peer)
+  }
+
+  /** Sent now on the open connection, or not at all (false): the caller repeats it when needed. */
+  async sendEphemeral(peer: string, frame: FileControlMessage): Promise<boolean> {
+    if (!this.o.transport.isOpen(peer) || !(await this.o.canSend(peer))) return false
+    return this.sendFrame(peer, frame)
   }
 
   private enqueue(peer: string, task: () => Promise<void>): Promise<void> {
@@ -233,11 +300,47 @@ export class Messenger extends Emitter<MessengerEvents> {
       case 'typing':
         this.emit('typing', { peer, typing: frame.typing })
         return
+      case 'file-offer':
+        await this.onFileOffer(peer, frame)
+        return
+      case 'file-accept':
+      case 'file-ack':
+        await this.o.files?.control(peer, frame)
+        return
+      case 'file-decline':
+      case 'file-cancel':
+      case 'file-done':
+        if (this.o.files === undefined) return
+        await this.o.files.control(peer, frame)
+        // These come from the friend's outbox: confirm them, as for messages, even when repeated.
+        this.queueDelivered(peer, frame.id)
+        return
       default: {
         const unreachable: never = frame
         return unreachable
       }
     }
+  }
+
+  private async onFileOffer(peer: string, frame: FileOfferMessage): Promise<void> {
+    const files = this.o.files
+    if (files === undefined) return
+    const described = await files.offer(peer, frame)
+    if (described === undefined) return
+    const message: Message = {
+      id: frame.id,
+      conversationId: directConversationId(peer),
+      author: peer,
+      sentAt: frame.ts,
+      receivedAt: this.now(),
+      type: described.type,
+      state: 'received',
+      content: described.content,
+    }
+    const isNew = await this.o.history.add(message, { incoming: true, peer })
+    if (isNew) this.emit('message', message)
+    await files.offerStored(peer, frame, isNew)
+    this.queueDelivered(peer, frame.id)
   }
 
   private queueDelivered(peer: string, id: string): void {

@@ -10,6 +10,7 @@ import {
   type CipherState,
   type Identity,
 } from '../../../crypto/index.ts'
+import { SendScheduler, type DataChannelLike, type SendSchedulerOptions } from './send-scheduler.ts'
 import type { SessionStore } from './session-store.ts'
 import type { SimplePeerInstance } from './simple-peer-types.ts'
 
@@ -20,6 +21,8 @@ import type { SimplePeerInstance } from './simple-peer-types.ts'
 const frameHandshake = 0x01
 const frameHello = 0x02
 const frameRatchet = 0x03
+//   0x04 file chunk (see files/chunk-frame.ts): not inside the ratchet, each file has its own key
+export const frameFileChunk = 0x04
 //   0x05 liveness probe, 0x06 its answer (empty bodies; they say nothing but "still here")
 const frameProbe = 0x05
 const frameProbeAnswer = 0x06
@@ -31,9 +34,25 @@ const saveDelayMs = 100
 
 export type LinkState = 'connecting' | 'handshaking' | 'open' | 'closed'
 
+/** Where the remote SDP says nothing, RFC 8841 lets us assume little; 16 KiB works everywhere. */
+export const fallbackMaxMessageBytes = 16 * 1024
+/** Browsers accept 256 KiB messages from each other; larger ones gain nothing. */
+export const capMaxMessageBytes = 256 * 1024
+
+/** The largest message the remote side accepts, from `a=max-message-size` in its SDP. */
+export function maxMessageBytesFromSdp(sdp: string): number {
+  const match = /^a=max-message-size:(\d+)/m.exec(sdp)
+  if (match?.[1] === undefined) return fallbackMaxMessageBytes
+  const n = Number(match[1])
+  // 0 means "any size".
+  return n === 0 ? capMaxMessageBytes : Math.min(n, capMaxMessageBytes)
+}
+
 export interface LinkEvents {
   open(): void
   message(plaintext: Uint8Array): void
+  /** A file chunk frame (body after the type byte), on an open link only. */
+  fileData(body: Uint8Array): void
   closed(reason: string, error?: CryptoError): void
 }
 
@@ -69,6 +88,10 @@ export class PeerLink {
   private reservedChain = ''
   private reservedUntil = 0
   private saveTimer: ReturnType<typeof setTimeout> | undefined
+  /** Bulk sender for file chunks, while the link is open. */
+  scheduler: SendScheduler | undefined
+  /** The largest data channel message the friend's side accepts. */
+  maxMessageBytes = fallbackMaxMessageBytes
 
   constructor(
     readonly peer: string,
@@ -79,6 +102,7 @@ export class PeerLink {
     private readonly pinnedKey: () => Promise<Uint8Array | null>,
     private readonly sessions: SessionStore,
     private readonly events: LinkEvents,
+    private readonly schedulerOptions: SendSchedulerOptions = {},
   ) {
     // Attach the data handler at once: frames that arrive before a late handler are lost.
     sp.on('data', (data) => this.onData(data))
@@ -150,6 +174,10 @@ export class PeerLink {
         case frameRatchet:
           this.chain = this.chain.then(() => this.onRatchet(body)).catch((e: unknown) => this.fail(e))
           return
+        case frameFileChunk:
+          // Only a transfer accepted over this link's ratchet can make sense of it.
+          if (this.state === 'open') this.events.fileData(body)
+          return
         case undefined:
         default:
           throw new CryptoError('bad-format', 'unknown frame type')
@@ -208,6 +236,14 @@ export class PeerLink {
       }
       this.state = 'open'
       this.lastActivityMs = Date.now()
+      this.maxMessageBytes = maxMessageBytesFromSdp(this.sp._pc.remoteDescription?.sdp ?? '')
+      const channel = this.sp._channel
+      if (channel !== null)
+        this.scheduler = new SendScheduler(
+          channel as unknown as DataChannelLike,
+          (e) => this.close(`sending failed: ${e instanceof Error ? e.message : String(e)}`),
+          this.schedulerOptions,
+        )
       this.events.open()
     } catch (e: unknown) {
       this.fail(e)
@@ -309,6 +345,7 @@ export class PeerLink {
     // No more messages can go out on this link: save the exact state, so a resumed ratchet
     // does not skip the reserved numbers.
     clearTimeout(this.probeTimer)
+    this.scheduler?.close()
     clearTimeout(this.saveTimer)
     this.saveTimer = undefined
     this.reservedChain = ''

@@ -51,6 +51,37 @@ export interface OutboxRecord {
   attempts: number
 }
 
+export type FileDirection = 'in' | 'out'
+
+/**
+ * Where a transfer stands. `preparing`: the sender is hashing, encrypting and copying the file
+ * into storage; `offered`: waiting for the receiver's decision; `transferring`: accepted and not
+ * finished (moving, or waiting for the connection). The last four are final.
+ */
+export type FileState =
+  'preparing' | 'offered' | 'transferring' | 'done' | 'declined' | 'cancelled' | 'failed'
+
+/** One file sent or received. What names or describes the file is sealed; sizes and states are not. */
+export interface FileRecord {
+  readonly fileId: string
+  readonly peer: string
+  readonly direction: FileDirection
+  readonly kind: 'file' | 'image'
+  readonly size: number
+  readonly chunkSize: number
+  readonly createdAt: number
+  state: FileState
+  /** Present (1) while the transfer is unfinished, so the sparse `byActive` index lists only those. */
+  active?: 1
+  /** Chunks in `fileChunks` from index 0 on: prepared (sender) or received and verified (receiver). */
+  storedChunks: number
+  /** Sender: chunks the receiver confirmed storing. Receiver: same as storedChunks. */
+  doneChunks: number
+  error: { readonly code: string; readonly message: string } | null
+  /** Sealed JSON (see files/file-store.ts): name, type, hash, file key, thumbnail. */
+  sealed: Uint8Array
+}
+
 export interface TincanDb extends DBSchema {
   meta: { key: string; value: unknown }
   messages: {
@@ -63,11 +94,18 @@ export interface TincanDb extends DBSchema {
   outbox: { key: string; value: OutboxRecord; indexes: { byPeer: [string, number] } }
   /** Sealed per-peer session state (ratchet) and per-peer envelope sequence numbers. */
   sessions: { key: string; value: { peer: string; sealed: Uint8Array } }
+  /** Since version 2. */
+  files: { key: string; value: FileRecord; indexes: { byActive: number; byPeer: [string, number] } }
+  /**
+   * Since version 2. A file's chunks exactly as they travel: secretstream ciphertext under the
+   * file's own key (the key is sealed in `files`). Key: [file id, chunk index].
+   */
+  fileChunks: { key: [string, number]; value: Uint8Array }
 }
 
 export type Db = IDBPDatabase<TincanDb>
 
-export const dbVersion = 1
+export const dbVersion = 2
 
 /** One database per account, so two accounts in one browser never share history. */
 export function dbName(username: string): string {
@@ -77,20 +115,31 @@ export function dbName(username: string): string {
 /** Opens (and creates or upgrades) the account's database. In Node, tests install fake-indexeddb. */
 export function openHistoryDb(username: string): Promise<Db> {
   return openDB<TincanDb>(dbName(username), dbVersion, {
-    upgrade(db) {
-      db.createObjectStore('meta')
-      const messages = db.createObjectStore('messages', { keyPath: 'key' })
-      messages.createIndex('byConversation', ['conversationId', 'sentAt'])
-      messages.createIndex('byId', 'id', { unique: true })
-      messages.createIndex('byToken', 'tokens', { multiEntry: true })
-      const conversations = db.createObjectStore('conversations', { keyPath: 'id' })
-      conversations.createIndex('byLastMessage', 'lastMessageAt')
-      db.createObjectStore('contacts', { keyPath: 'username' })
-      const outbox = db.createObjectStore('outbox', { keyPath: 'id' })
-      outbox.createIndex('byPeer', ['to', 'queuedAt'])
-      db.createObjectStore('sessions', { keyPath: 'peer' })
+    upgrade(db, oldVersion) {
+      // Each step takes the database from one version to the next, so existing data stays.
+      if (oldVersion < 1) createVersion1(db)
+      if (oldVersion < 2) {
+        const files = db.createObjectStore('files', { keyPath: 'fileId' })
+        files.createIndex('byActive', 'active')
+        files.createIndex('byPeer', ['peer', 'createdAt'])
+        db.createObjectStore('fileChunks')
+      }
     },
   })
+}
+
+function createVersion1(db: IDBPDatabase<TincanDb>): void {
+  db.createObjectStore('meta')
+  const messages = db.createObjectStore('messages', { keyPath: 'key' })
+  messages.createIndex('byConversation', ['conversationId', 'sentAt'])
+  messages.createIndex('byId', 'id', { unique: true })
+  messages.createIndex('byToken', 'tokens', { multiEntry: true })
+  const conversations = db.createObjectStore('conversations', { keyPath: 'id' })
+  conversations.createIndex('byLastMessage', 'lastMessageAt')
+  db.createObjectStore('contacts', { keyPath: 'username' })
+  const outbox = db.createObjectStore('outbox', { keyPath: 'id' })
+  outbox.createIndex('byPeer', ['to', 'queuedAt'])
+  db.createObjectStore('sessions', { keyPath: 'peer' })
 }
 
 /** Zero-padded so string order is time order (until the year 5138). */

@@ -9,9 +9,29 @@ import {
 } from './db.ts'
 import { findMatches, SearchIndexer } from './search-tokens.ts'
 
-/** What a message carries, sealed at rest. Later message types add fields. */
+/** What a file or image message describes (the bytes themselves are in the file store). */
+export interface FileContent {
+  /** The file id (base64url), which is also the message id: pass it to the file API. */
+  readonly fileId: string
+  readonly kind: 'file' | 'image'
+  readonly name: string
+  readonly size: number
+  /** Media type as the sender gave it; may be empty. */
+  readonly mime: string
+  /** Small preview sent in the offer, base64url (see `thumbnailBytes` in files/). */
+  readonly thumbnail?: string
+  readonly thumbnailMime?: string
+  readonly width?: number
+  readonly height?: number
+}
+
+/**
+ * What a message carries, sealed at rest. `text` is always there (a file message holds the file
+ * name, so search finds files by name); other types add fields.
+ */
 export interface MessageContent {
   readonly text: string
+  readonly file?: FileContent
 }
 
 export interface Message {
@@ -224,12 +244,16 @@ export class History {
     const acknowledged = state === 'delivered' || state === 'read'
     for (const id of ids) {
       const record = await byId.get(id)
-      if (
-        record === undefined ||
-        record.conversationId !== only.conversationId ||
-        record.author !== only.author
-      )
+      if (record === undefined) {
+        // Some outbox entries are not history messages (file transfer decisions): they too
+        // leave on the receipt, if they were addressed to that conversation.
+        if (acknowledged) {
+          const entry = await tx.objectStore('outbox').get(id)
+          if (entry?.conversationId === only.conversationId) await tx.objectStore('outbox').delete(id)
+        }
         continue
+      }
+      if (record.conversationId !== only.conversationId || record.author !== only.author) continue
       if (acknowledged) await tx.objectStore('outbox').delete(id)
       if (stateRank[state] <= stateRank[record.state]) continue
       record.state = state
