@@ -66,6 +66,8 @@ export interface FileTransferView {
   readonly available: boolean
   /** Chunk bytes sent (out) or received (in) on the wire since this page loaded, over all connections. */
   readonly wireBytes: number
+  /** Plaintext bytes per chunk (resume points are in chunks). */
+  readonly chunkSize: number
 }
 
 export interface FileProgress {
@@ -204,7 +206,6 @@ interface Live {
   opening?: Promise<void> | undefined
   lastAck: number
   gapAskedAt: number
-  wireBytes: number
   readonly meter: RateMeter
   lastProgressMs: number
 }
@@ -220,6 +221,8 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   private readonly store: FileStore
   private readonly lives = new Map<string, Live>()
   private readonly knownMaxMessageBytes = new Map<string, number>()
+  /** Chunk bytes on the wire per file since this page loaded (kept after the transfer ends). */
+  private readonly wireBytes = new Map<string, number>()
   private readonly tuning: FileTuning
   private readonly now: () => number
   private readonly offs: (() => void)[] = []
@@ -262,7 +265,6 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       meta,
       lastAck: record.storedChunks,
       gapAskedAt: -1,
-      wireBytes: 0,
       meter: new RateMeter(),
       lastProgressMs: 0,
     }
@@ -563,7 +565,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       scheduler: link.scheduler,
       windowChunks: chunksPer(this.tuning.windowBytes),
       readAheadChunks: chunksPer(this.tuning.readAheadBytes),
-      onSent: (bytes) => (live.wireBytes += bytes),
+      onSent: (bytes) => this.countWire(r.fileId, bytes),
       onDetached: () => {
         if (live.stream !== stream) return
         live.stream = undefined
@@ -665,7 +667,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const live = this.lives.get(piece.fileId)
     // Only the friend the file came from, and only once accepted.
     if (live === undefined || live.record.peer !== peer || live.incoming === undefined) return
-    live.wireBytes += body.length + 1
+    this.countWire(piece.fileId, body.length + 1)
     if (live.incoming.push(piece) === 'gap' && live.gapAskedAt !== live.incoming.resumeFrom) {
       live.gapAskedAt = live.incoming.resumeFrom
       this.background(
@@ -967,8 +969,13 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       available:
         r.storedChunks >= chunkCount &&
         (r.direction === 'out' ? r.state !== 'preparing' && r.state !== 'failed' : r.state === 'done'),
-      wireBytes: live.wireBytes,
+      wireBytes: this.wireBytes.get(r.fileId) ?? 0,
+      chunkSize: r.chunkSize,
     }
+  }
+
+  private countWire(fileId: string, bytes: number): void {
+    this.wireBytes.set(fileId, (this.wireBytes.get(fileId) ?? 0) + bytes)
   }
 
   private emitView(live: Live): void {
