@@ -868,6 +868,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     live.record.state = 'failed'
     live.record.error = { code, message }
     this.lives.delete(fileId)
+    this.emit('file-error', { fileId, peer, code, message })
     await this.store
       .update(fileId, (r) => {
         if (isFinal(r.state)) return false
@@ -878,7 +879,6 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       .catch(() => undefined)
     await this.store.deleteChunks(fileId).catch(() => undefined)
     live.record.storedChunks = 0
-    this.emit('file-error', { fileId, peer, code, message })
     this.emitView(live)
     if (notify && wasOffered) {
       const reason =
