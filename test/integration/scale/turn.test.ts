@@ -224,8 +224,14 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
       expect(ice.expiresAt).toBe(Number(expiry) * 1000)
       expect(turnServer?.credential).toBe(turnCredential(secret, name, Number(expiry)).credential)
     }
-    // No shared password: each account's credential is its own.
+    // No shared password: each account's credential is its own, and no cache may keep it.
     expect(a.iceServers[0]?.credential).not.toBe(b.iceServers[0]?.credential)
+    const raw = await fetch(`${server.baseUrl}/api/ice`, {
+      headers: { authorization: `Bearer ${alice.api.token ?? ''}` },
+    })
+    expect(raw.headers.get('cache-control')).toBe('no-store')
+    // Without a session there are no credentials at all.
+    expect((await fetch(`${server.baseUrl}/api/ice`)).status).toBe(401)
   })
 
   it('connects two relay-only clients through coturn with server-minted credentials, and they chat', async () => {
