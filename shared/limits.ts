@@ -38,6 +38,8 @@ export const closeCodes = {
   policyViolation: 1008,
   tooBig: 1009,
   serviceRestart: 1012,
+  /** The server could not check the token now (storage unavailable): reconnect later; the session stands. */
+  tryAgainLater: 1013,
   /** Not authenticated in time, or with a bad token. */
   unauthorized: 4401,
   /** The session was revoked or the account deleted while connected. */

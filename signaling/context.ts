@@ -106,7 +106,9 @@ export function createContext(deps: {
     if (now - (lastTouch.get(session.id) ?? session.lastSeenAt) > touchEveryMs) {
       lastTouch.set(session.id, now)
       if (lastTouch.size > 100_000) lastTouch.clear()
-      await storage.touchSession(session.id, now)
+      // Last-seen is bookkeeping: a database that cannot take writes (disk full, read-only)
+      // must not lock out every device that reconnects.
+      await storage.touchSession(session.id, now).catch(() => undefined)
     }
     return session
   }

@@ -79,14 +79,31 @@ export function handleSocket(
   }
 
   const authTimer = setTimeout(() => {
-    if (conn === undefined) {
-      fail('auth-timeout', `authenticate within ${limits.authTimeoutMs} ms`)
-      close(closeCodes.unauthorized, 'auth timeout')
+    if (conn !== undefined) return
+    if (authenticating) {
+      // The token arrived but storage is slow to check it: not the client's fault, and 4401
+      // would end its session.
+      close(closeCodes.tryAgainLater, 'storage is slow; try again')
+      return
     }
+    fail('auth-timeout', `authenticate within ${limits.authTimeoutMs} ms`)
+    close(closeCodes.unauthorized, 'auth timeout')
   }, limits.authTimeoutMs)
 
   async function authenticate(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
     authenticating = true
+    try {
+      await admit(frame)
+    } catch (e: unknown) {
+      if (!(e instanceof StorageError && e.code === 'unavailable')) throw e
+      // The session may well be valid: the client keeps it and reconnects later. Without a
+      // close it would wait for a `ready` that never comes.
+      fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
+      close(closeCodes.tryAgainLater, 'storage unavailable')
+    }
+  }
+
+  async function admit(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
     const session = await ctx.sessionForToken(frame.token)
     if (session === undefined) {
       fail('unauthorized', 'the session has expired or was revoked', frame.ref)
