@@ -1054,7 +1054,12 @@ function cancelReasonOf(live: Live): FileCancelMessage['reason'] {
 
 /** Control characters and path separators go; long names keep their extension. */
 function cleanName(name: string): string {
-  const clean = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').trim() || 'file'
+  let replaced = ''
+  for (const ch of name) {
+    const code = ch.charCodeAt(0)
+    replaced += code < 0x20 || code === 0x7f || ch === '/' || ch === '\\' ? '_' : ch
+  }
+  const clean = replaced.trim() || 'file'
   const max = peerLimits.maxFileNameLength
   if (clean.length <= max) return clean
   const dot = clean.lastIndexOf('.')
