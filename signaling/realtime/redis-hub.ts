@@ -122,7 +122,8 @@ export class RedisHub implements Hub {
     this.heartbeatMs = options.heartbeatMs ?? 2_000
     this.leaseMs = options.leaseMs ?? 10_000
     const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 5, connectionName: 'tincan' }
-    this.cmd = new Redis(options.url, redisOptions)
+    // Commands issued in one turn of the event loop (a burst of relays) leave in one write.
+    this.cmd = new Redis(options.url, { ...redisOptions, enableAutoPipelining: true })
     this.sub = new Redis(options.url, redisOptions)
     for (const r of [this.cmd, this.sub])
       r.on('error', (e: unknown) => options.log?.warn({ err: e }, 'redis connection error'))
