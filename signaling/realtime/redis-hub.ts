@@ -144,6 +144,9 @@ export class RedisHub implements Hub {
           lastError = (obj as { err?: unknown }).err
           options.log?.warn(obj, msg)
         },
+        info(obj, msg) {
+          options.log?.info?.(obj, msg)
+        },
       },
     })
     try {
@@ -271,7 +274,10 @@ export class RedisHub implements Hub {
     if (elsewhere.length > 0) await this.checkNodes(elsewhere)
     const [before, now, live, stale] = await this.sync(username)
     const cameOnline = before === 0 && now === 1 && live === 0
-    if (cameOnline && stale > 0) await this.listeners?.presenceLost(username)
+    if (cameOnline && stale > 0)
+      await this.listeners
+        ?.presenceLost(username)
+        .catch((e: unknown) => this.options.log?.warn({ err: e, username }, 'presence update failed'))
     return cameOnline
   }
 
