@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { limits } from './limits.ts'
 
 /** Every error code the server can answer with, over HTTP or WebSocket. */
 export const errorCodes = [
@@ -39,10 +40,20 @@ export const ErrorCodeSchema = Type.Union(errorCodes.map((c) => Type.Literal(c))
 export const ErrorBody = Type.Object(
   {
     error: Type.Object(
-      { code: ErrorCodeSchema, message: Type.String({ maxLength: 500 }) },
+      { code: ErrorCodeSchema, message: Type.String({ maxLength: limits.errorMessageMaxLength }) },
       { additionalProperties: false },
     ),
   },
   { additionalProperties: false },
 )
 export type ErrorBody = Static<typeof ErrorBody>
+
+/**
+ * An error message cut to the length the protocol allows. Messages can quote the input (a
+ * field's path names its key), and a hostile key is as long as the frame.
+ */
+export function clipErrorMessage(message: string): string {
+  return message.length <= limits.errorMessageMaxLength
+    ? message
+    : `${message.slice(0, limits.errorMessageMaxLength - 1)}…`
+}

@@ -126,7 +126,12 @@ export const ReconnectFrame = Type.Object(
 export type ReconnectFrame = Static<typeof ReconnectFrame>
 
 export const ErrorFrame = Type.Object(
-  { type: Type.Literal('error'), code: ErrorCodeSchema, message: Type.String({ maxLength: 500 }), ref: Ref },
+  {
+    type: Type.Literal('error'),
+    code: ErrorCodeSchema,
+    message: Type.String({ maxLength: limits.errorMessageMaxLength }),
+    ref: Ref,
+  },
   strict,
 )
 export type ErrorFrame = Static<typeof ErrorFrame>

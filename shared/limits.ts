@@ -16,6 +16,8 @@ export const limits = {
   userAgentMaxLength: 256,
   searchPrefixMaxLength: 32,
   searchMaxResults: 20,
+  /** Error messages (HTTP and socket) are cut to this many characters. */
+  errorMessageMaxLength: 500,
   /** A frame larger than this is answered with `frame-too-large`. */
   maxFrameBytes: 64 * 1024,
   /** Arrays and objects nested deeper than this are answered with `too-deep`. */

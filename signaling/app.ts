@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import {
+  clipErrorMessage,
   closeCodes,
   ErrorBody,
   Health,
@@ -68,7 +69,7 @@ function reconnectFrame(): ServerFrame {
 }
 
 function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } }
+  return { error: { code, message: clipErrorMessage(message) } }
 }
 
 /**
@@ -89,6 +90,28 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     trustProxy: config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    // Errors the router raises before any route runs get the same typed body as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400
+      metrics.error('bad-request', 'http')
+      void (reply as FastifyReply).code(status).send(errorBody('bad-request', error.message))
+    },
+    // Requests Node's parser refuses (headers over 16 KiB, malformed request lines): typed too.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return
+      const [status, message] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'request headers are too large']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request timed out']
+            : [400, 'malformed HTTP request']
+      const body = JSON.stringify(errorBody('bad-request', message))
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${message}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+        )
+      socket.destroy(error)
+    },
   })
 
   const hub = givenHub ?? (await openHub(config, app.log))
@@ -179,15 +202,24 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     options: { maxPayload: 4 * limits.maxFrameBytes },
   })
 
-  app.get('/ws', { websocket: true }, (socket) => {
-    if (draining) {
-      // Sockets that arrive while this node drains go straight to another one.
-      socket.send(JSON.stringify(reconnectFrame()))
-      socket.close(1012, 'server restarting')
-      return
-    }
-    // The app logger, not the request's child: a socket outlives its upgrade request by hours.
-    handleSocket(socket, ctx, app.log, track)
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    // Plain HTTP to the socket's address gets told what it is, not an empty 404.
+    handler: (_request, reply) =>
+      reply
+        .code(426)
+        .send(errorBody('bad-request', 'this is the WebSocket endpoint; send an upgrade request')),
+    wsHandler: (socket) => {
+      if (draining) {
+        // Sockets that arrive while this node drains go straight to another one.
+        socket.send(JSON.stringify(reconnectFrame()))
+        socket.close(1012, 'server restarting')
+        return
+      }
+      // The app logger, not the request's child: a socket outlives its upgrade request by hours.
+      handleSocket(socket, ctx, app.log, track)
+    },
   })
 
   app.get('/healthz', { schema: { response: { 200: Health, 503: ErrorBody } } }, async () => {

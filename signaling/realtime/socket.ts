@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import {
   clientFrameDecoder,
+  clipErrorMessage,
   closeCodes,
   limits,
   parseJson,
@@ -71,7 +72,12 @@ export function handleSocket(
   const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
   const fail = (code: ErrorCode, message: string, ref?: string): void => {
     metrics.error(code, 'ws')
-    send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
+    const clipped = clipErrorMessage(message)
+    send(
+      ref === undefined
+        ? { type: 'error', code, message: clipped }
+        : { type: 'error', code, message: clipped, ref },
+    )
   }
   const close = (code: number, reason: string): void => {
     if (!closed) socket.close(code, reason)
