@@ -1,22 +1,73 @@
 // Drives client/core in a real page: real IndexedDB, real WebRTC, real libsodium WebAssembly.
 import SimplePeer from 'simple-peer/simplepeer.min.js'
 import { TincanClient, type ClientEnv } from '../../client/core/client.ts'
+import type { FileSource } from '../../client/core/files/file-source.ts'
+import type { FileTuning, TransferState } from '../../client/core/files/transfers.ts'
+import type { FrameSource, SendSchedulerOptions } from '../../client/core/peer/send-scheduler.ts'
 import { directConversationId, type Message } from '../../client/core/store/history.ts'
-import { derivePasswordKeys, initCrypto } from '../../crypto/index.ts'
+import { workerKdf } from '../../client/ui/src/lib/kdf.ts'
+import { initCrypto, randomBytes } from '../../crypto/index.ts'
 
 const now = (): number => performance.timeOrigin + performance.now()
 const log = document.getElementById('log') as HTMLDivElement
 let client: TincanClient | undefined
 const arrivals = new Map<string, number>()
+const doneAt = new Map<string, number>()
 
-function env(): ClientEnv {
+interface StreamLike {
+  write(chunk: Uint8Array): boolean
+  once(event: 'drain', handler: () => void): void
+  readonly _channel: RTCDataChannel | null
+}
+
+/** Flow-control and transfer knobs a benchmark may set before registering. */
+interface FileKnobs {
+  readonly flowControl?: SendSchedulerOptions
+  readonly files?: Partial<FileTuning>
+}
+
+function env(knobs: FileKnobs = {}): ClientEnv {
   return {
     serverUrl: location.origin,
-    kdf: (password, salt, params) => Promise.resolve(derivePasswordKeys(password, salt, params)),
+    // As in the app: Argon2id in a Worker that ends afterwards, so its 64 MiB do not stay in the page.
+    kdf: workerKdf(() => undefined),
     createSocket: (url) => new WebSocket(url),
-    peers: { SimplePeer },
+    peers: { SimplePeer, ...(knobs.flowControl === undefined ? {} : { flowControl: knobs.flowControl }) },
+    ...(knobs.files === undefined ? {} : { files: knobs.files }),
   }
 }
+
+/**
+ * A file that exists only as a function of (seed, position): each 32-bit word is a hash of its
+ * index, so any range can be produced on demand and the page never holds the file.
+ */
+function generatedFile(name: string, size: number, seed: number): FileSource {
+  return {
+    name,
+    size,
+    type: 'application/octet-stream',
+    read(offset, length) {
+      const out = new Uint8Array(length + 8)
+      const firstWord = Math.floor(offset / 4)
+      const words = new Uint32Array(out.buffer, 0, Math.ceil((length + (offset % 4)) / 4))
+      for (let i = 0; i < words.length; i++) {
+        // splitmix32 of seed and word index
+        let z = (seed * 0x9e3779b9 + (firstWord + i) * 0x6d2b79f5) | 0
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
+        words[i] = z ^ (z >>> 16)
+      }
+      return Promise.resolve(out.subarray(offset % 4, (offset % 4) + length))
+    },
+  }
+}
+
+// Raw throughput: frames of the same size through the same scheduler and flow control, with a
+// file id nobody knows (the receiver's transfers look it up and drop it), counted on arrival.
+let rawFileId = new Uint8Array(16)
+let rawReceived = 0
+let rawTotal = 0
+let rawDoneAt: number | null = null
 
 function me(): TincanClient {
   if (client === undefined) throw new Error('not registered')
@@ -24,9 +75,14 @@ function me(): TincanClient {
 }
 
 const api = {
-  async register(username: string): Promise<void> {
+  async register(username: string, knobs: FileKnobs = {}): Promise<void> {
     await initCrypto()
-    client = await TincanClient.register(env(), username, 'bench password 1234')
+    client = await TincanClient.register(env(knobs), username, 'bench password 1234')
+    client.peers.on('file-data', ({ data }) => {
+      for (let i = 0; i < 16; i++) if (data[i] !== rawFileId[i]) return
+      rawReceived += data.length + 1
+      if (rawReceived >= rawTotal && rawDoneAt === null) rawDoneAt = now()
+    })
     client.on('message', (m: Message) => {
       if (m.author === client?.username || arrivals.has(m.content.text)) return
       // "Rendered": the text is in the DOM when the time is taken.
@@ -108,6 +164,122 @@ const api = {
     const ms = now() - t0
     if (page.length !== 50) throw new Error(`opened ${page.length} messages`)
     return ms
+  },
+  /** Connects to the friend and waits for the channel; returns the remote max-message-size. */
+  async connect(peer: string): Promise<number> {
+    me().connect(peer)
+    for (let i = 0; i < 600 && me().peers.fileLink(peer) === undefined; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    const link = me().peers.fileLink(peer)
+    if (link === undefined) throw new Error('no connection')
+    return link.maxMessageBytes
+  },
+  /** Receiver side of the raw run: expect `total` bytes of frames for this file id. */
+  rawExpect(fileId: number[], total: number): void {
+    rawFileId = new Uint8Array(fileId)
+    rawReceived = 0
+    rawTotal = total
+    rawDoneAt = null
+  },
+  rawDone(): { received: number; doneAt: number | null } {
+    return { received: rawReceived, doneAt: rawDoneAt }
+  },
+  /** Sender side of the raw run: `count` frames of `frameBytes` (a chunk frame's size); returns the start time. */
+  rawSend(peer: string, fileId: number[], count: number, frameBytes: number): number {
+    const link = me().peers.fileLink(peer)
+    if (link === undefined) throw new Error('no connection')
+    const frame = randomBytes(frameBytes)
+    frame[0] = 0x04
+    frame.set(fileId, 1)
+    let left = count
+    const source: FrameSource = {
+      nextFrame: () => {
+        if (left === 0) return undefined
+        left--
+        return frame
+      },
+      detached: () => undefined,
+    }
+    const t0 = now()
+    link.scheduler.add(source)
+    return t0
+  },
+  /**
+   * The path simple-peer offers by default, for comparison: its stream `write()`, which holds
+   * back while more than 64 KiB is buffered, in 16 KiB chunks. Returns the start time.
+   */
+  async rawSimplePeerWrite(
+    peer: string,
+    fileId: number[],
+    count: number,
+    chunkBytes: number,
+  ): Promise<number> {
+    const links = (me().peers as unknown as { links: Map<string, { sp: StreamLike }> }).links
+    const sp = links.get(peer)?.sp
+    const channel = sp?._channel
+    if (sp === undefined || channel === null || channel === undefined) throw new Error('no connection')
+    const chunk = randomBytes(chunkBytes)
+    chunk[0] = 0x04
+    chunk.set(fileId, 1)
+    // simple-peer waits for the channel's low-water event at its own 64 KiB threshold (Tincan's
+    // scheduler sets another one on the same channel): put it back for this run.
+    const ours = channel.bufferedAmountLowThreshold
+    channel.bufferedAmountLowThreshold = 64 * 1024
+    const t0 = now()
+    void (async () => {
+      for (let i = 0; i < count; i++)
+        if (!sp.write(chunk)) await new Promise<void>((resolve) => sp.once('drain', () => resolve()))
+      while (channel.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 10))
+      channel.bufferedAmountLowThreshold = ours
+    })()
+    return t0
+  },
+  /** Offers a generated file of `size` bytes; resolves when it is offered, with the preparation time. */
+  async offerFile(peer: string, size: number, seed: number): Promise<{ fileId: string; prepareMs: number }> {
+    const t0 = now()
+    const view = await me().sendFile(peer, generatedFile(`bench-${seed}.bin`, size, seed))
+    for (;;) {
+      const t = await me().fileTransfer(view.fileId)
+      if (t?.state === 'failed') throw new Error(`preparing failed: ${t.error?.message ?? ''}`)
+      if (t !== undefined && t.state !== 'preparing') break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    return { fileId: view.fileId, prepareMs: now() - t0 }
+  },
+  /** Accepts the file once its offer is here; returns the time of accepting. */
+  async acceptFile(fileId: string): Promise<number> {
+    for (;;) {
+      const t = await me().fileTransfer(fileId)
+      if (t?.state === 'offered') break
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const t0 = now()
+    await me().acceptFile(fileId)
+    return t0
+  },
+  /** The transfer's state, and when it was first seen done (set by `watchFile`). */
+  async fileState(
+    fileId: string,
+  ): Promise<{ state: TransferState; error: string | null; doneAt: number | null }> {
+    const t = await me().fileTransfer(fileId)
+    return {
+      state: t?.state ?? 'failed',
+      error: t?.error?.message ?? null,
+      doneAt: doneAt.get(fileId) ?? null,
+    }
+  },
+  /** Records when the file completes (from its `file` event, not a poll). */
+  watchFile(fileId: string): void {
+    me().on('file', (f) => {
+      if (f.fileId === fileId && f.state === 'done' && !doneAt.has(fileId)) doneAt.set(fileId, now())
+    })
+  },
+  async deleteFile(fileId: string): Promise<void> {
+    await me().files.deleteFile(fileId)
+  },
+  /** JavaScript heap in use (Chromium's performance.memory). */
+  heapBytes(): number {
+    return (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0
   },
   async search(query: string): Promise<{ ms: number; hits: number }> {
     const t0 = now()
