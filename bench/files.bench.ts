@@ -18,6 +18,7 @@ const rawBytes = Number(process.env.BENCH_RAW_MIB ?? 256) * MiB
 interface Knobs {
   readonly flowControl?: SendSchedulerOptions
   readonly files?: Partial<FileTuning>
+  readonly receiveInPage?: boolean
 }
 /** BENCH_FILE_KNOBS='{"flowControl":{"highWaterBytes":4194304}}' tries other settings. */
 const knobs = JSON.parse(process.env.BENCH_FILE_KNOBS ?? '{}') as Knobs
@@ -31,7 +32,7 @@ interface BenchPage {
   rawExpect(fileId: number[], total: number): void
   rawDone(): { received: number; doneAt: number | null }
   rawSend(peer: string, fileId: number[], count: number, frameBytes: number): number
-  rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): Promise<number>
+  rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): number
   send(peer: string, text: string): Promise<number>
   arrivals(texts: string[]): (number | null)[]
   offerFile(peer: string, size: number, seed: number): Promise<{ fileId: string; prepareMs: number }>
@@ -82,7 +83,7 @@ interface ProcessInfo {
 async function processes(browser: Browser): Promise<ProcessInfo[]> {
   const session = await browser.newBrowserCDPSession()
   try {
-    const info = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: ProcessInfo[] }
+    const info = await session.send('SystemInfo.getProcessInfo')
     return info.processInfo
   } finally {
     await session.detach()

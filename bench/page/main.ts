@@ -2,6 +2,7 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js'
 import { TincanClient, type ClientEnv } from '../../client/core/client.ts'
 import type { FileSource } from '../../client/core/files/file-source.ts'
+import { createReceiveWorker } from '../../client/core/files/receive-worker-client.ts'
 import type { FileTuning, TransferState } from '../../client/core/files/transfers.ts'
 import type { FrameSource, SendSchedulerOptions } from '../../client/core/peer/send-scheduler.ts'
 import { directConversationId, type Message } from '../../client/core/store/history.ts'
@@ -24,6 +25,8 @@ interface StreamLike {
 interface FileKnobs {
   readonly flowControl?: SendSchedulerOptions
   readonly files?: Partial<FileTuning>
+  /** Receive in the page's main thread instead of a Worker (for comparison). */
+  readonly receiveInPage?: boolean
 }
 
 function env(knobs: FileKnobs = {}): ClientEnv {
@@ -34,6 +37,7 @@ function env(knobs: FileKnobs = {}): ClientEnv {
     createSocket: (url) => new WebSocket(url),
     peers: { SimplePeer, ...(knobs.flowControl === undefined ? {} : { flowControl: knobs.flowControl }) },
     ...(knobs.files === undefined ? {} : { files: knobs.files }),
+    ...(knobs.receiveInPage === true ? {} : { receiveWorker: createReceiveWorker }),
   }
 }
 
@@ -208,12 +212,7 @@ const api = {
    * The path simple-peer offers by default, for comparison: its stream `write()`, which holds
    * back while more than 64 KiB is buffered, in 16 KiB chunks. Returns the start time.
    */
-  async rawSimplePeerWrite(
-    peer: string,
-    fileId: number[],
-    count: number,
-    chunkBytes: number,
-  ): Promise<number> {
+  rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): number {
     const links = (me().peers as unknown as { links: Map<string, { sp: StreamLike }> }).links
     const sp = links.get(peer)?.sp
     const channel = sp?._channel

@@ -13,6 +13,7 @@ import { Api, ApiError } from './api.ts'
 import { Emitter } from './emitter.ts'
 import type { FileSource } from './files/file-source.ts'
 import { FileStore } from './files/file-store.ts'
+import { workerIncoming } from './files/receive-worker-client.ts'
 import {
   FileTransfers,
   type FileErrorEvent,
@@ -38,6 +39,12 @@ export interface ClientEnv {
   readonly fetch?: typeof fetch
   /** File transfer knobs (tests, benchmarks); the defaults suit browsers. */
   readonly files?: Partial<FileTuning>
+  /**
+   * Browser: a Worker to decrypt, hash and store received files in (`createReceiveWorker` from
+   * files/receive-worker-client.ts), so the page stays free for the UI. Without it (Node) that
+   * work runs in the page.
+   */
+  readonly receiveWorker?: () => Worker
 }
 
 /** A friend as the UI shows one. */
@@ -96,6 +103,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   readonly peers: PeerManager
   readonly messenger: Messenger
   readonly files: FileTransfers
+  private readonly receiveWorker: ReturnType<typeof workerIncoming> | undefined
   private friendList: Friend[] = []
   private requestList: PendingRequests = { incoming: [], outgoing: [] }
   private groupList: Group[] = []
@@ -143,12 +151,15 @@ export class TincanClient extends Emitter<ClientEvents> {
         control: (peer, frame) => this.files.control(peer, frame),
       },
     })
+    this.receiveWorker =
+      env.receiveWorker === undefined ? undefined : workerIncoming(session.username, env.receiveWorker)
     this.files = new FileTransfers({
       store: new FileStore(session.db, session.vaultKey),
       messenger: this.messenger,
       peers: this.peers,
       canSend: (peer) => this.trust.canSend(peer),
       ...(env.files === undefined ? {} : { tuning: env.files }),
+      ...(this.receiveWorker === undefined ? {} : { openIncoming: this.receiveWorker }),
     })
     this.wire()
   }
@@ -488,6 +499,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     if (this.closed) return
     this.closed = true
     this.files.close()
+    this.receiveWorker?.terminate()
     this.messenger.close()
     this.peers.close()
     this.signaling.stop()

@@ -4,6 +4,8 @@ import type { ChunkPiece } from './chunk-frame.ts'
 import { FileStoreError, type FileStore } from './file-store.ts'
 
 const transferring: ReadonlySet<FileState> = new Set(['transferring'])
+/** Chunk bytes written per transaction at most. */
+const maxWriteBytes = 1024 * 1024
 /** Secretstream header and tag: a chunk on the wire is at most this much larger than its plaintext. */
 const maxChunkOverheadBytes = 24 + 17
 
@@ -22,12 +24,42 @@ export interface IncomingStreamOptions {
   readonly onFailed: (code: IncomingFailure, error: unknown) => void
 }
 
+/** What the transfers drive on the receiving side: an IncomingStream here, or one in a Worker. */
+export interface IncomingSink {
+  /** The first chunk the sender should send. */
+  readonly resumeFrom: number
+  /** Handles one piece; 'gap' when it is not the chunk expected next (the caller asks again). */
+  push(p: ChunkPiece): 'ok' | 'old' | 'gap'
+  /** A piece of a chunk was left half-assembled by a broken connection: forget it. */
+  resetPieces(): void
+  /** Resolves when no write is running. */
+  settled(): Promise<void>
+  /** Stops without further writes or callbacks. */
+  stop(): void
+}
+
+/**
+ * Opens the receiving side of a file whose first `stored` chunks are in storage; the sink starts
+ * at once (completing the file if everything was stored already).
+ */
+export type OpenIncoming = (
+  o: IncomingStreamOptions,
+  stored: number,
+  batchChunks: number,
+) => Promise<IncomingSink>
+
+export const openIncomingHere: OpenIncoming = async (o, stored, batchChunks) => {
+  const s = await IncomingStream.open(o, stored, batchChunks)
+  s.start()
+  return s
+}
+
 /**
  * One file arriving: each chunk is decrypted (which authenticates it and its position), hashed
  * and written to storage as it came, in batches of whatever arrived while the previous write ran.
  * Nothing but the chunks not yet written is held in memory.
  */
-export class IncomingStream {
+export class IncomingStream implements IncomingSink {
   private readonly decryptor: FileDecryptor
   private readonly hasher = new FileHasher()
   /** Chunks decrypted so far: where the sender must go on from. */
@@ -172,7 +204,8 @@ export class IncomingStream {
       }
       return
     }
-    const batch = this.pending.splice(0)
+    // Bounded, so that the chat's own writes to the same database are never long behind.
+    const batch = this.pending.splice(0, Math.max(1, Math.floor(maxWriteBytes / this.o.params.chunkSize)))
     const first = this.stored
     this.writing = true
     this.o.store.putChunks(this.o.fileId, first, batch, transferring).then(

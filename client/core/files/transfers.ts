@@ -22,7 +22,7 @@ import type { FileContent, Message, MessageContent } from '../store/history.ts'
 import { chunkSizeFor, fileIdToBytes, readChunkFrame } from './chunk-frame.ts'
 import { blobSource, isFileSource, type FileSource } from './file-source.ts'
 import { FileStore, FileStoreError, isFinal, isQuotaError, type FileMeta } from './file-store.ts'
-import { IncomingStream, type IncomingFailure } from './incoming.ts'
+import { openIncomingHere, type IncomingFailure, type IncomingSink, type OpenIncoming } from './incoming.ts'
 import { RateMeter } from './meter.ts'
 import { OutgoingStream, prepareFile, PrepareError } from './outgoing.ts'
 import { readStoredFile, storedFileBlob } from './read.ts'
@@ -180,6 +180,8 @@ export interface FileTransfersOptions {
   readonly autoAcceptImagesUnderBytes?: number
   readonly tuning?: Partial<FileTuning>
   readonly now?: () => number
+  /** Where received chunks are decrypted, hashed and stored: here by default, or in a Worker (see receive-worker-client.ts). */
+  readonly openIncoming?: OpenIncoming
 }
 
 /** Media types shown inline. SVG is left out: it is a document that can carry scripts. */
@@ -202,7 +204,7 @@ interface Live {
   /** out: the stream feeding the current connection. */
   stream?: OutgoingStream | undefined
   /** in: the stream decrypting and storing. */
-  incoming?: IncomingStream | undefined
+  incoming?: IncomingSink | undefined
   opening?: Promise<void> | undefined
   lastAck: number
   gapAskedAt: number
@@ -612,12 +614,11 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     if (live.opening !== undefined) return live.opening
     live.opening = (async () => {
       if (live.incoming === undefined) {
-        live.incoming = await IncomingStream.open(
-          this.incomingOptions(live),
-          r.storedChunks,
-          this.batchChunks(r),
-        )
-        live.incoming.start()
+        const open = this.o.openIncoming ?? openIncomingHere
+        const sink = await open(this.incomingOptions(live), r.storedChunks, this.batchChunks(r))
+        // Cancelled or failed while storage was read back: this sink must not write anything.
+        if (live.record.state !== 'transferring') sink.stop()
+        else live.incoming = sink
       } else {
         await live.incoming.settled()
         live.incoming.resetPieces()
