@@ -6,6 +6,21 @@ import type { FileSource } from './file-source.ts'
 import { FileStoreError, type FileStore } from './file-store.ts'
 
 const preparing: ReadonlySet<FileState> = new Set(['preparing'])
+const yieldEveryBytes = 1024 * 1024
+
+/** A macrotask turn without timer clamping (`scheduler.yield` where the browser has it). */
+function yieldToEventLoop(): Promise<void> {
+  const s = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler
+  if (typeof s?.yield === 'function') return s.yield()
+  return new Promise((resolve) => {
+    const channel = new MessageChannel()
+    channel.port1.onmessage = () => {
+      channel.port1.close()
+      resolve()
+    }
+    channel.port2.postMessage(null)
+  })
+}
 
 export class PrepareError extends Error {
   override readonly name = 'PrepareError'
@@ -57,10 +72,16 @@ export async function prepareFile(o: {
       throw new PrepareError('read-failed', `${o.source.name} changed while it was read`)
     }
     const chunks: Uint8Array[] = []
-    for (let i = 0; i < count; i++) {
+    for (let i = 0, since = 0; i < count; i++) {
       const plain = bytes.subarray(i * chunkSize, Math.min(length, (i + 1) * chunkSize))
       hasher.update(plain)
       chunks.push(encryptor.encryptChunk(plain).data)
+      since += plain.length
+      // Hashing and encrypting a MiB takes ~10 ms in a page: let the page breathe between them.
+      if (since >= yieldEveryBytes && i < count - 1) {
+        since = 0
+        await yieldToEventLoop()
+      }
     }
     await writing
     const done = Math.min(fileSize, (first + count) * chunkSize)
