@@ -273,6 +273,54 @@ describe('file transfers between two clients in Node', () => {
     )
   })
 
+  it('sends an empty file', async () => {
+    const sent = await alice.sendFile(bob.username, patternSource('empty.txt', 0, 131, 'text/plain'))
+    await untilState(bob, sent.fileId, ['offered'])
+    await bob.acceptFile(sent.fileId)
+    expect((await untilState(bob, sent.fileId, ['done', 'failed'])).state).toBe('done')
+    expect((await bob.openFile(sent.fileId)).size).toBe(0)
+  })
+
+  it('splits chunks into pieces on a connection that takes smaller messages', async () => {
+    await connected()
+    const source = patternSource('pieces.bin', 3 * MiB + 5, 141)
+    const sent = await alice.sendFile(bob.username, source)
+    await untilState(bob, sent.fileId, ['offered'])
+    // As if the friend's SDP allowed only 16 KiB: each 255 KiB chunk goes in 17 frames.
+    const link = rawLink(alice, bob.username) as unknown as { maxMessageBytes: number }
+    link.maxMessageBytes = 16 * 1024
+    await bob.acceptFile(sent.fileId)
+    expect((await untilState(bob, sent.fileId, ['done', 'failed'])).state).toBe('done')
+    expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    link.maxMessageBytes = 256 * 1024
+  })
+
+  it('tells the receiver when the sender no longer has the file', async () => {
+    const sent = await alice.sendFile(bob.username, patternSource('gone.bin', 2 * MiB, 151))
+    await untilState(bob, sent.fileId, ['offered'])
+    // The sender's stored copy disappears (storage cleared by the browser, say).
+    await storeOf(alice).deleteChunks(sent.fileId)
+    await bob.acceptFile(sent.fileId)
+    const failed = await untilState(bob, sent.fileId, ['failed', 'done'])
+    expect(failed.state).toBe('failed')
+    expect(failed.error?.code).toBe('unavailable')
+    expect((await untilState(alice, sent.fileId, ['failed'])).error?.code).toBe('unavailable')
+  })
+
+  it('offers a file to a friend who is offline, and delivers it when they are back', async () => {
+    const bobName = bob.username
+    bob.close()
+    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    const source = patternSource('while-away.pdf', 1 * MiB, 161, 'application/pdf')
+    const sent = await alice.sendFile(bob.username, source)
+    await untilState(alice, sent.fileId, ['offered'])
+    bob = await TincanClient.login(env, bobName, testPassword)
+    await untilState(bob, sent.fileId, ['offered'], 40_000)
+    await bob.acceptFile(sent.fileId)
+    expect((await untilState(bob, sent.fileId, ['done', 'failed'])).state).toBe('done')
+    await untilState(alice, sent.fileId, ['done'])
+  })
+
   it('resumes where it stopped after the receiver reloads the page', async () => {
     const source = patternSource('dataset.csv', 40 * MiB, 111, 'text/csv')
     const sent = await alice.sendFile(bob.username, source)
