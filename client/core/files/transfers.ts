@@ -16,161 +16,40 @@ import {
 import { Emitter } from '../emitter.ts'
 import { newMessageId, type FileMessageHandler } from '../messenger.ts'
 import { capMaxMessageBytes } from '../peer/link.ts'
-import type { FileLink, PeerManagerEvents } from '../peer/peer-manager.ts'
-import type { FileDirection, FileRecord, FileState } from '../store/db.ts'
-import type { FileContent, Message, MessageContent } from '../store/history.ts'
+import type { FileRecord, FileState } from '../store/db.ts'
+import type { MessageContent } from '../store/history.ts'
 import { chunkSizeFor, fileIdToBytes, readChunkFrame } from './chunk-frame.ts'
+import {
+  bytesOf,
+  clampSide,
+  cleanMime,
+  cleanName,
+  errorMessage,
+  fileContent,
+  hasRoomFor,
+  isInlineImage,
+} from './describe.ts'
 import { blobSource, isFileSource, type FileSource } from './file-source.ts'
-import { FileStore, FileStoreError, isFinal, isQuotaError, type FileMeta } from './file-store.ts'
+import { isFinal, isQuotaError, type FileMeta, type FileStore } from './file-store.ts'
 import { openIncomingHere, type IncomingFailure, type IncomingSink, type OpenIncoming } from './incoming.ts'
 import { RateMeter } from './meter.ts'
 import { OutgoingStream, prepareFile, PrepareError } from './outgoing.ts'
 import { readStoredFile, storedFileBlob } from './read.ts'
+import {
+  defaultAutoAcceptImagesUnderBytes,
+  defaultFileTuning,
+  FileTransferError,
+  type FileErrorCode,
+  type FileMessenger,
+  type FilePeers,
+  type FileTransferEvents,
+  type FileTransferView,
+  type FileTuning,
+  type SendFileOptions,
+} from './types.ts'
 
-/** Why a transfer failed, as the UI tells the user. */
-export type FileErrorCode =
-  /** This device's storage is full (IndexedDB quota): free space, then send or accept again. */
-  | 'storage-full'
-  /** The friend's storage is full. */
-  | 'peer-storage-full'
-  /** A chunk failed authentication: altered or not from this file. Nothing is kept. */
-  | 'bad-data'
-  /** Every chunk arrived but the whole file does not match the hash in the offer. */
-  | 'hash-mismatch'
-  /** The sender no longer has the file (deleted, or its storage was cleared). */
-  | 'unavailable'
-  /** The file could not be read from disk while preparing it (changed or removed). */
-  | 'read-failed'
-  /** The friend's side reported a failure (one of the above, on their device). */
-  | 'peer-failed'
-  | 'storage-failed'
-
-/** Where a transfer stands, for the UI. `waiting`: accepted and unfinished, but not moving now (no connection). */
-export type TransferState = FileState | 'waiting'
-
-/** A transfer as the UI shows it. */
-export interface FileTransferView {
-  /** Also the id of the file's message in the conversation. */
-  readonly fileId: string
-  readonly peer: string
-  readonly direction: FileDirection
-  readonly kind: 'file' | 'image'
-  readonly name: string
-  readonly mime: string
-  readonly size: number
-  readonly state: TransferState
-  /** Preparing: bytes prepared. Otherwise: bytes stored at the receiver (the sender counts what the receiver confirmed). */
-  readonly bytesDone: number
-  readonly error: { readonly code: FileErrorCode; readonly message: string } | null
-  /** `openFile` can give the bytes: received and verified, or the sender's own stored copy. */
-  readonly available: boolean
-  /** Chunk bytes sent (out) or received (in) on the wire since this page loaded, over all connections. */
-  readonly wireBytes: number
-  /** Plaintext bytes per chunk (resume points are in chunks). */
-  readonly chunkSize: number
-}
-
-export interface FileProgress {
-  readonly fileId: string
-  readonly peer: string
-  readonly direction: FileDirection
-  readonly phase: 'preparing' | 'transferring'
-  readonly bytesDone: number
-  readonly bytesTotal: number
-  readonly bytesPerSecond: number
-  /** Seconds left at the current speed; null until the speed is known. */
-  readonly etaSeconds: number | null
-}
-
-export interface FileErrorEvent {
-  readonly fileId: string
-  readonly peer: string
-  readonly code: FileErrorCode
-  readonly message: string
-}
-
-export interface FileTransferEvents extends Record<string, unknown> {
-  /** A transfer appeared or changed state (offered, accepted, waiting, done, failed…). */
-  file: FileTransferView
-  /** At most every `progressIntervalMs` per transfer while it moves, and at its end. */
-  'file-progress': FileProgress
-  'file-error': FileErrorEvent
-}
-
-export interface SendFileOptions {
-  /** Defaults to the File's name. */
-  readonly name?: string
-  /** Defaults to the File's type. */
-  readonly mime?: string
-  /** 'image' shows inline; defaults to 'image' for common image types, else 'file'. */
-  readonly kind?: 'file' | 'image'
-  /** A small preview made by the UI (≤ 32 KiB; JPEG, PNG or WebP), sent in the offer. */
-  readonly thumbnail?: Uint8Array | Blob
-  readonly thumbnailMime?: 'image/jpeg' | 'image/png' | 'image/webp'
-  readonly width?: number
-  readonly height?: number
-}
-
-/** Knobs for tests and benchmarks; the defaults suit browsers. */
-export interface FileTuning {
-  /** Chunk bytes the sender may have in flight beyond the receiver's last confirmation. */
-  readonly windowBytes: number
-  /** The receiver confirms storing after about this many bytes. */
-  readonly ackEveryBytes: number
-  /** The sender reads this much ahead from storage. */
-  readonly readAheadBytes: number
-  /** Bytes hashed, encrypted and written per step while preparing, and read per step when opening. */
-  readonly batchBytes: number
-  readonly progressIntervalMs: number
-}
-
-export const defaultFileTuning: FileTuning = {
-  windowBytes: 8 * 1024 * 1024,
-  ackEveryBytes: 1024 * 1024,
-  readAheadBytes: 2 * 1024 * 1024,
-  batchBytes: 4 * 1024 * 1024,
-  progressIntervalMs: 200,
-}
-
-export const defaultAutoAcceptImagesUnderBytes = 10 * 1024 * 1024
-
-export type FileTransferErrorCode = 'not-found' | 'forbidden' | 'bad-state' | 'too-large' | 'bad-thumbnail'
-
-/** Misuse of the API (unknown file, wrong state, oversized thumbnail); transfer failures are events. */
-export class FileTransferError extends Error {
-  override readonly name = 'FileTransferError'
-  constructor(
-    readonly code: FileTransferErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: FileTransferErrorCode): e is FileTransferError {
-    return e instanceof FileTransferError && (code === undefined || e.code === code)
-  }
-}
-
-/** What the transfers need from the messenger. */
-export interface FileMessenger {
-  sendFileOffer(
-    peer: string,
-    offer: Omit<FileOfferMessage, 'ts'>,
-    type: string,
-    content: MessageContent,
-  ): Promise<Message>
-  sendReliable(peer: string, frame: FileControlMessage): Promise<void>
-  sendEphemeral(peer: string, frame: FileControlMessage): Promise<boolean>
-}
-
-/** What the transfers need from the peer manager. */
-export interface FilePeers {
-  fileLink(peer: string): FileLink | undefined
-  isOpen(peer: string): boolean
-  connect(peer: string): void
-  on<K extends keyof PeerManagerEvents>(event: K, handler: (value: PeerManagerEvents[K]) => void): () => void
-}
+export * from './types.ts'
+export { thumbnailBytes } from './describe.ts'
 
 export interface FileTransfersOptions {
   readonly store: FileStore
@@ -183,17 +62,6 @@ export interface FileTransfersOptions {
   /** Where received chunks are decrypted, hashed and stored: here by default, or in a Worker (see receive-worker-client.ts). */
   readonly openIncoming?: OpenIncoming
 }
-
-/** Media types shown inline. SVG is left out: it is a document that can carry scripts. */
-const inlineImageTypes = new Set([
-  'image/png',
-  'image/jpeg',
-  'image/gif',
-  'image/webp',
-  'image/avif',
-  'image/bmp',
-])
-const isInlineImage = (mime: string): boolean => inlineImageTypes.has(mime.toLowerCase())
 
 /** Until a connection says otherwise, assume what every current browser accepts. */
 const assumedMaxMessageBytes = capMaxMessageBytes
@@ -1026,75 +894,9 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   }
 }
 
-function fileContent(fileId: string, r: FileRecord, meta: FileMeta): MessageContent {
-  const file: FileContent = {
-    fileId,
-    kind: r.kind,
-    name: meta.name,
-    size: r.size,
-    mime: meta.mime,
-    ...(meta.thumbnail === undefined ? {} : { thumbnail: meta.thumbnail }),
-    ...(meta.thumbnailMime === undefined ? {} : { thumbnailMime: meta.thumbnailMime }),
-    ...(meta.width === undefined ? {} : { width: meta.width }),
-    ...(meta.height === undefined ? {} : { height: meta.height }),
-  }
-  return { text: meta.name, file }
-}
-
-/** The thumbnail of a file message as bytes (for a Blob URL), if it has one. */
-export function thumbnailBytes(file: FileContent): Uint8Array | undefined {
-  return file.thumbnail === undefined ? undefined : fromBase64Url(file.thumbnail)
-}
-
 function cancelReasonOf(live: Live): FileCancelMessage['reason'] {
   const code = live.record.error?.code
   if (live.record.state === 'cancelled' || live.record.state === 'declined' || code === undefined)
     return 'cancelled'
   return code === 'storage-full' ? 'storage-full' : code === 'unavailable' ? 'unavailable' : 'failed'
 }
-
-/** Control characters and path separators go; long names keep their extension. */
-function cleanName(name: string): string {
-  let replaced = ''
-  for (const ch of name) {
-    const code = ch.charCodeAt(0)
-    replaced += code < 0x20 || code === 0x7f || ch === '/' || ch === '\\' ? '_' : ch
-  }
-  const clean = replaced.trim() || 'file'
-  const max = peerLimits.maxFileNameLength
-  if (clean.length <= max) return clean
-  const dot = clean.lastIndexOf('.')
-  const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : ''
-  return clean.slice(0, max - ext.length) + ext
-}
-
-function cleanMime(mime: string): string {
-  const m = mime.trim().toLowerCase()
-  return m.length <= peerLimits.maxMimeLength && /^[a-z0-9!#$&^_.+/-]*$/.test(m) ? m : ''
-}
-
-const clampSide = (n: number): number => Math.max(1, Math.min(peerLimits.maxImageSide, Math.round(n)))
-
-async function bytesOf(b: Uint8Array | Blob): Promise<Uint8Array> {
-  return b instanceof Uint8Array ? b : new Uint8Array(await b.arrayBuffer())
-}
-
-/** Where the browser can estimate its quota, whether `bytes` more would fit. */
-async function hasRoomFor(bytes: number): Promise<boolean> {
-  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<StorageEstimate> } } })
-    .navigator?.storage
-  if (storage?.estimate === undefined) return true
-  try {
-    const { quota, usage } = await storage.estimate()
-    // Chunk overhead and records: about 1 %, and room for the rest of the history.
-    return quota === undefined || usage === undefined || quota - usage > bytes * 1.01 + 16 * 1024 * 1024
-  } catch {
-    return true
-  }
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}
-
-export { FileStore, FileStoreError }
