@@ -479,7 +479,8 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       this.emitView(live)
       return
     }
-    if (live.opening !== undefined) return live.opening
+    // Already under way: its caller reports any failure.
+    if (live.opening !== undefined) return live.opening.catch(() => undefined)
     live.opening = (async () => {
       if (live.incoming === undefined) {
         const open = this.o.openIncoming ?? openIncomingHere
@@ -494,6 +495,10 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     })()
     try {
       await live.opening
+    } catch (e: unknown) {
+      // Storage could not be read back (or the worker failed): the user can send it again.
+      await this.fail(live, isQuotaError(e) ? 'storage-full' : 'storage-failed', errorMessage(e), true)
+      return
     } finally {
       live.opening = undefined
     }

@@ -151,6 +151,8 @@ describe('file transfers between two clients in Node', () => {
     await bob.declineFile(sent.fileId)
     await untilState(alice, sent.fileId, ['declined'])
     expect(await storeOf(alice).countChunks(sent.fileId)).toBe(0)
+    // The decline leaves bob's outbox once alice's device confirms it.
+    await until('bob’s outbox to empty', async () => (await bob.messenger['o'].outbox.size()) === 0)
   })
 
   it('cancels on the sender’s side mid-way: both sides stop and keep nothing', async () => {
