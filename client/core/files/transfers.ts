@@ -667,7 +667,13 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   /** @internal FileMessageHandler: a decision or acknowledgement from the friend. */
   async control(peer: string, frame: FileControlMessage): Promise<void> {
     const live = await this.get(frame.fileId)
-    if (live === undefined || live.record.peer !== peer) return
+    if (live === undefined) {
+      // Asked for a file this device does not have (its preparation was cut short by a reload
+      // just after the offer went out, say): say so, or the friend would wait for ever.
+      if (frame.type === 'file-accept') await this.sendCancel(peer, frame.fileId, 'unavailable', false)
+      return
+    }
+    if (live.record.peer !== peer) return
     switch (frame.type) {
       case 'file-accept':
         this.onAccept(peer, frame, live)
@@ -840,9 +846,11 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       state: r.state === 'transferring' && !moving ? 'waiting' : r.state,
       bytesDone: bytes(r.state === 'preparing' ? r.storedChunks : r.doneChunks),
       error: r.error === null ? null : { code: r.error.code as FileErrorCode, message: r.error.message },
+      // The sender's copy is deleted when the transfer is declined, cancelled or failed.
       available:
         r.storedChunks >= chunkCount &&
-        (r.direction === 'out' ? r.state !== 'preparing' && r.state !== 'failed' : r.state === 'done'),
+        (r.state === 'done' ||
+          (r.direction === 'out' && (r.state === 'offered' || r.state === 'transferring'))),
       wireBytes: this.wireBytes.get(r.fileId) ?? 0,
       chunkSize: r.chunkSize,
     }
