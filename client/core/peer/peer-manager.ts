@@ -149,7 +149,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     const link = this.links.get(peer)
     if (link !== undefined && link.state !== 'closed') return
     if (!this.o.signaling.online.has(peer)) return
-    void this.call(peer)
+    this.call(peer).catch(() => this.scheduleRetry(peer))
   }
 
   /** The friend's presence went away: stop retrying (an open channel keeps working). */
@@ -174,7 +174,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
   }
 
   private async rtcConfig(): Promise<RTCConfiguration> {
-    const ice = await this.o.iceConfig().catch(() => ({ iceServers: [], iceTransportPolicy: 'all' as const }))
+    // No fallback: without the server's ICE settings a relay-only user would reveal their address.
+    const ice = await this.o.iceConfig()
     const cert = await this.o.env.certificate?.()
     return {
       iceServers: ice.iceServers.map((s) => ({ ...s })),
