@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type { Page } from 'playwright-core'
 import { findChromium, launchChromium } from '../test/e2e/browser.ts'
 import { percentile, startServerProcess } from './server-process.ts'
+import { callPage, waitFor } from './page-driver.ts'
 import type { Bench, BenchResult } from './types.ts'
 
 interface BenchPage {
@@ -20,34 +21,8 @@ interface BenchPage {
   search(query: string): Promise<{ ms: number; hits: number }>
 }
 
-type Method = keyof BenchPage
-
-function call<M extends Method>(
-  page: Page,
-  method: M,
-  ...args: Parameters<BenchPage[M]>
-): Promise<Awaited<ReturnType<BenchPage[M]>>> {
-  return page.evaluate(
-    ([m, a]) => {
-      const bench = (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench
-      return bench[m as string]?.(...(a as unknown[]))
-    },
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<BenchPage[M]>>>
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | null | false>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe()
-    if (v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
+function call<M extends keyof BenchPage>(page: Page, method: M, ...args: Parameters<BenchPage[M]>) {
+  return callPage<BenchPage, M>(page, method, ...(args as never))
 }
 
 const messages = 1000

@@ -10,6 +10,7 @@ import type { FileTuning } from '../client/core/files/transfers.ts'
 import type { SendSchedulerOptions } from '../client/core/peer/send-scheduler.ts'
 import { findChromium, launchChromium } from '../test/e2e/browser.ts'
 import { percentile, startServerProcess } from './server-process.ts'
+import { callPage, waitFor as poll } from './page-driver.ts'
 import type { Bench, BenchResult } from './types.ts'
 
 const MiB = 1024 * 1024
@@ -43,34 +44,13 @@ interface BenchPage {
   heapBytes(): number
 }
 
-type Method = keyof BenchPage
-
-function call<M extends Method>(
-  page: Page,
-  method: M,
-  ...args: Parameters<BenchPage[M]>
-): Promise<Awaited<ReturnType<BenchPage[M]>>> {
-  return page.evaluate(
-    ([m, a]) => {
-      const bench = (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench
-      return bench[m as string]?.(...(a as unknown[]))
-    },
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<BenchPage[M]>>>
+/** File transfers run for minutes: poll the pages every 50 ms, not every 5. */
+function waitFor<T>(probe: () => Promise<T | null | false>, timeoutMs: number, what: string): Promise<T> {
+  return poll(probe, timeoutMs, what, 50)
 }
 
-async function waitFor<T>(
-  probe: () => Promise<T | null | false>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe()
-    if (v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+function call<M extends keyof BenchPage>(page: Page, method: M, ...args: Parameters<BenchPage[M]>) {
+  return callPage<BenchPage, M>(page, method, ...(args as never))
 }
 
 interface ProcessInfo {
