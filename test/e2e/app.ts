@@ -84,6 +84,36 @@ export class Person {
       .toContain(this.name)
   }
 
+  /** Finds `other` by name, sends a request, has them accept it, and waits until both see each other online. */
+  async befriend(other: Person): Promise<void> {
+    await this.byTestId('find-friends').or(this.byTestId('nav-friends')).first().click()
+    await this.byTestId('friend-search-input').fill(other.name)
+    const result = this.page.locator(`[data-testid="friend-search-result"][data-username="${other.name}"]`)
+    await expect.poll(() => result.count(), { timeout: 10_000 }).toBe(1)
+    await result.getByTestId('friend-add-button').click()
+    await other.byTestId('nav-friends').click()
+    const request = other.page.locator(`[data-testid="incoming-request"][data-username="${this.name}"]`)
+    await expect.poll(() => request.count(), { timeout: 15_000 }).toBe(1)
+    await request.getByTestId('request-accept').click()
+    for (const [me, them] of [
+      [this, other],
+      [other, this],
+    ] as const)
+      await me.expectOnline(them.name, true)
+  }
+
+  async expectOnline(username: string, online: boolean, timeout = 20_000): Promise<void> {
+    await expect
+      .poll(() => this.friendItem(username).getByTestId('friend-online').getAttribute('data-online'), { timeout })
+      .toBe(String(online))
+  }
+
+  /** Reloads the page and waits until the remembered session is back. */
+  async reload(): Promise<void> {
+    await this.page.reload()
+    await expect.poll(() => this.byTestId('current-user').textContent(), { timeout: 30_000 }).toContain(this.name)
+  }
+
   friendItem(username: string) {
     return this.page.locator(`[data-testid="friend-item"][data-username="${username}"]`)
   }
