@@ -130,6 +130,29 @@ export class History {
     }
   }
 
+  /** The message a stored record holds (exports and backups read records in batches themselves). */
+  openRecord(r: MessageRecord): Message {
+    return this.decode(r)
+  }
+
+  /**
+   * A stored record for a message from elsewhere (a restored backup): body sealed under this
+   * device's vault key, search tokens from this device's index key. The caller adds any other
+   * stored fields.
+   */
+  sealRecord(m: Message): MessageRecord {
+    return this.record(m)
+  }
+
+  /** A conversation's preview in the clear, and sealed for this device (exports, backups). */
+  openPreview(c: ConversationRecord): string {
+    return c.preview === null ? '' : this.open<string>('conversations', c.id, c.preview)
+  }
+
+  sealPreview(conversationId: string, text: string): Uint8Array {
+    return this.seal('conversations', conversationId, text)
+  }
+
   /**
    * Stores a message unless one with the same id exists (duplicates from resends are dropped).
    * Returns whether it was new. Incoming messages raise the conversation's unread count.
