@@ -151,6 +151,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
 export interface ServerProcess {
   readonly baseUrl: string
   readonly wsUrl: string
+  readonly port: number
+  readonly dataDir: string
   readonly child: ChildProcess
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string
@@ -181,13 +183,25 @@ export function runServerCommand(
 
 /** Starts the server as a child process on an ephemeral port and waits until it says it is running. */
 export async function startServerProcess(
-  options: { env?: Readonly<Record<string, string>>; startTimeoutMs?: number } = {},
+  options: {
+    env?: Readonly<Record<string, string>>
+    startTimeoutMs?: number
+    /** Reuse this data folder (and its test database); it is then not deleted by stop(). */
+    dataDir?: string
+    /** Listen on this port instead of an ephemeral one (to come back where clients expect it). */
+    port?: number
+  } = {},
 ): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tincan-proc-'))
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-proc-'))
   const database = await databaseFor(dataDir, options)
   const dropDatabase = async (): Promise<void> => {
+    if (!ownsDataDir) return
     await databases.get(dataDir)?.drop()
     databases.delete(dataDir)
+  }
+  const removeDataDir = (): void => {
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   const run = runServerCommand([], {
     ...testEnv,
@@ -195,7 +209,7 @@ export async function startServerProcess(
     CLIENT_DIR: join(dataDir, 'no-client'),
     ...database,
     ...options.env,
-    PORT: '0',
+    PORT: String(options.port ?? 0),
     DATA_DIR: dataDir,
   })
   const timeoutMs = options.startTimeoutMs ?? 30_000
@@ -221,20 +235,22 @@ export async function startServerProcess(
     })
   } catch (e: unknown) {
     run.child.kill('SIGKILL')
-    rmSync(dataDir, { recursive: true, force: true })
+    removeDataDir()
     await dropDatabase()
     throw e
   }
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
+    port,
+    dataDir,
     child: run.child,
     output: run.output,
     exited: run.exited,
     async stop(signal = 'SIGTERM') {
       if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal)
       const result = await run.exited
-      rmSync(dataDir, { recursive: true, force: true })
+      removeDataDir()
       await dropDatabase()
       return result
     },
