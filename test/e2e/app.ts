@@ -1,7 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { crc32, deflateSync } from 'node:zlib'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { expect } from 'vitest'
 import { buildApp, type App } from '../../signaling/app.ts'
 import { loadConfig } from '../../signaling/config.ts'
@@ -104,14 +106,18 @@ export class Person {
 
   async expectOnline(username: string, online: boolean, timeout = 20_000): Promise<void> {
     await expect
-      .poll(() => this.friendItem(username).getByTestId('friend-online').getAttribute('data-online'), { timeout })
+      .poll(() => this.friendItem(username).getByTestId('friend-online').getAttribute('data-online'), {
+        timeout,
+      })
       .toBe(String(online))
   }
 
   /** Reloads the page and waits until the remembered session is back. */
   async reload(): Promise<void> {
     await this.page.reload()
-    await expect.poll(() => this.byTestId('current-user').textContent(), { timeout: 30_000 }).toContain(this.name)
+    await expect
+      .poll(() => this.byTestId('current-user').textContent(), { timeout: 30_000 })
+      .toContain(this.name)
   }
 
   friendItem(username: string) {
@@ -137,4 +143,66 @@ export class Person {
   async expectMessage(text: string, timeout = 30_000): Promise<void> {
     await expect.poll(() => this.messageTexts(), { timeout }).toContain(text)
   }
+
+  /** Sends files (paths on disk) from the open chat through the composer's file picker. */
+  async sendFiles(...paths: string[]): Promise<void> {
+    await this.byTestId('attach-input').setInputFiles(paths)
+  }
+
+  /** The card of the file named `name` in the open chat. */
+  fileCard(name: string): Locator {
+    return this.page
+      .getByTestId('file-card')
+      .filter({ has: this.page.getByTestId('file-name').getByText(name, { exact: true }) })
+  }
+
+  async expectFileState(name: string, state: string, timeout = 60_000): Promise<void> {
+    await expect.poll(() => this.fileCard(name).getAttribute('data-state'), { timeout }).toBe(state)
+  }
+
+  /** Clicks the card's Save button and returns the SHA-256 (hex) of what the browser downloaded. */
+  async saveFile(name: string): Promise<{ sha256: string; suggestedName: string }> {
+    const [download] = await Promise.all([
+      this.page.waitForEvent('download', { timeout: 60_000 }),
+      this.fileCard(name).getByTestId('file-save').click(),
+    ])
+    const path = await download.path()
+    return { sha256: sha256(readFileSync(path)), suggestedName: download.suggestedFilename() }
+  }
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** A real PNG (8-bit RGB) whose pixels `paint` gives, made without a browser. */
+export function pngImage(
+  width: number,
+  height: number,
+  paint: (x: number, y: number) => readonly [number, number, number],
+): Buffer {
+  const rows = Buffer.alloc((width * 3 + 1) * height)
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1)
+    rows[row] = 0 // filter: none
+    for (let x = 0; x < width; x++) rows.set(paint(x, y), row + 1 + x * 3)
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const out = Buffer.alloc(body.length + 8)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc32(body), body.length + 4)
+    return out
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8 bits per sample, truecolour, no interlace
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
 }

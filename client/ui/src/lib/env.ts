@@ -1,5 +1,6 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js'
 import type { ClientEnv } from '../../../core/client.ts'
+import { createReceiveWorker } from '../../../core/files/receive-worker-client.ts'
 import { dtlsCertificate } from './dtls-certificate.ts'
 import { workerKdf } from './kdf.ts'
 
@@ -10,5 +11,7 @@ export function browserEnv(onKdfRunning: (running: boolean) => void): ClientEnv 
     kdf: workerKdf(onKdfRunning),
     createSocket: (url) => new WebSocket(url),
     peers: { SimplePeer, certificate: dtlsCertificate },
+    // Received files are decrypted, hashed and stored off the main thread.
+    receiveWorker: createReceiveWorker,
   }
 }

@@ -44,3 +44,32 @@ export function shortStamp(ts: number, now = Date.now()): string {
 export function fullStamp(ts: number): string {
   return new Intl.DateTimeFormat(i18n.locale, { dateStyle: 'full', timeStyle: 'short' }).format(ts)
 }
+
+const sizeUnits = ['B', 'KB', 'MB', 'GB', 'TB'] as const
+
+/** "820 KB", "12.4 MB": powers of 1024, as the file size limits in settings are. */
+export function fileSize(bytes: number): string {
+  let value = Math.max(0, bytes)
+  let unit = 0
+  while (value >= 1024 && unit < sizeUnits.length - 1) {
+    value /= 1024
+    unit++
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1
+  const n = new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: digits }).format(value)
+  return `${n} ${sizeUnits[unit]}`
+}
+
+/** "3.2 MB/s". */
+export function transferSpeed(bytesPerSecond: number): string {
+  return t('file.speed', { size: fileSize(bytesPerSecond) })
+}
+
+/** "45 s", "3 min", "1 h 20 min": a time left, rounded up. */
+export function timeLeft(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds))
+  if (s < 60) return t('time.seconds', { n: s })
+  const minutes = Math.ceil(s / 60)
+  if (minutes < 60) return t('time.minutes', { n: minutes })
+  return t('time.hours', { h: Math.floor(minutes / 60), m: minutes % 60 })
+}

@@ -5,6 +5,7 @@ import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'
 import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { t } from '../i18n/i18n.svelte.ts'
+import { filesState } from './files.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
 const pageSize = 50
@@ -60,6 +61,7 @@ class ChatState {
     const client = this.client
     if (client === undefined || this.peer === peer) return
     this.stopTyping()
+    filesState.releaseImages()
     this.peer = peer
     this.messages = []
     this.loaded = false
@@ -80,6 +82,7 @@ class ChatState {
 
   close(): void {
     this.stopTyping()
+    filesState.releaseImages()
     this.peer = undefined
     this.messages = []
     this.loaded = false

@@ -5,6 +5,7 @@ import { browserEnv } from '../env.ts'
 import { errorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { chatState } from './chat.svelte.ts'
+import { filesState } from './files.svelte.ts'
 import { friendsState } from './friends.svelte.ts'
 import { nav } from './navigation.svelte.ts'
 import { notifier } from './notifications.svelte.ts'
@@ -87,11 +88,17 @@ class Session {
     this.client?.setReadReceipts(on)
   }
 
+  setAutoAcceptImagesMb(mb: number): void {
+    settings.setAutoAcceptImagesMb(mb)
+    this.client?.setAutoAcceptImagesUnderBytes(settings.autoAcceptImagesBytes)
+  }
+
   private start(client: TincanClient): void {
     this.client = client
     this.username = client.username
     this.connection = client.signaling.state
     client.setReadReceipts(settings.readReceipts)
+    client.setAutoAcceptImagesUnderBytes(settings.autoAcceptImagesBytes)
     this.off = [
       client.on('connection', (state) => (this.connection = state)),
       client.on('session-ended', () => void this.sessionEnded()),
@@ -104,6 +111,7 @@ class Session {
     ]
     friendsState.attach(client)
     chatState.attach(client)
+    filesState.attach(client)
     safetyState.attach(client)
     notifier.attach(client)
     this.status = 'signed-in'
@@ -116,6 +124,7 @@ class Session {
     notifier.detach()
     safetyState.detach()
     chatState.detach()
+    filesState.detach()
     friendsState.detach()
     toasts.clear()
     this.client = undefined

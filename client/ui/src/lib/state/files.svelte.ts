@@ -1,0 +1,297 @@
+import type { TincanClient } from '../../../../core/client.ts'
+import {
+  FileTransferError,
+  type FileErrorCode,
+  type FileProgress,
+  type FileTransferView,
+} from '../../../../core/files/types.ts'
+import { SvelteMap, SvelteSet } from 'svelte/reactivity'
+import { errorText } from '../errors.ts'
+import { t } from '../i18n/i18n.svelte.ts'
+import { isInlineImage, makeThumbnail } from '../thumbnail.ts'
+import { toasts } from './toasts.svelte.ts'
+
+const mib = 1024 * 1024
+/** Full images up to this size are opened from storage as soon as they are there, to show inline. */
+const inlineImageMaxBytes = 40 * mib
+/** An object URL handed to a download is kept this long: the browser reads the Blob after the click. */
+const downloadUrlLifetimeMs = 60_000
+
+/** States in which bytes move (or are being prepared), so progress events matter. */
+const movingStates: ReadonlySet<FileTransferView['state']> = new Set(['preparing', 'transferring'])
+
+/** What the lightbox shows: a full image from storage (or its thumbnail while it opens). */
+export interface LightboxItem {
+  readonly fileId: string
+  readonly name: string
+  readonly thumbnail: string | undefined
+}
+
+/** A sentence for the user about why a transfer failed. */
+export function fileErrorText(code: FileErrorCode, peer: string): string {
+  switch (code) {
+    case 'storage-full':
+      return t('file.err.storageFull')
+    case 'peer-storage-full':
+      return t('file.err.peerStorageFull', { name: peer })
+    case 'bad-data':
+      return t('file.err.badData')
+    case 'hash-mismatch':
+      return t('file.err.hashMismatch')
+    case 'unavailable':
+      return t('file.err.unavailable', { name: peer })
+    case 'read-failed':
+      return t('file.err.readFailed')
+    case 'peer-failed':
+      return t('file.err.peerFailed', { name: peer })
+    case 'storage-failed':
+      return t('file.err.storageFailed')
+    default: {
+      const unreachable: never = code
+      return String(unreachable)
+    }
+  }
+}
+
+function actionErrorText(e: unknown): string {
+  if (FileTransferError.is(e)) {
+    switch (e.code) {
+      case 'forbidden':
+        return t('file.err.forbidden')
+      case 'too-large':
+        return t('file.err.tooLarge')
+      case 'not-found':
+      case 'bad-state':
+        return t('file.err.gone')
+      case 'bad-thumbnail':
+        return t('err.generic', { message: e.message })
+      default: {
+        const unreachable: never = e.code
+        return String(unreachable)
+      }
+    }
+  }
+  return errorText(e)
+}
+
+/** Starts a download of the Blob under `name` through an `<a download>`. */
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  a.rel = 'noopener'
+  a.hidden = true
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), downloadUrlLifetimeMs)
+}
+
+/**
+ * File transfers as the chat shows them: the latest view of each (by file id, which is also its
+ * message's id), live progress, full images opened for showing inline, and the actions.
+ */
+class FilesState {
+  readonly views = new SvelteMap<string, FileTransferView>()
+  readonly progress = new SvelteMap<string, FileProgress>()
+  /** Object URLs of full images opened from storage. */
+  readonly images = new SvelteMap<string, string>()
+  /** Files with an action in flight (accept, decline, cancel, save), so buttons can be disabled. */
+  readonly pending = new SvelteSet<string>()
+  /** Files sent from this page, with when: until its message exists, the chat shows one from here. */
+  readonly sentHere = new SvelteMap<string, number>()
+  lightbox = $state.raw<LightboxItem | undefined>()
+
+  private client: TincanClient | undefined
+  private off: (() => void)[] = []
+  private loading = new Set<string>()
+  private opening = new Set<string>()
+  /** Bumped when images are released, so an open that was running then is not kept. */
+  private imageGeneration = 0
+  private sending: Promise<unknown> = Promise.resolve()
+
+  attach(client: TincanClient): void {
+    this.client = client
+    this.off = [
+      client.on('file', (v) => this.update(v)),
+      client.on('file-progress', (p) => {
+        const state = this.views.get(p.fileId)?.state
+        if (state === undefined || movingStates.has(state)) this.progress.set(p.fileId, p)
+      }),
+      client.on('file-error', (e) => {
+        const name = this.views.get(e.fileId)?.name ?? ''
+        toasts.error(t('file.failedToast', { name, reason: fileErrorText(e.code, e.peer) }))
+      }),
+    ]
+  }
+
+  detach(): void {
+    for (const off of this.off) off()
+    this.off = []
+    this.client = undefined
+    this.releaseImages()
+    this.views.clear()
+    this.progress.clear()
+    this.pending.clear()
+    this.sentHere.clear()
+    this.loading.clear()
+  }
+
+  /** Loads the transfer behind a file message once (after a reload, its state comes from storage). */
+  ensure(fileId: string): void {
+    const client = this.client
+    if (client === undefined || this.views.has(fileId) || this.loading.has(fileId)) return
+    this.loading.add(fileId)
+    client
+      .fileTransfer(fileId)
+      .then((v) => {
+        // An event that arrived meanwhile is newer than what was read.
+        if (v !== undefined && this.client === client && !this.views.has(fileId)) this.views.set(fileId, v)
+      })
+      .catch((e: unknown) => console.warn('could not load a file transfer', e))
+      .finally(() => this.loading.delete(fileId))
+  }
+
+  /**
+   * Files sent to `peer` from this page that have no message yet (being prepared, or failed while
+   * preparing), oldest first, with when they were sent.
+   */
+  unsent(peer: string, messageIds: ReadonlySet<string>): { view: FileTransferView; sentAt: number }[] {
+    const out: { view: FileTransferView; sentAt: number }[] = []
+    for (const [id, sentAt] of this.sentHere) {
+      const view = this.views.get(id)
+      if (view === undefined || view.peer !== peer || messageIds.has(id)) continue
+      if (view.state === 'cancelled' || view.state === 'declined') continue
+      out.push({ view, sentAt })
+    }
+    return out
+  }
+
+  /**
+   * Sends files one after another, in the order given (several drops or picks queue up): images
+   * get a thumbnail made here, and are sent without one if that fails.
+   */
+  send(peer: string, files: readonly File[]): Promise<void> {
+    const run = this.sending.then(() => this.sendNow(peer, files))
+    this.sending = run.catch(() => undefined)
+    return run
+  }
+
+  private async sendNow(peer: string, files: readonly File[]): Promise<void> {
+    for (const file of files) {
+      const client = this.client
+      if (client === undefined) return
+      const thumb = isInlineImage(file.type) ? await makeThumbnail(file) : undefined
+      try {
+        let view: FileTransferView
+        try {
+          view = await client.sendFile(
+            peer,
+            file,
+            thumb === undefined
+              ? {}
+              : {
+                  thumbnail: thumb.bytes,
+                  thumbnailMime: thumb.mime,
+                  width: thumb.width,
+                  height: thumb.height,
+                },
+          )
+        } catch (e: unknown) {
+          if (!FileTransferError.is(e, 'bad-thumbnail')) throw e
+          view = await client.sendFile(peer, file)
+        }
+        this.sentHere.set(view.fileId, Date.now())
+        if (!this.views.has(view.fileId)) this.views.set(view.fileId, view)
+      } catch (e: unknown) {
+        toasts.error(t('file.sendFailed', { name: file.name, reason: actionErrorText(e) }))
+      }
+    }
+  }
+
+  accept(fileId: string): Promise<void> {
+    return this.act(fileId, (c) => c.acceptFile(fileId))
+  }
+
+  decline(fileId: string): Promise<void> {
+    return this.act(fileId, (c) => c.declineFile(fileId))
+  }
+
+  cancel(fileId: string): Promise<void> {
+    return this.act(fileId, (c) => c.cancelFile(fileId))
+  }
+
+  /** Saves the file to the user's downloads, from a Blob made of the stored chunks. */
+  save(fileId: string): Promise<void> {
+    return this.act(fileId, async (c) => {
+      const name = this.views.get(fileId)?.name ?? 'file'
+      download(await c.openFile(fileId), name)
+    })
+  }
+
+  /** Opens a full image from storage for showing, once (small ones only unless `always`). */
+  loadImage(fileId: string, always = false): void {
+    const client = this.client
+    const v = this.views.get(fileId)
+    if (client === undefined || v === undefined || !v.available || v.kind !== 'image') return
+    if (this.images.has(fileId) || this.opening.has(fileId)) return
+    if (!always && v.size > inlineImageMaxBytes) return
+    const generation = this.imageGeneration
+    this.opening.add(fileId)
+    client
+      .openFile(fileId)
+      .then((blob) => {
+        if (this.client === client && generation === this.imageGeneration)
+          this.images.set(fileId, URL.createObjectURL(blob))
+      })
+      .catch((e: unknown) => console.warn('could not open an image', e))
+      .finally(() => {
+        if (generation === this.imageGeneration) this.opening.delete(fileId)
+      })
+  }
+
+  openLightbox(item: LightboxItem): void {
+    this.loadImage(item.fileId, true)
+    this.lightbox = item
+  }
+
+  closeLightbox(): void {
+    this.lightbox = undefined
+  }
+
+  /** Frees the full images (when the chat is left): they are opened again when shown. */
+  releaseImages(): void {
+    for (const url of this.images.values()) URL.revokeObjectURL(url)
+    this.images.clear()
+    this.opening.clear()
+    this.imageGeneration++
+    this.lightbox = undefined
+  }
+
+  private update(v: FileTransferView): void {
+    this.views.set(v.fileId, v)
+    if (!movingStates.has(v.state)) this.progress.delete(v.fileId)
+    // A failed, declined or cancelled file is no longer available: drop its image.
+    if (!v.available) {
+      const url = this.images.get(v.fileId)
+      if (url !== undefined) URL.revokeObjectURL(url)
+      this.images.delete(v.fileId)
+    }
+  }
+
+  private async act(fileId: string, action: (c: TincanClient) => Promise<void>): Promise<void> {
+    const client = this.client
+    if (client === undefined || this.pending.has(fileId)) return
+    this.pending.add(fileId)
+    try {
+      await action(client)
+    } catch (e: unknown) {
+      toasts.error(actionErrorText(e))
+    } finally {
+      this.pending.delete(fileId)
+    }
+  }
+}
+
+export const filesState = new FilesState()
