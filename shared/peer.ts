@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { Username } from './common.ts'
 
 /**
  * Frames that travel between two browsers inside the Double Ratchet (the server never sees
@@ -21,10 +22,33 @@ export const peerLimits = {
   /** A thumbnail travels inside the offer (base64url), so it stays small. */
   maxThumbnailBytes: 32 * 1024,
   maxImageSide: 65_535,
+  /** A reply carries the start of the message it quotes, not all of it. */
+  maxQuoteExcerptLength: 200,
+  /** One emoji: room for the longest ZWJ sequences with skin tones (UTF-16 units). */
+  maxEmojiLength: 32,
+  /** The longest disappearing-message timer: 90 days, in seconds. */
+  maxTimerSeconds: 90 * 24 * 60 * 60,
 } as const
+
+/** The timers the app offers, in seconds (0 = off); any whole number up to `maxTimerSeconds` is valid on the wire. */
+export const disappearingTimerPresets = [0, 5 * 60, 60 * 60, 24 * 60 * 60, 7 * 24 * 60 * 60] as const
 
 export const MessageId = Type.String({ minLength: 8, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })
 const Ts = Type.Integer({ minimum: 0 })
+
+/** Seconds after `ts` at which a message is deleted on both devices (disappearing messages). */
+const ExpiresAfter = Type.Integer({ minimum: 1, maximum: peerLimits.maxTimerSeconds })
+
+/** The message a reply answers: its id, who wrote it, and the start of its text (or the file name). */
+export const ReplyQuote = Type.Object(
+  {
+    id: MessageId,
+    author: Username,
+    excerpt: Type.String({ maxLength: peerLimits.maxQuoteExcerptLength }),
+  },
+  strict,
+)
+export type ReplyQuote = Static<typeof ReplyQuote>
 
 export const TextMessage = Type.Object(
   {
@@ -32,10 +56,66 @@ export const TextMessage = Type.Object(
     id: MessageId,
     ts: Ts,
     text: Type.String({ minLength: 1, maxLength: peerLimits.maxTextLength }),
+    replyTo: Type.Optional(ReplyQuote),
+    expiresAfter: Type.Optional(ExpiresAfter),
   },
   strict,
 )
 export type TextMessage = Static<typeof TextMessage>
+
+/**
+ * The sender's reaction to a message of the conversation (theirs or the receiver's): one per
+ * person and message; a later one replaces it, and an empty `emoji` removes it. Applied only if
+ * its `ts` is later than the reaction it replaces.
+ */
+export const ReactionMessage = Type.Object(
+  {
+    type: Type.Literal('reaction'),
+    id: MessageId,
+    ts: Ts,
+    of: MessageId,
+    // No whitespace or control characters; the UI offers emoji, the receiver only bounds them.
+    emoji: Type.String({ maxLength: peerLimits.maxEmojiLength, pattern: '^[^\\s\\u0000-\\u001f\\u007f]*$' }),
+  },
+  strict,
+)
+export type ReactionMessage = Static<typeof ReactionMessage>
+
+/** The sender's new text for one of their own text messages. */
+export const EditMessage = Type.Object(
+  {
+    type: Type.Literal('edit'),
+    id: MessageId,
+    ts: Ts,
+    of: MessageId,
+    text: Type.String({ minLength: 1, maxLength: peerLimits.maxTextLength }),
+  },
+  strict,
+)
+export type EditMessage = Static<typeof EditMessage>
+
+/** Delete for everyone: one of the sender's own messages becomes a "deleted" marker on both devices. */
+export const DeleteMessage = Type.Object(
+  { type: Type.Literal('delete'), id: MessageId, ts: Ts, of: MessageId },
+  strict,
+)
+export type DeleteMessage = Static<typeof DeleteMessage>
+
+/** The conversation's disappearing-message timer, in seconds (0 = off); also a line in the history. */
+export const TimerMessage = Type.Object(
+  {
+    type: Type.Literal('timer'),
+    id: MessageId,
+    ts: Ts,
+    seconds: Type.Integer({ minimum: 0, maximum: peerLimits.maxTimerSeconds }),
+  },
+  strict,
+)
+export type TimerMessage = Static<typeof TimerMessage>
+
+/** Changes to messages already sent: they travel through the outbox but are not history messages themselves. */
+export const MessageActionMessage = Type.Union([ReactionMessage, EditMessage, DeleteMessage])
+export type MessageActionMessage = Static<typeof MessageActionMessage>
 
 /** Delivered: the message is stored on the friend's device. Read: the friend saw it. */
 export const ReceiptMessage = Type.Object(
@@ -91,6 +171,7 @@ export const FileOfferMessage = Type.Object(
     ),
     width: Type.Optional(ImageSide),
     height: Type.Optional(ImageSide),
+    expiresAfter: Type.Optional(ExpiresAfter),
   },
   strict,
 )
@@ -157,6 +238,10 @@ export const PeerMessage = Type.Union([
   TextMessage,
   ReceiptMessage,
   TypingMessage,
+  ReactionMessage,
+  EditMessage,
+  DeleteMessage,
+  TimerMessage,
   FileOfferMessage,
   FileAcceptMessage,
   FileAckMessage,

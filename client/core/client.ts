@@ -1,5 +1,12 @@
 import { formatSafetyNumber, fromBase64Url, safetyNumber, safetyQrPayload } from '../../crypto/index.ts'
-import type { Friend, Group, PendingRequest, PendingRequests, PublicUser } from '../../shared/index.ts'
+import {
+  peerLimits,
+  type Friend,
+  type Group,
+  type PendingRequest,
+  type PendingRequests,
+  type PublicUser,
+} from '../../shared/index.ts'
 import {
   forgetSession,
   login,
@@ -22,11 +29,21 @@ import {
   type FileTuning,
   type SendFileOptions,
 } from './files/transfers.ts'
-import { Messenger } from './messenger.ts'
+import { MessageActionError } from './action-error.ts'
+import { ExpirySweeper } from './disappearing.ts'
+import { MessageActions } from './message-actions.ts'
+import { Messenger, type SendTextOptions } from './messenger.ts'
 import { Outbox } from './outbox.ts'
 import { PeerManager, type PeerManagerEnv, type PeerState } from './peer/peer-manager.ts'
 import { SignalingConnection, type ConnectionState, type SocketLike } from './signaling.ts'
-import { History, type Conversation, type Message, type SearchHit } from './store/history.ts'
+import {
+  directConversationId,
+  History,
+  type Conversation,
+  type Message,
+  type RemovedMessage,
+  type SearchHit,
+} from './store/history.ts'
 import type { ContactRecord } from './store/db.ts'
 import { Trust } from './trust.ts'
 
@@ -65,13 +82,22 @@ export interface ClientEvents extends Record<string, unknown> {
   requests: PendingRequests
   groups: readonly Group[]
   conversations: readonly Conversation[]
+  /** A message was added, or its delivery state changed. */
   message: Message
+  /** A stored message changed: edited, reacted to, deleted for everyone (a marker stays), or its quote cleared. */
+  'message-updated': Message
+  /** A message left this device: deleted for me, or its disappearing timer ran out. */
+  'message-removed': RemovedMessage
   typing: { peer: string; typing: boolean }
   /** For notifications: a friend request arrived. */
   'friend-request': PendingRequest
   /** A friend's key changed: warn, and block sending until accepted. */
   'key-changed': { username: string }
-  /** A connection to a friend failed verification (forged or swapped keys or fingerprints). */
+  /**
+   * A connection to a friend failed verification (forged or swapped keys or fingerprints), or a
+   * friend tried to edit or delete a message that is not theirs (`not-author`,
+   * `wrong-conversation`, `not-editable`; not applied).
+   */
   'peer-error': { peer: string; code: string; message: string }
   'session-ended': undefined
   /** A file transfer appeared or changed state. */
@@ -103,11 +129,15 @@ export class TincanClient extends Emitter<ClientEvents> {
   readonly peers: PeerManager
   readonly messenger: Messenger
   readonly files: FileTransfers
+  /** Reactions, edits and deletions. */
+  readonly actions: MessageActions
+  private readonly expiry: ExpirySweeper
   private readonly receiveWorker: ReturnType<typeof workerIncoming> | undefined
   private friendList: Friend[] = []
   private requestList: PendingRequests = { incoming: [], outgoing: [] }
   private groupList: Group[] = []
   private readReceipts = true
+  private typingIndicators = true
   private closed = false
 
   private constructor(
@@ -144,12 +174,14 @@ export class TincanClient extends Emitter<ClientEvents> {
       vaultKey: session.vaultKey,
       canSend: (peer) => this.trust.canSend(peer),
       readReceipts: () => this.readReceipts,
+      typingIndicators: () => this.typingIndicators,
       // Late-bound: the transfers need the messenger, and the messenger hands them file messages.
       files: {
         offer: (peer, frame) => this.files.offer(peer, frame),
         offerStored: (peer, frame, isNew) => this.files.offerStored(peer, frame, isNew),
         control: (peer, frame) => this.files.control(peer, frame),
       },
+      actions: { receive: (peer, frame) => this.actions.receive(peer, frame) },
     })
     this.receiveWorker =
       env.receiveWorker === undefined ? undefined : workerIncoming(session.username, env.receiveWorker)
@@ -160,6 +192,18 @@ export class TincanClient extends Emitter<ClientEvents> {
       canSend: (peer) => this.trust.canSend(peer),
       ...(env.files === undefined ? {} : { tuning: env.files }),
       ...(this.receiveWorker === undefined ? {} : { openIncoming: this.receiveWorker }),
+    })
+    this.actions = new MessageActions({
+      me: session.username,
+      history: this.history,
+      messenger: this.messenger,
+      canSend: (peer) => this.trust.canSend(peer),
+      files: this.files,
+    })
+    this.expiry = new ExpirySweeper({
+      history: this.history,
+      onExpired: (out) => this.actions.removed(out),
+      onError: (e: unknown) => console.error('deleting expired messages failed', e),
     })
     this.wire()
   }
@@ -199,6 +243,8 @@ export class TincanClient extends Emitter<ClientEvents> {
   ): Promise<TincanClient> {
     if (remember) await rememberSession(session)
     const client = new TincanClient(env, session, api)
+    // Whatever disappeared while the app was closed goes before anything is shown or sent.
+    await client.expiry.sweep()
     client.signaling.start()
     await client.refresh().catch(() => undefined)
     return client
@@ -262,9 +308,19 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.peers.on('state', () => this.emitFriends())
     this.peers.on('error', (e) => this.emit('peer-error', e))
     this.messenger.on('message', (m) => {
+      if (m.expiresAt !== undefined) this.expiry.schedule(m.expiresAt)
       this.emit('message', m)
       this.background(this.emitConversations())
     })
+    this.actions.on('message-updated', (m) => {
+      this.emit('message-updated', m)
+      this.background(this.emitConversations())
+    })
+    this.actions.on('message-removed', (r) => {
+      this.emit('message-removed', r)
+      this.background(this.emitConversations())
+    })
+    this.actions.on('refused', (r) => this.emit('peer-error', r))
     this.messenger.on('typing', (t) => this.emit('typing', t))
     this.files.on('file', (f) => this.emit('file', f))
     this.files.on('file-progress', (p) => this.emit('file-progress', p))
@@ -385,11 +441,64 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   // ---- chat ----
 
-  /** Sends a text message; it is stored as queued and goes out when the friend is reachable. */
-  async sendText(peer: string, text: string): Promise<Message> {
+  /**
+   * Sends a text message; it is stored as queued and goes out when the friend is reachable.
+   * `options.replyTo` (a message id of this conversation) makes it a reply quoting that message.
+   * With the conversation's disappearing timer on, it carries the timer.
+   * @throws MessageActionError 'not-found' / 'deleted' for a `replyTo` that cannot be quoted.
+   */
+  async sendText(peer: string, text: string, options?: SendTextOptions): Promise<Message> {
     if (!(await this.trust.canSend(peer)))
       throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
-    return this.messenger.sendText(peer, text)
+    return this.messenger.sendText(peer, text, options)
+  }
+
+  /**
+   * Sets (or replaces) the user's reaction to a message, mine or the friend's; '' removes it.
+   * Resolves with the message as changed (also a `message-updated` event).
+   * @throws MessageActionError
+   */
+  async react(messageId: string, emoji: string): Promise<Message> {
+    return this.actions.react(messageId, emoji)
+  }
+
+  /** Edits one of the user's own text messages, on both devices (`content.editedAt` is set). @throws MessageActionError */
+  async editMessage(messageId: string, text: string): Promise<Message> {
+    return this.actions.edit(messageId, text)
+  }
+
+  /** Deletes one of the user's own messages on both devices; a marker stays (`content.deleted`). @throws MessageActionError */
+  async deleteForEveryone(messageId: string): Promise<Message> {
+    return this.actions.deleteForEveryone(messageId)
+  }
+
+  /** Removes a message from this device only (a `message-removed` event); false if it was not there. */
+  async deleteForMe(messageId: string): Promise<boolean> {
+    return this.actions.deleteForMe(messageId)
+  }
+
+  /**
+   * Sets the conversation's disappearing-message timer in seconds (0 = off; see
+   * `disappearingTimerPresets`). Both sides get a `timer` line, and messages sent from then on by
+   * either side are deleted on both devices that long after they were sent.
+   * @throws MessageActionError 'invalid' (not a whole number of seconds within limits), 'forbidden'.
+   */
+  async setDisappearingTimer(peer: string, seconds: number): Promise<Message> {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > peerLimits.maxTimerSeconds)
+      throw new MessageActionError(
+        'invalid',
+        `a timer is a whole number of seconds from 0 to ${peerLimits.maxTimerSeconds}`,
+      )
+    if (!(await this.trust.canSend(peer)))
+      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
+    const message = await this.messenger.sendTimer(peer, seconds)
+    await this.emitConversations()
+    return message
+  }
+
+  /** The conversation's disappearing-message timer in seconds; 0 = off. */
+  async disappearingTimer(peer: string): Promise<number> {
+    return this.history.timer(directConversationId(peer))
   }
 
   async setTyping(peer: string, typing: boolean): Promise<void> {
@@ -414,8 +523,25 @@ export class TincanClient extends Emitter<ClientEvents> {
     return this.history.conversations()
   }
 
+  /**
+   * Off: read receipts are not sent, and the friend's count only as delivered (as in Signal).
+   * Not stored by the client: the UI keeps the choice and sets it at start.
+   */
   setReadReceipts(on: boolean): void {
     this.readReceipts = on
+  }
+
+  /** Off: the user's typing is not sent, and friends' typing is not reported. The UI keeps the choice. */
+  setTypingIndicators(on: boolean): void {
+    this.typingIndicators = on
+  }
+
+  get readReceiptsEnabled(): boolean {
+    return this.readReceipts
+  }
+
+  get typingIndicatorsEnabled(): boolean {
+    return this.typingIndicators
   }
 
   /** Opens the encrypted connection to a friend ahead of time (e.g. when their chat is opened). */
@@ -498,6 +624,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.expiry.close()
     this.files.close()
     this.receiveWorker?.terminate()
     this.messenger.close()

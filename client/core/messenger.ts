@@ -8,14 +8,26 @@ import {
 } from '../../crypto/index.ts'
 import {
   decodePeerMessage,
+  peerLimits,
   type FileControlMessage,
   type FileOfferMessage,
+  type MessageActionMessage,
   type PeerMessage,
   type ReceiptMessage,
+  type ReplyQuote,
+  type TimerMessage,
 } from '../../shared/index.ts'
+import { MessageActionError } from './action-error.ts'
 import { Emitter } from './emitter.ts'
 import type { Outbox } from './outbox.ts'
-import { directConversationId, type History, type Message, type MessageContent } from './store/history.ts'
+import type { OutboxRecord } from './store/db.ts'
+import {
+  directConversationId,
+  type History,
+  type Message,
+  type MessageContent,
+  type Quote,
+} from './store/history.ts'
 
 /** An encrypted, ordered, reliable pipe to each friend; the peer manager provides it. */
 export interface PeerTransport {
@@ -30,6 +42,11 @@ export interface MessengerEvents extends Record<string, unknown> {
   /** A message was added or changed state. */
   message: Message
   typing: { peer: string; typing: boolean }
+}
+
+/** What the message actions do with a friend's reactions, edits and deletions (see message-actions.ts). */
+export interface MessageActionHandler {
+  receive(peer: string, frame: MessageActionMessage): Promise<void>
 }
 
 /** What the file transfers do with file messages from a friend (see files/transfers.ts). */
@@ -52,9 +69,39 @@ export interface MessengerOptions {
   readonly vaultKey: Uint8Array
   /** Whether sending to this friend is allowed now (pinned key, no unaccepted change). */
   readonly canSend: (peer: string) => Promise<boolean>
+  /** Off: no read receipts are sent, and the friend's read receipts count only as delivered. */
   readonly readReceipts?: () => boolean
+  /** Off: no typing indicators are sent, and the friend's are not reported. */
+  readonly typingIndicators?: () => boolean
   readonly now?: () => number
   readonly files?: FileMessageHandler
+  readonly actions?: MessageActionHandler
+}
+
+/** Options of a text message. */
+export interface SendTextOptions {
+  /** The id of a message of the same conversation that this one answers (quoted in the reply). */
+  readonly replyTo?: string
+}
+
+/** Frames that wait in the outbox without being history messages themselves. */
+export type ReliableMessage = FileControlMessage | MessageActionMessage
+
+/** When a message carrying `expiresAfter` is deleted: that long after it was sent, but never counted from a time later than `receivedAt` (a sender's clock ahead of ours cannot stretch it). */
+export function expiryOf(
+  sentAt: number,
+  expiresAfter: number | undefined,
+  receivedAt = sentAt,
+): number | undefined {
+  return expiresAfter === undefined ? undefined : Math.min(sentAt, receivedAt) + expiresAfter * 1000
+}
+
+/** The start of a text, cut between characters (never inside a surrogate pair). */
+export function excerptOf(text: string, maxLength: number = peerLimits.maxQuoteExcerptLength): string {
+  if (text.length <= maxLength) return text
+  const cut = text.slice(0, maxLength)
+  const last = cut.charCodeAt(cut.length - 1)
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut
 }
 
 export const newMessageId = (): string => toBase64Url(randomBytes(16))
@@ -82,10 +129,45 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.now = o.now ?? Date.now
   }
 
-  /** Stores the message as queued, puts it in the outbox, and sends it if the friend is connected. */
-  async sendText(peer: string, text: string): Promise<Message> {
-    const frame: PeerMessage = { type: 'text', id: newMessageId(), ts: this.nextTimestamp(), text }
-    return this.sendStored(peer, frame, 'text', { text })
+  /**
+   * Stores the message as queued, puts it in the outbox, and sends it if the friend is connected.
+   * With the conversation's disappearing timer on, the message carries it.
+   * @throws MessageActionError 'not-found' when `replyTo` names no message of this conversation, 'deleted' when it was deleted.
+   */
+  async sendText(peer: string, text: string, options: SendTextOptions = {}): Promise<Message> {
+    const conversationId = directConversationId(peer)
+    const replyTo =
+      options.replyTo === undefined ? undefined : await this.quote(conversationId, options.replyTo)
+    const expiresAfter = await this.expiresAfter(conversationId)
+    const frame: PeerMessage = {
+      type: 'text',
+      id: newMessageId(),
+      ts: this.nextTimestamp(),
+      text,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(expiresAfter === undefined ? {} : { expiresAfter }),
+    }
+    return this.sendStored(
+      peer,
+      frame,
+      'text',
+      replyTo === undefined ? { text } : { text, replyTo },
+      expiresAfter,
+    )
+  }
+
+  private async quote(conversationId: string, id: string): Promise<ReplyQuote> {
+    const quoted = await this.o.history.get(id)
+    if (quoted === undefined || quoted.conversationId !== conversationId)
+      throw new MessageActionError('not-found', 'the message to reply to is not in this conversation')
+    if (quoted.content.deleted === true || quoted.type === 'timer')
+      throw new MessageActionError('deleted', 'a deleted message cannot be quoted')
+    return { id, author: quoted.author, excerpt: excerptOf(quoted.content.text) }
+  }
+
+  private async expiresAfter(conversationId: string): Promise<number | undefined> {
+    const seconds = await this.o.history.timer(conversationId)
+    return seconds > 0 ? seconds : undefined
   }
 
   /** A file offer is a history message like a text: queued, kept in the outbox until delivered. */
@@ -95,7 +177,28 @@ export class Messenger extends Emitter<MessengerEvents> {
     type: string,
     content: MessageContent,
   ): Promise<Message> {
-    return this.sendStored(peer, { ...offer, ts: this.nextTimestamp() }, type, content)
+    const expiresAfter = await this.expiresAfter(directConversationId(peer))
+    const frame: FileOfferMessage = {
+      ...offer,
+      ts: this.nextTimestamp(),
+      ...(expiresAfter === undefined ? {} : { expiresAfter }),
+    }
+    return this.sendStored(peer, frame, type, content, expiresAfter)
+  }
+
+  /**
+   * Sets the conversation's disappearing-message timer (seconds, 0 = off) and tells the friend:
+   * a `timer` line in both histories, delivered like a message.
+   */
+  async sendTimer(peer: string, seconds: number): Promise<Message> {
+    const frame: TimerMessage = { type: 'timer', id: newMessageId(), ts: this.nextTimestamp(), seconds }
+    const message = await this.sendStored(peer, frame, 'timer', { text: '', timerSeconds: seconds })
+    await this.o.history.setTimer(message.conversationId, peer, {
+      seconds,
+      setAt: frame.ts,
+      setBy: this.o.me,
+    })
+    return message
   }
 
   private async sendStored(
@@ -103,8 +206,10 @@ export class Messenger extends Emitter<MessengerEvents> {
     frame: PeerMessage,
     type: string,
     content: MessageContent,
+    expiresAfter?: number,
   ): Promise<Message> {
     const conversationId = directConversationId(peer)
+    const expiresAt = expiryOf(frame.ts, expiresAfter)
     const message: Message = {
       id: frame.id,
       conversationId,
@@ -114,6 +219,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       type,
       state: 'queued',
       content,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
     }
     const plaintext = utf8Encode(JSON.stringify(frame))
     await this.o.history.add(message, {
@@ -143,9 +249,24 @@ export class Messenger extends Emitter<MessengerEvents> {
    * A message that must reach the friend but is not part of the history (a file transfer
    * decision): kept in the outbox, in order with the chat, until the friend's device confirms it.
    */
-  async sendReliable(peer: string, frame: FileControlMessage): Promise<void> {
+  async sendReliable(peer: string, frame: ReliableMessage): Promise<void> {
+    await this.sendWritten(peer, frame, async (entry) => {
+      await this.o.outbox.put(entry)
+      return true
+    })
+  }
+
+  /**
+   * Like `sendReliable`, but `write` stores the outbox entry itself, in the same transaction as
+   * the change it carries (a reaction, an edit), and says whether it did; nothing is sent if not.
+   */
+  async sendWritten(
+    peer: string,
+    frame: ReliableMessage,
+    write: (entry: OutboxRecord) => Promise<boolean>,
+  ): Promise<boolean> {
     const plaintext = utf8Encode(JSON.stringify(frame))
-    await this.o.outbox.put({
+    const written = await write({
       id: frame.id,
       to: peer,
       conversationId: directConversationId(peer),
@@ -157,9 +278,11 @@ export class Messenger extends Emitter<MessengerEvents> {
       ),
       attempts: 0,
     })
+    if (!written) return false
     if (this.o.transport.isOpen(peer))
       void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
     else this.o.transport.connect(peer)
+    return true
   }
 
   /** Sent now on the open connection, or not at all (false): the caller repeats it when needed. */
@@ -190,7 +313,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   /** Strictly increasing, so two messages written in the same millisecond keep their order. */
-  private nextTimestamp(): number {
+  nextTimestamp(): number {
     this.lastTs = Math.max(this.now(), this.lastTs + 1)
     return this.lastTs
   }
@@ -204,9 +327,9 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.closed = true
   }
 
-  /** Ephemeral: not stored, not retried. */
+  /** Ephemeral: not stored, not retried. Nothing is sent while typing indicators are off. */
   async sendTyping(peer: string, typing: boolean): Promise<void> {
-    if (!this.o.transport.isOpen(peer) || !(await this.o.canSend(peer))) return
+    if (!this.typingOn() || !this.o.transport.isOpen(peer) || !(await this.o.canSend(peer))) return
     await this.sendFrame(peer, { type: 'typing', id: newMessageId(), ts: this.now(), typing })
   }
 
@@ -217,7 +340,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     const recent = await this.o.history.page(conversationId, { limit: 200 })
     const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
     for (const m of unread) await this.o.history.setState(m.id, 'read')
-    if (unread.length > 0 && (this.o.readReceipts?.() ?? true)) {
+    if (unread.length > 0 && this.readReceiptsOn()) {
       await this.sendFrame(peer, {
         type: 'receipt',
         id: newMessageId(),
@@ -226,6 +349,14 @@ export class Messenger extends Emitter<MessengerEvents> {
         of: unread.map((m) => m.id),
       })
     }
+  }
+
+  private readReceiptsOn(): boolean {
+    return this.o.readReceipts?.() ?? true
+  }
+
+  private typingOn(): boolean {
+    return this.o.typingIndicators?.() ?? true
   }
 
   /** A new connection to the friend is open: everything unacknowledged goes out again, oldest first. */
@@ -279,17 +410,25 @@ export class Messenger extends Emitter<MessengerEvents> {
     const frame = decoded.value
     switch (frame.type) {
       case 'text': {
-        const message: Message = {
-          id: frame.id,
-          conversationId: directConversationId(peer),
-          author: peer,
-          sentAt: frame.ts,
-          receivedAt: this.now(),
-          type: 'text',
-          state: 'received',
-          content: { text: frame.text },
+        const receivedAt = this.now()
+        const expiresAt = expiryOf(frame.ts, frame.expiresAfter, receivedAt)
+        // Already past its time (the friend's device held it while we were away): never stored.
+        if (expiresAt === undefined || expiresAt > receivedAt) {
+          const replyTo =
+            frame.replyTo === undefined ? undefined : await this.receivedQuote(peer, frame.replyTo)
+          const message: Message = {
+            id: frame.id,
+            conversationId: directConversationId(peer),
+            author: peer,
+            sentAt: frame.ts,
+            receivedAt,
+            type: 'text',
+            state: 'received',
+            content: replyTo === undefined ? { text: frame.text } : { text: frame.text, replyTo },
+            ...(expiresAt === undefined ? {} : { expiresAt }),
+          }
+          if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
         }
-        if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
         // Acknowledge duplicates too: the first receipt may have been lost with the connection.
         this.queueDelivered(peer, frame.id)
         return
@@ -298,7 +437,18 @@ export class Messenger extends Emitter<MessengerEvents> {
         await this.onReceipt(peer, frame)
         return
       case 'typing':
-        this.emit('typing', { peer, typing: frame.typing })
+        if (this.typingOn()) this.emit('typing', { peer, typing: frame.typing })
+        return
+      case 'reaction':
+      case 'edit':
+      case 'delete':
+        if (this.o.actions === undefined) return
+        await this.o.actions.receive(peer, frame)
+        // From the friend's outbox: confirm, even when repeated or refused, so it leaves there.
+        this.queueDelivered(peer, frame.id)
+        return
+      case 'timer':
+        await this.onTimer(peer, frame)
         return
       case 'file-offer':
         await this.onFileOffer(peer, frame)
@@ -322,9 +472,54 @@ export class Messenger extends Emitter<MessengerEvents> {
     }
   }
 
+  /**
+   * A reply's quote as the friend sent it, if it names one of the two of us; if the quoted
+   * message is deleted (or gone) here, the excerpt is not kept either.
+   */
+  private async receivedQuote(peer: string, quote: ReplyQuote): Promise<Quote | undefined> {
+    if (quote.author !== peer && quote.author !== this.o.me) return undefined
+    const quoted = await this.o.history.get(quote.id)
+    if (
+      quoted === undefined ||
+      quoted.conversationId !== directConversationId(peer) ||
+      quoted.content.deleted === true
+    )
+      return { id: quote.id, author: quote.author, excerpt: '', deleted: true }
+    return { id: quote.id, author: quote.author, excerpt: quote.excerpt }
+  }
+
+  private async onTimer(peer: string, frame: TimerMessage): Promise<void> {
+    const message: Message = {
+      id: frame.id,
+      conversationId: directConversationId(peer),
+      author: peer,
+      sentAt: frame.ts,
+      receivedAt: this.now(),
+      type: 'timer',
+      state: 'received',
+      content: { text: '', timerSeconds: frame.seconds },
+    }
+    // A line in the history, not an unread message.
+    if (await this.o.history.add(message, { incoming: false, peer })) {
+      await this.o.history.setTimer(message.conversationId, peer, {
+        seconds: frame.seconds,
+        setAt: frame.ts,
+        setBy: peer,
+      })
+      this.emit('message', message)
+    }
+    this.queueDelivered(peer, frame.id)
+  }
+
   private async onFileOffer(peer: string, frame: FileOfferMessage): Promise<void> {
     const files = this.o.files
     if (files === undefined) return
+    const receivedAt = this.now()
+    const expiresAt = expiryOf(frame.ts, frame.expiresAfter, receivedAt)
+    if (expiresAt !== undefined && expiresAt <= receivedAt) {
+      this.queueDelivered(peer, frame.id)
+      return
+    }
     const described = await files.offer(peer, frame)
     if (described === undefined) return
     const message: Message = {
@@ -332,10 +527,11 @@ export class Messenger extends Emitter<MessengerEvents> {
       conversationId: directConversationId(peer),
       author: peer,
       sentAt: frame.ts,
-      receivedAt: this.now(),
+      receivedAt,
       type: described.type,
       state: 'received',
       content: described.content,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
     }
     const isNew = await this.o.history.add(message, { incoming: true, peer })
     if (isNew) this.emit('message', message)
@@ -366,9 +562,14 @@ export class Messenger extends Emitter<MessengerEvents> {
     }, 10)
   }
 
-  /** Receipts count only for our own messages in the conversation with that friend. */
+  /**
+   * Receipts count only for our own messages in the conversation with that friend. With read
+   * receipts off, a friend's read receipt counts as delivered only (as in Signal: who does not
+   * send them does not see them).
+   */
   private async onReceipt(peer: string, frame: ReceiptMessage): Promise<void> {
-    const changed = await this.o.history.advance(frame.of, frame.status, {
+    const status = frame.status === 'read' && !this.readReceiptsOn() ? 'delivered' : frame.status
+    const changed = await this.o.history.advance(frame.of, status, {
       conversationId: directConversationId(peer),
       author: this.o.me,
     })

@@ -282,6 +282,19 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     if (record !== undefined) this.emit('file', this.view(this.newLive(record, live.meta)))
   }
 
+  /**
+   * The file's message was deleted or disappeared: an unfinished transfer stops (the friend is
+   * told, as for a cancel) and the record, key, thumbnail and stored chunks go.
+   */
+  async forget(fileId: string): Promise<void> {
+    await this.started
+    const live = this.lives.get(fileId)
+    if (live !== undefined && !isFinal(live.record.state)) await this.cancel(fileId)
+    this.lives.delete(fileId)
+    this.wireBytes.delete(fileId)
+    await this.store.remove(fileId)
+  }
+
   async transfer(fileId: string): Promise<FileTransferView | undefined> {
     const live = await this.get(fileId)
     return live && this.view(live)

@@ -17,6 +17,13 @@ export interface MessageRecord {
   body: Uint8Array
   /** Blind search tokens (see search-tokens.ts). */
   tokens: string[]
+  /**
+   * Since version 3. When a disappearing message is deleted (ms since the epoch); absent for
+   * messages that stay. Sparse index `byExpiry`.
+   */
+  expiresAt?: number
+  /** Since version 3. The id of the message this one quotes, so deleting that one can clear the quote. Sparse index `byReplyTo`. */
+  replyTo?: string
 }
 
 export interface ConversationRecord {
@@ -28,6 +35,8 @@ export interface ConversationRecord {
   unread: number
   /** Sealed preview of the last message. */
   preview: Uint8Array | null
+  /** Since version 3 (absent = off). The disappearing-message timer in seconds, and the `ts` of the change that set it. */
+  timer?: { seconds: number; setAt: number; setBy: string }
 }
 
 export interface ContactRecord {
@@ -87,7 +96,15 @@ export interface TincanDb extends DBSchema {
   messages: {
     key: string
     value: MessageRecord
-    indexes: { byConversation: [string, number]; byId: string; byToken: string }
+    indexes: {
+      byConversation: [string, number]
+      byId: string
+      byToken: string
+      /** Since version 3. */
+      byExpiry: number
+      /** Since version 3. */
+      byReplyTo: string
+    }
   }
   conversations: { key: string; value: ConversationRecord; indexes: { byLastMessage: number } }
   contacts: { key: string; value: ContactRecord }
@@ -105,7 +122,7 @@ export interface TincanDb extends DBSchema {
 
 export type Db = IDBPDatabase<TincanDb>
 
-export const dbVersion = 2
+export const dbVersion = 3
 
 /** One database per account, so two accounts in one browser never share history. */
 export function dbName(username: string): string {
@@ -115,7 +132,7 @@ export function dbName(username: string): string {
 /** Opens (and creates or upgrades) the account's database. In Node, tests install fake-indexeddb. */
 export function openHistoryDb(username: string): Promise<Db> {
   return openDB<TincanDb>(dbName(username), dbVersion, {
-    upgrade(db, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, tx) {
       // Each step takes the database from one version to the next, so existing data stays.
       if (oldVersion < 1) createVersion1(db)
       if (oldVersion < 2) {
@@ -123,6 +140,12 @@ export function openHistoryDb(username: string): Promise<Db> {
         files.createIndex('byActive', 'active')
         files.createIndex('byPeer', ['peer', 'createdAt'])
         db.createObjectStore('fileChunks')
+      }
+      if (oldVersion < 3) {
+        // Both sparse: only messages with the field are indexed, so older records need no rewrite.
+        const messages = tx.objectStore('messages')
+        messages.createIndex('byExpiry', 'expiresAt')
+        messages.createIndex('byReplyTo', 'replyTo')
       }
     },
   })

@@ -1,0 +1,189 @@
+import { decodePeerMessage, type MessageActionMessage } from '../../shared/index.ts'
+import { MessageActionError, type MessageActionErrorCode } from './action-error.ts'
+import { Emitter } from './emitter.ts'
+import { newMessageId, type MessageActionHandler, type Messenger } from './messenger.ts'
+import type { OutboxRecord } from './store/db.ts'
+import {
+  directConversationId,
+  peerOfConversation,
+  type ChangeBy,
+  type ChangeOutcome,
+  type ChangeRefusal,
+  type History,
+  type Message,
+  type RemovedMessage,
+} from './store/history.ts'
+
+export { MessageActionError, type MessageActionErrorCode } from './action-error.ts'
+
+export interface MessageActionEvents extends Record<string, unknown> {
+  /** A stored message changed: edited, reacted to, deleted for everyone, or its quote cleared. */
+  'message-updated': Message
+  /** A message left this device: deleted for me, or its disappearing timer ran out. */
+  'message-removed': RemovedMessage
+  /** A friend's change that was not theirs to make (editing or deleting someone else's message). */
+  refused: { peer: string; code: ChangeRefusal; message: string }
+}
+
+/** What happens to a deleted or disappeared file message's transfer (see files/transfers.ts `forget`). */
+export interface ActionFiles {
+  forget(fileId: string): Promise<void>
+}
+
+export interface MessageActionsOptions {
+  readonly me: string
+  readonly history: History
+  readonly messenger: Pick<Messenger, 'nextTimestamp' | 'sendWritten'>
+  /** Whether sending to this friend is allowed now (pinned key, no unaccepted change). */
+  readonly canSend: (peer: string) => Promise<boolean>
+  readonly files?: ActionFiles
+}
+
+/** Refusals that mean the friend's app tried something it may not: reported, not just ignored. */
+const refusedFromFriend: ReadonlySet<ChangeRefusal> = new Set([
+  'not-author',
+  'wrong-conversation',
+  'not-editable',
+])
+
+const localError: Record<ChangeRefusal, MessageActionErrorCode> = {
+  'not-found': 'not-found',
+  'wrong-conversation': 'not-found',
+  'not-author': 'not-author',
+  'not-editable': 'not-editable',
+  deleted: 'deleted',
+  // Only a second delete for everyone is stale for our own clock.
+  stale: 'deleted',
+}
+
+/**
+ * Reactions, edits and deletions of messages already sent. Each is applied here and written to
+ * the outbox in one transaction, then goes to the friend like a message (in order, resent until
+ * acknowledged); the friend applies it only if it is the author's to make and newer than what is
+ * stored, so repeats change nothing. See docs/PROTOCOL.md §4.
+ */
+export class MessageActions extends Emitter<MessageActionEvents> implements MessageActionHandler {
+  constructor(private readonly o: MessageActionsOptions) {
+    super()
+  }
+
+  /**
+   * Sets the user's reaction to a message (replacing theirs, if any); '' removes it.
+   * @throws MessageActionError 'not-found', 'deleted', 'not-editable' (a timer line), 'forbidden', 'invalid'.
+   */
+  react(messageId: string, emoji: string): Promise<Message> {
+    return this.act(
+      messageId,
+      (of, ts) => ({ type: 'reaction', id: newMessageId(), ts, of, emoji }),
+      (who, entry) => this.o.history.react(messageId, emoji, who, entry),
+    )
+  }
+
+  /**
+   * Replaces the text of one of the user's own text messages, on both devices.
+   * @throws MessageActionError 'not-found', 'not-author', 'not-editable', 'deleted', 'forbidden', 'invalid'.
+   */
+  edit(messageId: string, text: string): Promise<Message> {
+    return this.act(
+      messageId,
+      (of, ts) => ({ type: 'edit', id: newMessageId(), ts, of, text }),
+      (who, entry) => this.o.history.edit(messageId, text, who, entry),
+    )
+  }
+
+  /**
+   * Deletes one of the user's own messages on both devices: each keeps a "deleted" marker, and the
+   * text, file data, search tokens and quotes of it go.
+   * @throws MessageActionError 'not-found', 'not-author', 'not-editable', 'deleted', 'forbidden'.
+   */
+  deleteForEveryone(messageId: string): Promise<Message> {
+    return this.act(
+      messageId,
+      (of, ts) => ({ type: 'delete', id: newMessageId(), ts, of }),
+      (who, entry) => this.o.history.deleteForEveryone(messageId, who, entry),
+    )
+  }
+
+  /** Removes a message from this device only; false if it was not there. */
+  async deleteForMe(messageId: string): Promise<boolean> {
+    const out = await this.o.history.remove(messageId)
+    await this.removed({ removed: out.removed === undefined ? [] : [out.removed], updated: out.updated })
+    return out.removed !== undefined
+  }
+
+  /** Reports messages that left the history, and drops their file transfers. */
+  async removed(out: { removed: readonly RemovedMessage[]; updated: readonly Message[] }): Promise<void> {
+    for (const r of out.removed) {
+      if (r.fileId !== undefined) await this.o.files?.forget(r.fileId)
+      this.emit('message-removed', r)
+    }
+    for (const m of out.updated) this.emit('message-updated', m)
+  }
+
+  private async act(
+    messageId: string,
+    frameOf: (of: string, ts: number) => MessageActionMessage,
+    change: (who: ChangeBy, entry: OutboxRecord) => Promise<ChangeOutcome>,
+  ): Promise<Message> {
+    const target = await this.o.history.get(messageId)
+    const peer = target === undefined ? undefined : peerOfConversation(target.conversationId)
+    if (target === undefined || peer === undefined)
+      throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
+    if (!(await this.o.canSend(peer)))
+      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
+    const ts = this.o.messenger.nextTimestamp()
+    const frame = frameOf(messageId, ts)
+    const checked = decodePeerMessage(frame)
+    if (!checked.ok)
+      throw new MessageActionError(
+        'invalid',
+        `not a valid ${frame.type}: ${'path' in checked ? checked.path : ''}`,
+      )
+    let outcome = { ok: false, reason: 'not-found' } as ChangeOutcome
+    await this.o.messenger.sendWritten(peer, frame, async (entry) => {
+      outcome = await change({ by: this.o.me, conversationId: target.conversationId, at: ts }, entry)
+      return outcome.ok
+    })
+    if (!outcome.ok)
+      throw new MessageActionError(
+        localError[outcome.reason],
+        `cannot ${frame.type} this message: ${outcome.reason}`,
+      )
+    await this.applied(outcome)
+    return outcome.message
+  }
+
+  /** @internal MessageActionHandler: a reaction, edit or deletion from a friend. */
+  async receive(peer: string, frame: MessageActionMessage): Promise<void> {
+    const who: ChangeBy = { by: peer, conversationId: directConversationId(peer), at: frame.ts }
+    let outcome: ChangeOutcome
+    switch (frame.type) {
+      case 'reaction':
+        outcome = await this.o.history.react(frame.of, frame.emoji, who)
+        break
+      case 'edit':
+        outcome = await this.o.history.edit(frame.of, frame.text, who)
+        break
+      case 'delete':
+        outcome = await this.o.history.deleteForEveryone(frame.of, who)
+        break
+      default: {
+        const unreachable: never = frame
+        return unreachable
+      }
+    }
+    if (outcome.ok) await this.applied(outcome)
+    else if (refusedFromFriend.has(outcome.reason))
+      this.emit('refused', {
+        peer,
+        code: outcome.reason,
+        message: `${peer} sent a ${frame.type} for a message that is not theirs to change (${outcome.reason}); ignored`,
+      })
+  }
+
+  private async applied(outcome: Extract<ChangeOutcome, { ok: true }>): Promise<void> {
+    if (outcome.fileId !== undefined) await this.o.files?.forget(outcome.fileId)
+    this.emit('message-updated', outcome.message)
+    for (const m of outcome.quotes) this.emit('message-updated', m)
+  }
+}

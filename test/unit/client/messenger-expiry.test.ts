@@ -1,0 +1,108 @@
+import 'fake-indexeddb/auto'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { Messenger, type PeerTransport } from '../../../client/core/messenger.ts'
+import { Outbox } from '../../../client/core/outbox.ts'
+import { openHistoryDb } from '../../../client/core/store/db.ts'
+import { directConversationId, History } from '../../../client/core/store/history.ts'
+import { generateVaultKey, initCrypto, utf8Encode } from '../../../crypto/index.ts'
+import type { PeerMessage } from '../../../shared/index.ts'
+
+beforeAll(async () => {
+  await initCrypto()
+})
+
+/** A friend who is never connected: frames go nowhere, which these tests do not need. */
+const offline: PeerTransport = {
+  isOpen: () => false,
+  send: () => Promise.resolve(false),
+  connect: () => undefined,
+}
+
+let n = 0
+async function messengerAt(clock: { now: number }): Promise<{ messenger: Messenger; history: History }> {
+  const db = await openHistoryDb(`messenger-expiry-${n++}`)
+  const vaultKey = generateVaultKey()
+  const history = new History(db, vaultKey)
+  const messenger = new Messenger({
+    me: 'alice',
+    history,
+    outbox: new Outbox(db),
+    transport: offline,
+    vaultKey,
+    canSend: () => Promise.resolve(true),
+    now: () => clock.now,
+  })
+  return { messenger, history }
+}
+
+const receive = (m: Messenger, frame: PeerMessage) => m.receive('bob', utf8Encode(JSON.stringify(frame)))
+
+describe('disappearing messages as they arrive', () => {
+  it('counts from when they were sent, but never from later than their arrival', async () => {
+    const clock = { now: 100_000 }
+    const { messenger, history } = await messengerAt(clock)
+    await receive(messenger, { type: 'text', id: 'sentEarlier', ts: 95_000, text: 'a', expiresAfter: 60 })
+    // A sender whose clock runs ahead cannot make its message last longer here.
+    await receive(messenger, { type: 'text', id: 'clockAhead', ts: 500_000, text: 'b', expiresAfter: 60 })
+    expect((await history.get('sentEarlier'))?.expiresAt).toBe(95_000 + 60_000)
+    expect((await history.get('clockAhead'))?.expiresAt).toBe(100_000 + 60_000)
+    messenger.close()
+  })
+
+  it('never stores a message whose time ran out before it arrived', async () => {
+    const clock = { now: 100_000 }
+    const { messenger, history } = await messengerAt(clock)
+    await receive(messenger, {
+      type: 'text',
+      id: 'tooLateMsg',
+      ts: 10_000,
+      text: 'old news',
+      expiresAfter: 5,
+    })
+    expect(await history.get('tooLateMsg')).toBeUndefined()
+    expect(await history.count(directConversationId('bob'))).toBe(0)
+    messenger.close()
+  })
+})
+
+describe('replies as they arrive', () => {
+  it('keep a quote of either person, drop a quote of a third, and blank a quote of a deleted message', async () => {
+    const { messenger, history } = await messengerAt({ now: 1000 })
+    await receive(messenger, { type: 'text', id: 'original', ts: 1, text: 'the original words' })
+    await receive(messenger, {
+      type: 'text',
+      id: 'replyOne',
+      ts: 2,
+      text: 'quoting',
+      replyTo: { id: 'original', author: 'bob', excerpt: 'the original words' },
+    })
+    expect((await history.get('replyOne'))?.content.replyTo?.excerpt).toBe('the original words')
+    await receive(messenger, {
+      type: 'text',
+      id: 'replyTwo',
+      ts: 3,
+      text: 'quoting carol',
+      replyTo: { id: 'original', author: 'carol', excerpt: 'made-up words' },
+    })
+    expect((await history.get('replyTwo'))?.content.replyTo).toBeUndefined()
+    await history.deleteForEveryone('original', {
+      by: 'bob',
+      conversationId: directConversationId('bob'),
+      at: 4,
+    })
+    await receive(messenger, {
+      type: 'text',
+      id: 'replyThree',
+      ts: 5,
+      text: 'late quote',
+      replyTo: { id: 'original', author: 'bob', excerpt: 'the original words' },
+    })
+    expect((await history.get('replyThree'))?.content.replyTo).toEqual({
+      id: 'original',
+      author: 'bob',
+      excerpt: '',
+      deleted: true,
+    })
+    messenger.close()
+  })
+})
