@@ -38,6 +38,8 @@ describe.skipIf(chromiumPath === undefined)('files and images between two people
   let alice: Person
   let bob: Person
   let dir: string
+  /** What the pages' CSP refused: the receive worker, thumbnails (data:) and images (blob:) must pass. */
+  const violations: string[] = []
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tincan-e2e-files-'))
@@ -45,6 +47,10 @@ describe.skipIf(chromiumPath === undefined)('files and images between two people
     browser = await openBrowser(chromiumPath ?? '')
     alice = await Person.arrive(browser, server.url, `alice_${suffix}`)
     bob = await Person.arrive(browser, server.url, `bob_${suffix}`)
+    for (const p of [alice, bob])
+      p.page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(`${p.name}: ${m.text()}`)
+      })
   })
 
   afterAll(async () => {
@@ -135,12 +141,63 @@ describe.skipIf(chromiumPath === undefined)('files and images between two people
     expect(saved.sha256).toBe(file.sha256)
   })
 
+  it('lets Bob cancel a transfer while it moves, and Alice sees it cancelled', async () => {
+    const file = fixture(dir, 'big-draft.bin', randomBytes(40 * mib))
+    await alice.sendFiles(file.path)
+    await bob.expectFileState('big-draft.bin', 'offered')
+    await bob.fileCard('big-draft.bin').getByTestId('file-accept').click()
+    await expect
+      .poll(async () => Number(await bob.fileCard('big-draft.bin').getAttribute('data-bytes-done')), {
+        timeout: 60_000,
+        interval: 50,
+      })
+      .toBeGreaterThan(0)
+    await bob.fileCard('big-draft.bin').getByTestId('file-cancel').click()
+    await bob.expectFileState('big-draft.bin', 'cancelled')
+    await alice.expectFileState('big-draft.bin', 'cancelled')
+    expect(await bob.fileCard('big-draft.bin').getByTestId('file-save').count()).toBe(0)
+  })
+
+  it('sends a file dropped on the chat, its hostile name shown as text, and an image pasted into the composer', async () => {
+    const hostileName = '<img src=x onerror="window.__pwned=1">packing-list.txt'
+    const dropped = await alice.page.evaluateHandle((name) => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['packing list\n- tent\n- stove\n'], name, { type: 'text/plain' }))
+      return dt
+    }, hostileName)
+    const pane = alice.byTestId('chat-pane')
+    await pane.dispatchEvent('dragenter', { dataTransfer: dropped })
+    await expect.poll(() => alice.byTestId('drop-overlay').isVisible()).toBe(true)
+    await pane.dispatchEvent('drop', { dataTransfer: dropped })
+    await expect.poll(() => alice.byTestId('drop-overlay').count()).toBe(0)
+    await bob.expectFileState(hostileName, 'offered')
+    expect(await bob.fileCard(hostileName).getByTestId('file-name').textContent()).toBe(hostileName)
+    expect(await bob.fileCard(hostileName).locator('img').count()).toBe(0)
+    expect(await bob.page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+
+    const png = [...pngImage(200, 120, (x) => [x, 120, 200])]
+    await alice.byTestId('composer-input').evaluate((el, bytes) => {
+      const dt = new DataTransfer()
+      dt.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }))
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }))
+    }, png)
+    await bob.expectFileState('pasted.png', 'done')
+    const inline = bob.fileCard('pasted.png').getByTestId('inline-image')
+    await expect
+      .poll(() => inline.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), {
+        timeout: 15_000,
+      })
+      .toBe(200)
+    expect(await alice.byTestId('composer-input').inputValue()).toBe('')
+  })
+
   it('asks Bob about images once he sets the limit to 0 MB, showing the thumbnail until he decides', async () => {
     await bob.byTestId('nav-settings').click()
     const limit = bob.byTestId('settings-auto-accept-images')
     await expect.poll(() => limit.inputValue()).toBe('10')
     await limit.fill('0')
     await limit.blur()
+    await bob.shot('10-settings-files')
     await bob.openChat(alice.name)
 
     const image = fixture(
@@ -160,5 +217,9 @@ describe.skipIf(chromiumPath === undefined)('files and images between two people
     await bob.expectFileState('harbour.png', 'declined')
     await alice.expectFileState('harbour.png', 'declined')
     expect(await bob.fileCard('harbour.png').getByTestId('file-save').count()).toBe(0)
+  })
+
+  it('did all of it under the page’s CSP, with no violation', () => {
+    expect(violations).toEqual([])
   })
 })
