@@ -315,6 +315,7 @@ describe('disappearing messages between two clients in Node', () => {
     expect((await rawTraces(bobName, m.id)).record).toBe(true)
     bob = await TincanClient.login(env, bobName, testPassword)
     expect(await rawTraces(bobName, m.id)).toEqual(gone)
+    expect(await bob.disappearingTimer(alice.username)).toBe(2)
   })
 
   it('never delivers a message whose time ran out before the friend came online', async () => {
