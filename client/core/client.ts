@@ -17,6 +17,11 @@ import {
   type KdfRunner,
 } from './account.ts'
 import { Api, ApiError } from './api.ts'
+import { AccountData } from './data/account-data.ts'
+import type { CreateBackupOptions } from './data/backup-create.ts'
+import type { RestoreOptions, RestoreSummary } from './data/backup-restore.ts'
+import type { HtmlExportOptions } from './data/export-html.ts'
+import type { ExportOptions } from './data/export-model.ts'
 import { Emitter } from './emitter.ts'
 import type { FileSource } from './files/file-source.ts'
 import { FileStore } from './files/file-store.ts'
@@ -616,6 +621,67 @@ export class TincanClient extends Emitter<ClientEvents> {
     await this.trust.acceptKeyChange(peer)
     this.emitFriends()
     this.background(this.messenger.flush(peer))
+  }
+
+  // ---- your data: export, backup and restore (all on this device: no server call) ----
+
+  private accountData: AccountData | undefined
+
+  /** Readable exports, the encrypted backup and its restore (client/core/data/). */
+  get data(): AccountData {
+    this.accountData ??= new AccountData({
+      username: this.username,
+      db: this.session.db,
+      history: this.history,
+      files: new FileStore(this.session.db, this.session.vaultKey),
+      groupNames: () => new Map(this.groupList.map((g) => [g.id, g.name])),
+      restored: async () => {
+        // Trust caches contacts; the sweeper arms its timer for restored disappearing messages.
+        await this.trust.contacts()
+        await this.expiry.sweep()
+        this.emitFriends()
+        await this.emitConversations()
+      },
+    })
+    return this.accountData
+  }
+
+  /** JSON of one conversation (`conversationId`) or all; schema in docs/EXPORT.md. */
+  exportJson(opts?: ExportOptions): Promise<Blob> {
+    return this.data.exportJson(opts)
+  }
+
+  /** A single HTML file that opens offline, images embedded. */
+  exportHtml(opts?: HtmlExportOptions): Promise<Blob> {
+    return this.data.exportHtml(opts)
+  }
+
+  /** The attachments on this device as a ZIP, at the paths the JSON and HTML exports name. */
+  exportAttachmentsZip(opts?: ExportOptions): Promise<Blob> {
+    return this.data.exportAttachmentsZip(opts)
+  }
+
+  /** JSON, HTML and attachments in one ZIP. */
+  exportArchive(opts?: HtmlExportOptions): Promise<Blob> {
+    return this.data.exportArchive(opts)
+  }
+
+  /**
+   * Everything to restore this account's history on another device, encrypted under the
+   * passphrase. @throws DataError 'weak-passphrase' (under 8 characters).
+   */
+  createBackup(passphrase: string, opts?: CreateBackupOptions): Promise<Blob> {
+    return this.data.createBackup(passphrase, opts)
+  }
+
+  /**
+   * Merges a backup of this account into this device; a second restore of it adds nothing. A
+   * wrong passphrase or a damaged file changes nothing.
+   * @throws DataError 'wrong-passphrase', 'damaged', 'not-a-backup', 'unsupported-version',
+   * 'wrong-account', 'storage-full', 'storage-failed'.
+   */
+  restoreBackup(backup: Blob, passphrase: string, opts?: RestoreOptions): Promise<RestoreSummary> {
+    return this.data.restoreBackup(backup, passphrase, opts)
   }
 
   // ---- session ----
