@@ -17,11 +17,11 @@ import {
   type KdfRunner,
 } from './account.ts'
 import { Api, ApiError } from './api.ts'
-import { AccountData } from './data/account-data.ts'
-import type { CreateBackupOptions } from './data/backup-create.ts'
-import type { RestoreOptions, RestoreSummary } from './data/backup-restore.ts'
-import type { HtmlExportOptions } from './data/export-html.ts'
-import type { ExportOptions } from './data/export-model.ts'
+import { AccountData } from './export/account-data.ts'
+import type { CreateBackupOptions } from './export/backup-create.ts'
+import type { RestoreOptions, RestoreSummary } from './export/backup-restore.ts'
+import type { HtmlExportOptions } from './export/export-html.ts'
+import type { ExportOptions } from './export/export-model.ts'
 import { Emitter } from './emitter.ts'
 import type { FileSource } from './files/file-source.ts'
 import { FileStore } from './files/file-store.ts'
@@ -627,7 +627,7 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   private accountData: AccountData | undefined
 
-  /** Readable exports, the encrypted backup and its restore (client/core/data/). */
+  /** Readable exports, the encrypted backup and its restore (client/core/export/). */
   get data(): AccountData {
     this.accountData ??= new AccountData({
       username: this.username,

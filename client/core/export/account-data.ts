@@ -1,0 +1,70 @@
+import type { FileStore } from '../files/file-store.ts'
+import type { Db } from '../store/db.ts'
+import type { History } from '../store/history.ts'
+import { createBackup, type CreateBackupOptions } from './backup-create.ts'
+import { restoreBackup, type RestoreOptions, type RestoreSummary } from './backup-restore.ts'
+import { exportHtml, type HtmlExportOptions } from './export-html.ts'
+import { exportJson } from './export-json.ts'
+import type { ExportOptions, ExportSource } from './export-model.ts'
+import { exportArchive, exportAttachmentsZip } from './export-zip.ts'
+
+export interface AccountDataOptions {
+  readonly username: string
+  readonly db: Db
+  readonly history: History
+  readonly files: FileStore
+  /** Group names by id, as last heard from the server (titles of group conversations). */
+  readonly groupNames: () => ReadonlyMap<string, string>
+  /** Called after a restore wrote something, so caches and the UI catch up. */
+  readonly restored: (summary: RestoreSummary) => Promise<void>
+}
+
+/**
+ * The account's data taken out and brought back, all on this device (no server call): readable
+ * exports (JSON, HTML, attachments ZIP), an encrypted backup, and its restore.
+ */
+export class AccountData {
+  constructor(private readonly o: AccountDataOptions) {}
+
+  private source(): ExportSource {
+    return {
+      username: this.o.username,
+      db: this.o.db,
+      history: this.o.history,
+      files: this.o.files,
+      groupNames: this.o.groupNames(),
+    }
+  }
+
+  /** JSON (schema: docs/EXPORT.md) of one conversation or all. @throws DataError 'not-found'. */
+  exportJson(opts: ExportOptions = {}): Promise<Blob> {
+    return exportJson(this.source(), opts)
+  }
+
+  /** One self-contained HTML file (no network, no script). @throws DataError 'not-found'. */
+  exportHtml(opts: HtmlExportOptions = {}): Promise<Blob> {
+    return exportHtml(this.source(), opts)
+  }
+
+  /** The attachments on this device, at the paths the JSON and HTML name. @throws DataError 'not-found'. */
+  exportAttachmentsZip(opts: ExportOptions = {}): Promise<Blob> {
+    return exportAttachmentsZip(this.source(), opts)
+  }
+
+  /** JSON, HTML and attachments in one ZIP. @throws DataError 'not-found'. */
+  exportArchive(opts: HtmlExportOptions = {}): Promise<Blob> {
+    return exportArchive(this.source(), opts)
+  }
+
+  /** The encrypted backup file. @throws DataError 'weak-passphrase'. */
+  async createBackup(passphrase: string, opts: CreateBackupOptions = {}): Promise<Blob> {
+    return (await createBackup(this.source(), passphrase, opts)).blob
+  }
+
+  /** Restores a backup of this account; see backup-restore.ts for what merges how. */
+  async restoreBackup(backup: Blob, passphrase: string, opts: RestoreOptions = {}): Promise<RestoreSummary> {
+    const summary = await restoreBackup(this.source(), backup, passphrase, opts)
+    await this.o.restored(summary)
+    return summary
+  }
+}
