@@ -121,6 +121,14 @@ export {
   type SenderKeyDistribution,
 } from './group-sender-key.ts'
 export {
+  type GroupMessageHeader,
+  groupMessageHeader,
+  type PreviousEpoch,
+  signSenderKey,
+  type SignedSenderKey,
+  verifySenderKey,
+} from './group-signed-key.ts'
+export {
   type EncryptedChunk,
   encryptedFileSize,
   fileChunkCount,

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ClientFrame, ServerFrame } from './frames.ts'
+import { GroupFrame, GroupTextContent, type GroupContent } from './group-peer.ts'
 import { PeerMessage } from './peer.ts'
 import { limits } from './limits.ts'
 
@@ -138,4 +139,18 @@ export function clientFrameDecoder(
 ): (raw: unknown) => Decoded<ClientFrame> {
   const checkers = new Map([...clientMembers].map(([type, schema]) => [type, compile(schema)]))
   return (raw) => decodeTagged<ClientFrame>(clientMembers, raw, checkers)
+}
+
+const groupMembers = membersByType(GroupFrame)
+// One content type so far (a one-member union is the member itself, not `anyOf`).
+const groupContentMembers = new Map<string, TSchema>([['text', GroupTextContent]])
+
+/** Decode a group frame from a member (after pairwise decryption). Never throws. */
+export function decodeGroupFrame(raw: unknown): Decoded<GroupFrame> {
+  return decodeTagged<GroupFrame>(groupMembers, raw)
+}
+
+/** Decode what a group message decrypted to. Never throws. */
+export function decodeGroupContent(raw: unknown): Decoded<GroupContent> {
+  return decodeTagged<GroupContent>(groupContentMembers, raw)
 }

@@ -51,6 +51,17 @@ import {
 } from './store/history.ts'
 import type { ContactRecord } from './store/db.ts'
 import { Trust } from './trust.ts'
+import { GroupError } from './groups/errors.ts'
+import {
+  groupConversationId,
+  Groups,
+  isGroupFrame,
+  type GroupErrorEvent,
+  type GroupView,
+} from './groups/groups.ts'
+
+export { GroupError, groupConversationId, type GroupErrorEvent, type GroupView }
+export type { GroupMemberView } from './groups/groups.ts'
 
 export interface ClientEnv {
   /** http(s) origin of the server, e.g. "http://localhost:8080" (the page's origin in the browser). */
@@ -67,6 +78,8 @@ export interface ClientEnv {
    * work runs in the page.
    */
   readonly receiveWorker?: () => Worker
+  /** Group chat knobs (tests, benchmarks): `maxLinks`, the group connections a device opens itself (default 8). */
+  readonly groups?: { readonly maxLinks?: number }
 }
 
 /** A friend as the UI shows one. */
@@ -85,7 +98,8 @@ export interface ClientEvents extends Record<string, unknown> {
   connection: ConnectionState
   friends: readonly FriendView[]
   requests: PendingRequests
-  groups: readonly Group[]
+  /** The user's groups as their signed member lists say (see GroupView), after any change. */
+  groups: readonly GroupView[]
   conversations: readonly Conversation[]
   /** A message was added, or its delivery state changed. */
   message: Message
@@ -111,6 +125,10 @@ export interface ClientEvents extends Record<string, unknown> {
   'file-progress': FileProgress
   /** A transfer failed (`code` says why; 'storage-full' means this device's storage is full). */
   'file-error': FileErrorEvent
+  /** The group admin's signed member list no longer has the user: the group is read-only now. */
+  'group-removed': { groupId: string; name: string; by: string }
+  /** Group data refused: membership the server claims, forged or altered messages, bad member lists. */
+  'group-error': GroupErrorEvent
 }
 
 export interface SafetyNumberView {
@@ -136,6 +154,8 @@ export class TincanClient extends Emitter<ClientEvents> {
   readonly files: FileTransfers
   /** Reactions, edits and deletions. */
   readonly actions: MessageActions
+  /** Group chat: member lists, sender keys, messages and catch-up (groups/groups.ts). */
+  readonly groupChat: Groups
   private readonly expiry: ExpirySweeper
   private readonly receiveWorker: ReturnType<typeof workerIncoming> | undefined
   private friendList: Friend[] = []
@@ -210,6 +230,25 @@ export class TincanClient extends Emitter<ClientEvents> {
       onExpired: (out) => this.actions.removed(out),
       onError: (e: unknown) => console.error('deleting expired messages failed', e),
     })
+    this.groupChat = new Groups({
+      me: session.username,
+      identity: session.identity,
+      vaultKey: session.vaultKey,
+      history: this.history,
+      api,
+      transport: {
+        isOpen: (peer) => this.peers.isOpen(peer),
+        send: (peer, plaintext) => this.peers.send(peer, plaintext),
+        connect: (peer) => this.peers.connect(peer),
+        maxMessageBytes: (peer) => this.peers.fileLink(peer)?.maxMessageBytes ?? 16 * 1024,
+      },
+      online: () => this.signaling.online,
+      contact: (username) => this.trust.contact(username),
+      ...(env.groups?.maxLinks === undefined ? {} : { maxLinks: env.groups.maxLinks }),
+      nextTimestamp: () => this.messenger.nextTimestamp(),
+    })
+    // Group members who are not friends are authenticated with the key their signed list gives.
+    this.trust.setFallback((username) => this.groupChat.groupKey(username))
     this.wire()
   }
 
@@ -250,6 +289,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     const client = new TincanClient(env, session, api)
     // Whatever disappeared while the app was closed goes before anything is shown or sent.
     await client.expiry.sweep()
+    await client.groupChat.ready()
     client.signaling.start()
     await client.refresh().catch(() => undefined)
     return client
@@ -303,9 +343,12 @@ export class TincanClient extends Emitter<ClientEvents> {
     })
     s.on('group-updated', () => this.background(this.refreshGroups()))
     s.on('group-removed', () => this.background(this.refreshGroups()))
-    this.peers.on('message', ({ peer, plaintext }) =>
-      this.background(this.messenger.receive(peer, plaintext)),
-    )
+    this.peers.on('message', ({ peer, plaintext }) => {
+      if (isGroupFrame(plaintext)) this.background(this.groupChat.receive(peer, plaintext))
+      // A group member who is not a friend has a connection for group frames only.
+      else if (!this.groupChat.isGroupOnly(peer)) this.background(this.messenger.receive(peer, plaintext))
+    })
+    this.wireGroups()
     this.peers.on('open', ({ peer }) => {
       this.emitFriends()
       this.background(this.messenger.connectionOpened(peer))
@@ -351,7 +394,26 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   private async refreshGroups(): Promise<void> {
     this.groupList = (await this.api.groups()).groups
-    this.emit('groups', this.groupList)
+    // What the server says is compared with the signed member lists; `groups` comes from there.
+    await this.groupChat.serverGroups(this.groupList)
+  }
+
+  private wireGroups(): void {
+    const g = this.groupChat
+    this.signaling.on('ready', () => g.online())
+    this.signaling.on('presence', (f) => g.presence(f.username, f.online))
+    this.signaling.on('group-removed', (f) => g.serverRemoved(f.groupId))
+    this.peers.on('open', ({ peer }) => g.linkOpened(peer))
+    this.peers.on('state', ({ peer, state }) => {
+      if (state === 'idle') g.linkClosed(peer)
+    })
+    g.on('groups', (views) => this.emit('groups', views))
+    g.on('message', (m) => {
+      this.emit('message', m)
+      this.background(this.emitConversations())
+    })
+    g.on('group-removed', (r) => this.emit('group-removed', r))
+    g.on('group-error', (e) => this.emit('group-error', e))
   }
 
   private emitFriends(): void {
@@ -393,8 +455,9 @@ export class TincanClient extends Emitter<ClientEvents> {
     return this.requestList
   }
 
-  get groups(): readonly Group[] {
-    return this.groupList
+  /** The user's groups: membership from the signed member lists this device verified. */
+  get groups(): readonly GroupView[] {
+    return this.groupChat.list()
   }
 
   // ---- friends ----
@@ -598,6 +661,54 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.files.autoAcceptImagesUnderBytes = Math.max(0, bytes)
   }
 
+  // ---- groups ----
+
+  /**
+   * Creates a group of friends with the user as its admin (the one who signs member lists).
+   * @throws GroupError 'invalid', 'too-many', 'not-friend'; ApiError from the server.
+   */
+  async createGroup(name: string, members: readonly string[]): Promise<GroupView> {
+    return this.groupChat.create(name, members)
+  }
+
+  /** Admin only: adds friends; they can read only what is sent from now on. @throws GroupError, ApiError */
+  async addGroupMembers(groupId: string, usernames: readonly string[]): Promise<GroupView> {
+    return this.groupChat.addMembers(groupId, usernames)
+  }
+
+  /** Admin only: removes members; they cannot read anything sent afterwards. @throws GroupError, ApiError */
+  async removeGroupMembers(groupId: string, usernames: readonly string[]): Promise<GroupView> {
+    return this.groupChat.removeMembers(groupId, usernames)
+  }
+
+  /** Admin only. @throws GroupError, ApiError */
+  async renameGroup(groupId: string, name: string): Promise<GroupView> {
+    return this.groupChat.rename(groupId, name)
+  }
+
+  /** Leaves a group (the admin only once alone); the history stays. @throws GroupError, ApiError */
+  async leaveGroup(groupId: string): Promise<void> {
+    await this.groupChat.leave(groupId)
+  }
+
+  /**
+   * Sends a text to a group (conversation `group:<id>`): `queued`, then `sent` once another
+   * member's device has it, `delivered` once every member connected to this device has it.
+   * @throws GroupError 'not-found', 'not-member', 'invalid'.
+   */
+  async sendGroupText(groupId: string, text: string): Promise<Message> {
+    return this.groupChat.sendText(groupId, text)
+  }
+
+  async markGroupRead(groupId: string): Promise<void> {
+    await this.groupChat.markRead(groupId)
+    await this.emitConversations()
+  }
+
+  group(groupId: string): GroupView | undefined {
+    return this.groupChat.view(groupId)
+  }
+
   // ---- trust ----
 
   async safetyNumber(peer: string): Promise<SafetyNumberView> {
@@ -694,6 +805,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.files.close()
     this.receiveWorker?.terminate()
     this.messenger.close()
+    this.groupChat.close()
     this.peers.close()
     this.signaling.stop()
     this.session.db.close()

@@ -11,6 +11,8 @@ export type PinOutcome = 'pinned' | 'unchanged' | 'changed'
 export class Trust implements PinnedKeyStore {
   /** Read on every message sent: kept in memory, written through. */
   private readonly cache = new Map<string, ContactRecord | undefined>()
+  /** Keys for people who are not contacts: group members, from the admin-signed member lists. */
+  private fallback: ((username: string) => Promise<Uint8Array | null>) | undefined
 
   constructor(private readonly db: Db) {}
 
@@ -67,7 +69,17 @@ export class Trust implements PinnedKeyStore {
 
   async pinnedIdentityKey(username: string): Promise<Uint8Array | null> {
     const c = await this.contact(username)
-    if (c === undefined || c.pendingKey !== null) return null
+    if (c === undefined) return (await this.fallback?.(username)) ?? null
+    if (c.pendingKey !== null) return null
     return fromBase64Url(c.identityKey, 32)
+  }
+
+  /**
+   * Where keys of non-contacts come from: members of a group who are not friends are
+   * authenticated with the key the group's signed member list gives them (groups/groups.ts).
+   * A contact's own pinned key always wins.
+   */
+  setFallback(keys: (username: string) => Promise<Uint8Array | null>): void {
+    this.fallback = keys
   }
 }
