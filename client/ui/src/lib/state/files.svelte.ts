@@ -2,6 +2,7 @@ import type { TincanClient } from '../../../../core/client.ts'
 import {
   FileTransferError,
   type FileErrorCode,
+  type FileErrorEvent,
   type FileProgress,
   type FileTransferView,
 } from '../../../../core/files/types.ts'
@@ -119,10 +120,7 @@ class FilesState {
         const state = this.views.get(p.fileId)?.state
         if (state === undefined || movingStates.has(state)) this.progress.set(p.fileId, p)
       }),
-      client.on('file-error', (e) => {
-        const name = this.views.get(e.fileId)?.name ?? ''
-        toasts.error(t('file.failedToast', { name, reason: fileErrorText(e.code, e.peer) }))
-      }),
+      client.on('file-error', (e) => void this.reportError(client, e)),
     ]
   }
 
@@ -278,6 +276,13 @@ class FilesState {
       if (url !== undefined) URL.revokeObjectURL(url)
       this.images.delete(v.fileId)
     }
+  }
+
+  /** A toast naming the file, which may belong to a chat that is not open. */
+  private async reportError(client: TincanClient, e: FileErrorEvent): Promise<void> {
+    const known = this.views.get(e.fileId)
+    const view = known ?? (await client.fileTransfer(e.fileId).catch(() => undefined))
+    toasts.error(t('file.failedToast', { name: view?.name ?? '', reason: fileErrorText(e.code, e.peer) }))
   }
 
   private async act(fileId: string, action: (c: TincanClient) => Promise<void>): Promise<void> {
