@@ -1083,7 +1083,9 @@ export class Groups extends Emitter<GroupEvents> {
     }
     versions.set(g.id, f.v)
     if (!g.chain.everMember(peer)) {
-      if (f.v > g.chain.version) this.sendSync(peer, g)
+      // Perhaps added in a version we do not hold yet: our head (and nothing we hold) asks for it.
+      if (f.v > g.chain.version)
+        this.out.frame(peer, { type: 'group-sync', g: g.id, v: g.chain.version, h: g.chain.hash, s: [] })
       else this.admits(g, peer)
       return
     }
