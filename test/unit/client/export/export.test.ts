@@ -102,6 +102,14 @@ describe('JSON export', () => {
     expect(onDisk).toEqual(JSON.parse(JSON.stringify(TincanExport)))
   })
 
+  it('has an example in docs/EXPORT.md that validates too', () => {
+    const doc = readFileSync(join(repoRoot, 'docs/EXPORT.md'), 'utf8')
+    const example = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1]
+    expect(example).toBeDefined()
+    const parsed = JSON.parse(example ?? '') as unknown
+    expect([...Value.Errors(TincanExport, parsed)].map((e) => `${e.path}: ${e.message}`)).toEqual([])
+  })
+
   it('holds every conversation with its messages, oldest first, and leaves out expired ones', async () => {
     const doc = await jsonOf(await exportJson(device, { now }))
     expect(doc.format).toBe('tincan-export')
