@@ -578,6 +578,16 @@ export class TincanClient extends Emitter<ClientEvents> {
     return this.history.page(conversationId, beforeSentAt === undefined ? { limit } : { beforeSentAt, limit })
   }
 
+  /** Newer messages of a conversation, sent after `afterSentAt` (exclusive), oldest first. */
+  async loadMessagesAfter(conversationId: string, afterSentAt: number, limit = 50): Promise<Message[]> {
+    return this.history.page(conversationId, { afterSentAt, limit })
+  }
+
+  /** One stored message, if it is on this device. */
+  async message(id: string): Promise<Message | undefined> {
+    return this.history.get(id)
+  }
+
   async markRead(peer: string): Promise<void> {
     await this.messenger.markRead(peer)
     await this.emitConversations()

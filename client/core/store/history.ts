@@ -401,22 +401,30 @@ export class History {
 
   /**
    * The newest `limit` messages of a conversation sent before `beforeSentAt` (exclusive), oldest
-   * first — one index range read, however long the history.
+   * first — one index range read, however long the history. With `afterSentAt` instead, the
+   * oldest `limit` sent after it (exclusive), oldest first: paging forward from a message opened
+   * from a search.
    */
   async page(
     conversationId: string,
-    opts: { beforeSentAt?: number; limit?: number } = {},
+    opts: { beforeSentAt?: number; afterSentAt?: number; limit?: number } = {},
   ): Promise<Message[]> {
     const limit = opts.limit ?? 50
+    const forward = opts.afterSentAt !== undefined
+    const lower = opts.afterSentAt ?? -Infinity
     const upper = opts.beforeSentAt ?? Number.MAX_SAFE_INTEGER
-    const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, upper], false, true)
+    const range = IDBKeyRange.bound([conversationId, lower], [conversationId, upper], forward, true)
     const out: MessageRecord[] = []
-    let cursor = await this.db.transaction('messages').store.index('byConversation').openCursor(range, 'prev')
+    let cursor = await this.db
+      .transaction('messages')
+      .store.index('byConversation')
+      .openCursor(range, forward ? 'next' : 'prev')
     while (cursor !== null && out.length < limit) {
       out.push(cursor.value)
       cursor = await cursor.continue()
     }
-    return out.reverse().map((r) => this.decode(r))
+    if (!forward) out.reverse()
+    return out.map((r) => this.decode(r))
   }
 
   async count(conversationId?: string): Promise<number> {

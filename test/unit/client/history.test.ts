@@ -39,6 +39,20 @@ describe('message history', () => {
     expect(await history.count(conv)).toBe(120)
   })
 
+  it('pages forwards from a message, for a chat opened at a search hit', async () => {
+    const { history } = await freshHistory()
+    const conv = directConversationId('bob')
+    for (let i = 0; i < 120; i++)
+      await history.add(textMessage(conv, `m${i}`, 1000 + i, `message ${i}`), { incoming: true, peer: 'bob' })
+    const around = await history.page(conv, { beforeSentAt: 1000 + 40 + 1, limit: 10 })
+    expect(around.map((m) => m.id)).toEqual(Array.from({ length: 10 }, (_, i) => `m${31 + i}`))
+    const newer = await history.page(conv, { afterSentAt: around.at(-1)?.sentAt ?? 0, limit: 50 })
+    expect(newer.map((m) => m.id)).toEqual(Array.from({ length: 50 }, (_, i) => `m${41 + i}`))
+    const last = await history.page(conv, { afterSentAt: newer.at(-1)?.sentAt ?? 0, limit: 50 })
+    expect(last.map((m) => m.id)).toEqual(Array.from({ length: 29 }, (_, i) => `m${91 + i}`))
+    expect(await history.page(conv, { afterSentAt: 1119 })).toEqual([])
+  })
+
   it('drops a message whose id it has already stored', async () => {
     const { history } = await freshHistory()
     const conv = directConversationId('bob')
