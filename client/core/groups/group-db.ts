@@ -38,6 +38,8 @@ export interface CopyRow {
   readonly epoch: number
   readonly iteration: number
   readonly ct: Uint8Array
+  /** Our own messages only: the history message, whose state follows the other members' acknowledgements. */
+  readonly messageId?: string
 }
 
 export interface GroupDbSchema extends DBSchema {

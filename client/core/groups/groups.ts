@@ -163,6 +163,8 @@ export function isGroupFrame(plaintext: Uint8Array): boolean {
 const keptEpochsPerSender = 16
 /** Newest ciphertext copies kept per group for members who missed them. */
 const keptCopies = 5000
+/** Our own messages whose delivery is followed (the newest ones). */
+const maxPendingOwn = 500
 /** Messages waiting for a sender key not here yet, per group. */
 const maxParked = 2000
 /** A connection to the same member is asked for at most this often. */
@@ -237,7 +239,18 @@ export class Groups extends Emitter<GroupEvents> {
   }
 
   private async load(): Promise<void> {
-    for (const g of await this.store.loadAll()) this.groups.set(g.id, g)
+    for (const g of await this.store.loadAll()) {
+      this.groups.set(g.id, g)
+      if (!g.active) continue
+      // Our recent messages that no other member had confirmed yet: their summaries will.
+      const recent = await this.store.copies(g.id, Math.max(0, g.nextSeq - maxPendingOwn), maxPendingOwn)
+      for (const c of recent) {
+        if (c.sender !== this.o.me || c.messageId === undefined) continue
+        const state = (await this.o.history.get(c.messageId))?.state
+        if (state === 'queued' || state === 'sent')
+          this.pendingOwn.set(headerId(g.id, c), { id: c.messageId, acked: new Set() })
+      }
+    }
     await this.rebuildPins()
   }
 
@@ -946,7 +959,7 @@ export class Groups extends Emitter<GroupEvents> {
       const ct = sender.encrypt(utf8Encode(JSON.stringify(content)))
       const h = { sender: this.o.me, epoch: sender.epoch, iteration }
       g.holdings.get(h.sender, h.epoch)?.held.add(iteration)
-      const copy: CopyRow = { groupId, seq: g.nextSeq++, ...h, ct }
+      const copy: CopyRow = { groupId, seq: g.nextSeq++, ...h, ct, messageId: content.id }
       // The sending chain is stored before anything encrypted with it leaves.
       await this.store.save(g, { sender: true, chains: [chainId(h.sender, h.epoch)], copies: [copy] })
       const message: Message = {
@@ -961,6 +974,10 @@ export class Groups extends Emitter<GroupEvents> {
       }
       await this.o.history.add(message, { incoming: false, kind: 'group', peer: groupId })
       this.pendingOwn.set(headerId(groupId, h), { id: content.id, acked: new Set() })
+      if (this.pendingOwn.size > maxPendingOwn) {
+        const oldest = this.pendingOwn.keys().next().value
+        if (oldest !== undefined) this.pendingOwn.delete(oldest)
+      }
       this.emit('message', message)
       this.forward(g, h, ct, undefined)
       if (g.nextSeq % 500 === 0) await this.store.pruneCopies(groupId, g.nextSeq, keptCopies)

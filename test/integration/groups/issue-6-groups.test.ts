@@ -139,10 +139,13 @@ describe('group chat among four clients', () => {
     })
     // Ann relays Bob's message with one bit of the ciphertext flipped, then with one bit of the
     // signature flipped: both refused, and the genuine one is still read afterwards.
-    const inBody = Uint8Array.from(bobCopy.ct)
-    inBody[inBody.length - 80] ^= 1
-    const inSignature = Uint8Array.from(bobCopy.ct)
-    inSignature[inSignature.length - 1] ^= 1
+    const flipped = (at: number): Uint8Array => {
+      const bytes = Uint8Array.from(bobCopy.ct)
+      bytes[at] = (bytes[at] ?? 0) ^ 1
+      return bytes
+    }
+    const inBody = flipped(bobCopy.ct.length - 80)
+    const inSignature = flipped(bobCopy.ct.length - 1)
     await deliver(dan, ann.username, {
       type: 'group-msgs',
       g: group.id,
@@ -168,7 +171,9 @@ describe('group chat among four clients', () => {
 
   it('brings a member who was offline up to date from another member while the sender is offline', async () => {
     cat.close()
-    const texts = Array.from({ length: 20 }, (_, i) => `ann, while cat is away ${i}`)
+    // More than twice the 100 messages after which a sender key is replaced: Cat gets keys Ann
+    // made while Cat was away, from someone else.
+    const texts = Array.from({ length: 230 }, (_, i) => `ann, while cat is away ${i}`)
     for (const t of texts) await ann.sendGroupText(group.id, t)
     await untilTexts(bob, group.id, texts)
     await untilTexts(dan, group.id, texts)
@@ -179,6 +184,11 @@ describe('group chat among four clients', () => {
     expect(got.filter((t) => texts.includes(t))).toEqual(texts)
     expect(new Set(got).size).toBe(got.length)
     expect(cat.group(group.id)?.members.find((m) => m.username === ann.username)?.online).toBe(false)
+    const annEpochs = internals(cat)
+      .groups.get(group.id)!
+      .holdings.epochsOf(ann.username)
+      .filter((h) => h.held.size > 0)
+    expect(annEpochs.length).toBeGreaterThanOrEqual(3)
     ann = await TincanClient.login(env, ann.username, testPassword)
     await until('ann back in touch with the group', () =>
       ann.group(group.id)?.members.some((m) => m.connected),
@@ -241,6 +251,9 @@ describe('group chat among four clients', () => {
       const joined = fay.group(group.id)!.version
       for (const h of internals(fay).groups.get(group.id)!.holdings.all())
         expect(h.listVersion).toBeGreaterThanOrEqual(joined)
+      await ann.renameGroup(group.id, 'Hikers & Fay')
+      for (const c of [bob, dan, fay])
+        await until(`${c.username} to see the new name`, () => c.group(group.id)?.name === 'Hikers & Fay')
       await fay.leaveGroup(group.id)
       expect(fay.group(group.id)?.state).toBe('left')
       await until('ann to sign fay off the list', () =>
