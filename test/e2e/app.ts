@@ -86,6 +86,17 @@ export class Person {
       .toContain(this.name)
   }
 
+  /** Signs in to an existing account (on a browser that does not remember the session). */
+  async login(password: string): Promise<void> {
+    await this.byTestId('auth-mode-login').click()
+    await this.byTestId('auth-username').fill(this.name)
+    await this.byTestId('auth-password').fill(password)
+    await this.byTestId('auth-submit').click()
+    await expect
+      .poll(() => this.byTestId('current-user').textContent(), { timeout: 30_000 })
+      .toContain(this.name)
+  }
+
   /** Finds `other` by name, sends a request, has them accept it, and waits until both see each other online. */
   async befriend(other: Person): Promise<void> {
     await this.byTestId('find-friends').or(this.byTestId('nav-friends')).first().click()
@@ -134,6 +145,13 @@ export class Person {
   async send(text: string): Promise<void> {
     await this.byTestId('composer-input').fill(text)
     await this.byTestId('composer-input').press('Enter')
+  }
+
+  /** The message in the open chat whose text is exactly `text`. */
+  message(text: string): Locator {
+    return this.page
+      .getByTestId('message')
+      .filter({ has: this.page.getByTestId('message-text').getByText(text, { exact: true }) })
   }
 
   messageTexts() {

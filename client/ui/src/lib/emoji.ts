@@ -11,3 +11,6 @@ export const commonEmoji: readonly string[] = [
 
 /** Emoji per row of the picker grid (arrow keys move by this much vertically). */
 export const emojiColumns = 8
+
+/** The reactions a message's menu offers in one row. */
+export const quickReactions: readonly string[] = ['👍', '❤️', '😂', '😮', '😢', '🙏']

@@ -73,3 +73,19 @@ export function timeLeft(seconds: number): string {
   if (minutes < 60) return t('time.minutes', { n: minutes })
   return t('time.hours', { h: Math.floor(minutes / 60), m: minutes % 60 })
 }
+
+/** "5 minutes", "1 hour", "1 week": a disappearing-message timer, in its largest whole unit. */
+export function timerDuration(seconds: number): string {
+  const units = [
+    [7 * 24 * 3600, 'timer.week', 'timer.weeks'],
+    [24 * 3600, 'timer.day', 'timer.days'],
+    [3600, 'timer.hour', 'timer.hours'],
+    [60, 'timer.minute', 'timer.minutes'],
+  ] as const
+  for (const [size, one, many] of units)
+    if (seconds >= size && seconds % size === 0) {
+      const n = seconds / size
+      return n === 1 ? t(one) : t(many, { n })
+    }
+  return seconds === 1 ? t('timer.second') : t('timer.seconds', { n: seconds })
+}

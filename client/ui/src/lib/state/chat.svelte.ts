@@ -1,5 +1,5 @@
 import type { TincanClient } from '../../../../core/client.ts'
-import { directConversationId, type Message } from '../../../../core/store/history.ts'
+import { directConversationId, type Message, type RemovedMessage } from '../../../../core/store/history.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'
@@ -9,6 +9,8 @@ import { filesState } from './files.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
 const pageSize = 50
+/** A message jumped to (from a search or a quote) stays highlighted this long. */
+const highlightMs = 2500
 /** Our "typing" ends after this long without a keystroke. */
 const typingIdleMs = 3000
 /** A friend's "typing" is forgotten after this long if their "stopped" never arrives. */
@@ -21,10 +23,32 @@ class ChatState {
   loaded = $state(false)
   hasOlder = $state(false)
   loadingOlder = $state(false)
+  /**
+   * The list was opened around an older message (a search hit, a quote): newer messages exist
+   * below what is loaded, and are fetched as the user scrolls down.
+   */
+  hasNewer = $state(false)
+  loadingNewer = $state(false)
+  /** Counts pages added at the newest end by scrolling, so the list does not follow them to the bottom. */
+  pagedNewer = $state(0)
+  /** The message the list should scroll to, and a counter that changes on every jump. */
+  jumpTarget: string | undefined = undefined
+  jumps = $state(0)
+  /** The message shown highlighted for a moment after a jump. */
+  highlighted = $state<string | undefined>()
+  /** The composer answers this message (a quote bar shows above it). */
+  replyTo = $state.raw<Message | undefined>()
+  /** The composer edits this message of the user's instead of sending a new one. */
+  editing = $state.raw<Message | undefined>()
+  /** A deletion waiting for the user to confirm it. */
+  pendingDelete = $state.raw<{ message: Message; everyone: boolean } | undefined>()
+  confirmingDelete = $state(false)
   /** Friends typing right now. */
   readonly typing = new SvelteSet<string>()
   /** Counts messages added at the newest end, so the list knows when to follow. */
   appended = $state(0)
+  /** Counts requests to show the newest messages (the list scrolls to the bottom). */
+  toBottom = $state(0)
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
@@ -33,6 +57,7 @@ class ChatState {
   private sending: Promise<unknown> = Promise.resolve()
   private marking: Promise<void> | undefined
   private markAgain = false
+  private highlightTimer: ReturnType<typeof setTimeout> | undefined
 
   attach(client: TincanClient): void {
     this.client = client
@@ -40,6 +65,8 @@ class ChatState {
     document.addEventListener('visibilitychange', onVisible)
     this.off = [
       client.on('message', (m) => this.onMessage(m)),
+      client.on('message-updated', (m) => this.onUpdated(m)),
+      client.on('message-removed', (r) => this.onRemoved(r)),
       client.on('typing', ({ peer, typing }) => this.setTyping(peer, typing)),
       () => document.removeEventListener('visibilitychange', onVisible),
     ]
@@ -57,21 +84,23 @@ class ChatState {
     this.typing.clear()
   }
 
-  async open(peer: string): Promise<void> {
+  /** Opens a chat at its newest messages, or around `focus` (a message id) with that message highlighted. */
+  async open(peer: string, focus?: string): Promise<void> {
     const client = this.client
-    if (client === undefined || this.peer === peer) return
+    if (client === undefined) return
+    if (this.peer === peer) {
+      if (focus !== undefined) await this.focusMessage(focus)
+      return
+    }
     this.stopTyping()
     filesState.releaseImages()
     this.peer = peer
-    this.messages = []
-    this.loaded = false
-    this.hasOlder = false
+    this.reset()
     client.connect(peer)
     try {
-      const page = await client.loadMessages(directConversationId(peer), undefined, pageSize)
-      if (this.peer !== peer) return
-      this.messages = merge(this.messages, page)
-      this.hasOlder = page.length === pageSize
+      const found = focus !== undefined && (await this.loadAround(client, peer, focus))
+      if (!found) await this.loadLatest(client, peer)
+      if (focus !== undefined && !found && this.peer === peer) toasts.info(t('chat.messageGone'))
     } catch (e: unknown) {
       toasts.error(errorText(e))
     } finally {
@@ -84,9 +113,100 @@ class ChatState {
     this.stopTyping()
     filesState.releaseImages()
     this.peer = undefined
+    this.reset()
+  }
+
+  private reset(): void {
     this.messages = []
     this.loaded = false
     this.hasOlder = false
+    this.hasNewer = false
+    this.replyTo = undefined
+    this.editing = undefined
+    this.pendingDelete = undefined
+    this.confirmingDelete = false
+    this.jumpTarget = undefined
+    this.highlighted = undefined
+    clearTimeout(this.highlightTimer)
+  }
+
+  private async loadLatest(client: TincanClient, peer: string): Promise<void> {
+    const page = await client.loadMessages(directConversationId(peer), undefined, pageSize)
+    if (this.peer !== peer) return
+    // Messages that arrived while this page was read are kept, unless the list showed an older
+    // stretch (a gap would open between it and this page).
+    this.messages = this.hasNewer ? page : merge(this.messages, page)
+    this.hasOlder = page.length === pageSize
+    this.hasNewer = false
+  }
+
+  /** Loads the messages around one (a page each side); false if it is not in this chat on this device. */
+  private async loadAround(client: TincanClient, peer: string, id: string): Promise<boolean> {
+    const conversationId = directConversationId(peer)
+    const target = await client.message(id)
+    if (target?.conversationId !== conversationId) return false
+    const [before, after] = await Promise.all([
+      client.loadMessages(conversationId, target.sentAt + 1, pageSize),
+      client.loadMessagesAfter(conversationId, target.sentAt, pageSize),
+    ])
+    if (this.peer !== peer) return true
+    this.messages = merge(before, after)
+    this.hasOlder = before.length === pageSize
+    this.hasNewer = after.length === pageSize
+    this.jumpTo(id)
+    return true
+  }
+
+  /** Scrolls the open chat to a message and highlights it, loading the messages around it if needed. */
+  async focusMessage(id: string): Promise<void> {
+    const client = this.client
+    const peer = this.peer
+    if (client === undefined || peer === undefined) return
+    if (this.messages.some((m) => m.id === id)) {
+      this.jumpTo(id)
+      return
+    }
+    try {
+      if (!(await this.loadAround(client, peer, id))) toasts.info(t('chat.messageGone'))
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  private jumpTo(id: string): void {
+    this.jumpTarget = id
+    this.jumps++
+    this.highlighted = id
+    clearTimeout(this.highlightTimer)
+    this.highlightTimer = setTimeout(() => {
+      if (this.highlighted === id) this.highlighted = undefined
+    }, highlightMs)
+  }
+
+  /** Back to the newest messages (after reading around an older one). */
+  async showLatest(): Promise<void> {
+    const client = this.client
+    const peer = this.peer
+    if (client === undefined || peer === undefined || !this.hasNewer) return
+    try {
+      await this.loadLatest(client, peer)
+      this.toBottom++
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  /** Reloads the open chat from storage (after a restore brought messages in). */
+  async reload(): Promise<void> {
+    const client = this.client
+    const peer = this.peer
+    if (client === undefined || peer === undefined) return
+    try {
+      await this.loadLatest(client, peer)
+      this.toBottom++
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
   }
 
   async loadOlder(): Promise<void> {
@@ -114,12 +234,41 @@ class ChatState {
     }
   }
 
+  async loadNewer(): Promise<void> {
+    const client = this.client
+    const peer = this.peer
+    const newest = this.messages.at(-1)
+    if (
+      client === undefined ||
+      peer === undefined ||
+      !this.hasNewer ||
+      this.loadingNewer ||
+      newest === undefined
+    )
+      return
+    this.loadingNewer = true
+    try {
+      const page = await client.loadMessagesAfter(directConversationId(peer), newest.sentAt, pageSize)
+      if (this.peer !== peer) return
+      this.messages = merge(this.messages, page)
+      this.hasNewer = page.length === pageSize
+      this.pagedNewer++
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    } finally {
+      this.loadingNewer = false
+    }
+  }
+
   /**
-   * Sends the text; false (with a toast) if it could not be queued. Sends run one after
-   * another, so messages typed quickly still go out in order.
+   * Sends the text (as a reply when one is being written), or saves the edit being made; false
+   * (with a toast) if it could not be done. Sends run one after another, so messages typed
+   * quickly still go out in order.
    */
   send(text: string): Promise<boolean> {
-    const run = this.sending.then(() => this.sendNow(text))
+    const run = this.sending.then(() =>
+      this.editing === undefined ? this.sendNow(text) : this.saveEdit(text),
+    )
     this.sending = run.catch(() => undefined)
     return run
   }
@@ -134,13 +283,109 @@ class ChatState {
       return false
     }
     this.stopTyping()
+    const replyTo = this.replyTo
     try {
-      const m = await client.sendText(peer, body)
+      await this.showLatest()
+      const m = await client.sendText(peer, body, replyTo === undefined ? undefined : { replyTo: replyTo.id })
+      if (this.replyTo?.id === replyTo?.id) this.replyTo = undefined
       this.onMessage(m)
       return true
     } catch (e: unknown) {
       toasts.error(errorText(e))
       return false
+    }
+  }
+
+  private async saveEdit(text: string): Promise<boolean> {
+    const client = this.client
+    const editing = this.editing
+    const body = text.trim()
+    if (client === undefined || editing === undefined || body === '') return false
+    if (body.length > peerLimits.maxTextLength) {
+      toasts.error(t('chat.tooLong', { max: peerLimits.maxTextLength }))
+      return false
+    }
+    this.stopTyping()
+    try {
+      if (body !== editing.content.text) this.onUpdated(await client.editMessage(editing.id, body))
+      if (this.editing?.id === editing.id) this.editing = undefined
+      return true
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+      return false
+    }
+  }
+
+  // ---- message actions ----
+
+  startReply(m: Message): void {
+    this.editing = undefined
+    this.replyTo = m
+  }
+
+  startEdit(m: Message): void {
+    this.replyTo = undefined
+    this.editing = m
+  }
+
+  /** Leaves reply or edit mode. */
+  cancelCompose(): void {
+    this.replyTo = undefined
+    this.editing = undefined
+  }
+
+  /** The user's reaction: a different emoji replaces theirs, the same one takes it back. */
+  async react(m: Message, emoji: string): Promise<void> {
+    const client = this.client
+    if (client === undefined) return
+    const mine = m.content.reactions?.find((r) => r.author === client.username)
+    try {
+      this.onUpdated(await client.react(m.id, mine?.emoji === emoji ? '' : emoji))
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  async copy(m: Message): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(m.content.text)
+      toasts.info(t('chat.copied'))
+    } catch {
+      toasts.error(t('chat.copyFailed'))
+    }
+  }
+
+  /** Asks before deleting (the confirm dialog in the chat pane shows `pendingDelete`). */
+  askDelete(m: Message, everyone: boolean): void {
+    this.pendingDelete = { message: m, everyone }
+    this.confirmingDelete = true
+  }
+
+  async confirmDelete(): Promise<void> {
+    const client = this.client
+    const pending = this.pendingDelete
+    this.pendingDelete = undefined
+    this.confirmingDelete = false
+    if (client === undefined || pending === undefined) return
+    try {
+      if (pending.everyone) this.onUpdated(await client.deleteForEveryone(pending.message.id))
+      else if (await client.deleteForMe(pending.message.id))
+        this.onRemoved({ id: pending.message.id, conversationId: pending.message.conversationId })
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+    }
+  }
+
+  /** Sets the open chat's disappearing-message timer (0 = off) for both sides. */
+  async setTimer(seconds: number): Promise<void> {
+    const client = this.client
+    const peer = this.peer
+    if (client === undefined || peer === undefined) return
+    try {
+      await this.showLatest()
+      this.onMessage(await client.setDisappearingTimer(peer, seconds))
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
     }
   }
 
@@ -176,11 +421,28 @@ class ChatState {
     const newest = this.messages.at(-1)
     const oldest = this.messages[0]
     const isNew = !this.messages.some((x) => x.id === m.id)
-    // A receipt for a message older than the loaded page must not open a gap in the list.
+    // A receipt for a message older than the loaded page must not open a gap in the list, nor a
+    // new message below a list opened around an older one (it is loaded when scrolled to).
     if (isNew && this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return
+    if (isNew && this.hasNewer && newest !== undefined && byTime(newest, m) < 0) return
     this.messages = merge(this.messages, [m])
     if (isNew && (newest === undefined || byTime(newest, m) < 0)) this.appended++
     if (isNew && m.state === 'received') this.markRead()
+  }
+
+  /** An edit, a reaction, a deletion for everyone or a cleared quote: replace the message where it is shown. */
+  private onUpdated(m: Message): void {
+    if (this.editing?.id === m.id) this.editing = m.content.deleted === true ? undefined : m
+    if (this.replyTo?.id === m.id) this.replyTo = m.content.deleted === true ? undefined : m
+    if (!this.messages.some((x) => x.id === m.id)) return
+    this.messages = this.messages.map((x) => (x.id === m.id ? m : x))
+  }
+
+  /** Deleted for me, or disappeared. */
+  private onRemoved(r: RemovedMessage): void {
+    if (this.editing?.id === r.id) this.editing = undefined
+    if (this.replyTo?.id === r.id) this.replyTo = undefined
+    if (this.messages.some((x) => x.id === r.id)) this.messages = this.messages.filter((x) => x.id !== r.id)
   }
 
   private setTyping(peer: string, typing: boolean): void {

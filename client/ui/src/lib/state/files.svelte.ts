@@ -7,6 +7,7 @@ import {
   type FileTransferView,
 } from '../../../../core/files/types.ts'
 import { SvelteMap, SvelteSet } from 'svelte/reactivity'
+import { downloadBlob } from '../download.ts'
 import { errorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { isInlineImage, makeThumbnail } from '../thumbnail.ts'
@@ -15,8 +16,6 @@ import { toasts } from './toasts.svelte.ts'
 const mib = 1024 * 1024
 /** Full images up to this size are opened from storage as soon as they are there, to show inline. */
 const inlineImageMaxBytes = 40 * mib
-/** An object URL handed to a download is kept this long: the browser reads the Blob after the click. */
-const downloadUrlLifetimeMs = 60_000
 
 /** States in which bytes move (or are being prepared), so progress events matter. */
 const movingStates: ReadonlySet<FileTransferView['state']> = new Set(['preparing', 'transferring'])
@@ -75,20 +74,6 @@ function actionErrorText(e: unknown): string {
   return errorText(e)
 }
 
-/** Starts a download of the Blob under `name` through an `<a download>`. */
-function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  a.rel = 'noopener'
-  a.hidden = true
-  document.body.append(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), downloadUrlLifetimeMs)
-}
-
 /**
  * File transfers as the chat shows them: the latest view of each (by file id, which is also its
  * message's id), live progress, full images opened for showing inline, and the actions.
@@ -121,7 +106,25 @@ class FilesState {
         if (state === undefined || movingStates.has(state)) this.progress.set(p.fileId, p)
       }),
       client.on('file-error', (e) => void this.reportError(client, e)),
+      // A file message deleted (for me, for everyone, or disappeared) takes its file with it.
+      client.on('message-removed', (r) => {
+        if (r.fileId !== undefined) this.forget(r.fileId)
+      }),
+      client.on('message-updated', (m) => {
+        if (m.content.deleted === true) this.forget(m.id)
+      }),
     ]
+  }
+
+  /** Drops what is known of a file that is gone from this device (a file's id is its message's id). */
+  private forget(fileId: string): void {
+    const url = this.images.get(fileId)
+    if (url !== undefined) URL.revokeObjectURL(url)
+    this.images.delete(fileId)
+    this.views.delete(fileId)
+    this.progress.delete(fileId)
+    this.sentHere.delete(fileId)
+    if (this.lightbox?.fileId === fileId) this.lightbox = undefined
   }
 
   detach(): void {
@@ -224,7 +227,7 @@ class FilesState {
   save(fileId: string): Promise<void> {
     return this.act(fileId, async (c) => {
       const name = this.views.get(fileId)?.name ?? 'file'
-      download(await c.openFile(fileId), name)
+      downloadBlob(await c.openFile(fileId), name)
     })
   }
 

@@ -73,6 +73,11 @@ class FriendsState {
     this.pending.clear()
   }
 
+  /** The one-to-one conversation with a friend, if it has started. */
+  conversationWith(username: string): Conversation | undefined {
+    return this.conversations.find((c) => c.kind === 'direct' && c.peer === username)
+  }
+
   friend(username: string): FriendView | undefined {
     return this.friends.find((f) => f.username === username)
   }

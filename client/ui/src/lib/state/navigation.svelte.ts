@@ -15,9 +15,10 @@ export type Route =
 class Navigation {
   route = $state.raw<Route>({ kind: 'home' })
 
-  openChat(peer: string): void {
+  /** Opens a chat; with `focus` (a message id), scrolled to that message and highlighting it. */
+  openChat(peer: string, focus?: string): void {
     this.route = { kind: 'chat', peer }
-    void chatState.open(peer)
+    void chatState.open(peer, focus)
   }
 
   openSafety(peer: string): void {

@@ -46,6 +46,8 @@ class Notifier {
     this.off = [
       client.on('message', (m) => {
         if (m.author === client.username || m.state !== 'received') return
+        // A timer change is a line in the chat, not a message to be told about.
+        if (m.type === 'timer') return
         // While the page is visible, the chat list and its unread counts say it.
         if (document.visibilityState === 'visible') return
         this.system(

@@ -5,11 +5,13 @@ import { browserEnv } from '../env.ts'
 import { errorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { chatState } from './chat.svelte.ts'
+import { dataState } from './data.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { friendsState } from './friends.svelte.ts'
 import { nav } from './navigation.svelte.ts'
 import { notifier } from './notifications.svelte.ts'
 import { safetyState } from './safety.svelte.ts'
+import { searchState } from './search.svelte.ts'
 import { settings } from './settings.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
@@ -88,6 +90,13 @@ class Session {
     this.client?.setReadReceipts(on)
   }
 
+  /** Off: the user's typing is not sent, and friends' typing is not shown. */
+  setTypingIndicators(on: boolean): void {
+    settings.setTypingIndicators(on)
+    this.client?.setTypingIndicators(on)
+    if (!on) chatState.typing.clear()
+  }
+
   setAutoAcceptImagesMb(mb: number): void {
     settings.setAutoAcceptImagesMb(mb)
     this.client?.setAutoAcceptImagesUnderBytes(settings.autoAcceptImagesBytes)
@@ -98,6 +107,7 @@ class Session {
     this.username = client.username
     this.connection = client.signaling.state
     client.setReadReceipts(settings.readReceipts)
+    client.setTypingIndicators(settings.typingIndicators)
     client.setAutoAcceptImagesUnderBytes(settings.autoAcceptImagesBytes)
     this.off = [
       client.on('connection', (state) => (this.connection = state)),
@@ -113,6 +123,8 @@ class Session {
     chatState.attach(client)
     filesState.attach(client)
     safetyState.attach(client)
+    searchState.attach(client)
+    dataState.attach(client)
     notifier.attach(client)
     this.status = 'signed-in'
   }
@@ -122,6 +134,8 @@ class Session {
     this.off = []
     nav.home()
     notifier.detach()
+    dataState.detach()
+    searchState.detach()
     safetyState.detach()
     chatState.detach()
     filesState.detach()

@@ -20,12 +20,13 @@ export function autoAcceptImagesMbFrom(v: string | number | null): number {
 }
 
 /**
- * Preferences kept on this device: theme, read receipts and the size under which images are
- * accepted without asking (the language lives in i18n).
+ * Preferences kept on this device: theme, read receipts, typing indicators and the size under
+ * which images are accepted without asking (the language lives in i18n).
  */
 class Settings {
   theme = $state<Theme>('system')
   readReceipts = $state(true)
+  typingIndicators = $state(true)
   /** 0: ask for every image. */
   autoAcceptImagesMb = $state(defaultAutoAcceptImagesMb)
 
@@ -33,6 +34,7 @@ class Settings {
     const theme = readSetting('theme')
     this.theme = isTheme(theme) ? theme : 'system'
     this.readReceipts = readSetting('read-receipts') !== 'off'
+    this.typingIndicators = readSetting('typing-indicators') !== 'off'
     this.autoAcceptImagesMb = autoAcceptImagesMbFrom(readSetting('auto-accept-images-mb'))
     this.applyTheme()
   }
@@ -55,6 +57,11 @@ class Settings {
   setReadReceipts(on: boolean): void {
     this.readReceipts = on
     writeSetting('read-receipts', on ? 'on' : 'off')
+  }
+
+  setTypingIndicators(on: boolean): void {
+    this.typingIndicators = on
+    writeSetting('typing-indicators', on ? 'on' : 'off')
   }
 
   private applyTheme(): void {
