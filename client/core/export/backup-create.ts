@@ -71,7 +71,7 @@ export async function createBackup(
   const withChunks = new Set<string>()
 
   for (const store of portableStores) {
-    for await (const batch of storeBatches(db, store, store === 'fileChunks' ? 16 : 500)) {
+    for await (const batch of storeBatches(db, store, store === 'fileChunks' ? 16 : 1000)) {
       for (const { key, value } of batch) {
         switch (store) {
           case 'contacts':

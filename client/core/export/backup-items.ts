@@ -56,15 +56,13 @@ export class ItemWriter {
   }
 
   header(h: BackupHeader): void {
-    this.item(kindHeader, encoder.encode(JSON.stringify(h)))
+    this.text(kindHeader, JSON.stringify(h))
   }
 
   record(store: string, value: unknown, key?: BackupKey): void {
-    this.item(
+    this.text(
       kindRecord,
-      encoder.encode(
-        toTaggedJson(key === undefined ? { s: store, v: value } : { s: store, k: key, v: value }),
-      ),
+      toTaggedJson(key === undefined ? { s: store, v: value } : { s: store, k: key, v: value }),
     )
   }
 
@@ -78,7 +76,7 @@ export class ItemWriter {
   }
 
   end(counts: Record<string, number>): void {
-    this.item(kindEnd, encoder.encode(JSON.stringify({ counts })))
+    this.text(kindEnd, JSON.stringify({ counts }))
     this.flush()
   }
 
@@ -87,6 +85,22 @@ export class ItemWriter {
     this.sink(this.buffer.subarray(0, this.used))
     this.buffer = new Uint8Array(this.buffer.length)
     this.used = 0
+  }
+
+  /** A text item, encoded straight into the buffer when it fits (no copy in between). */
+  private text(kind: number, text: string): void {
+    const most = 5 + text.length * 3
+    if (most > this.buffer.length - this.used) {
+      this.flush()
+      if (most > this.buffer.length) {
+        this.item(kind, encoder.encode(text))
+        return
+      }
+    }
+    const { written } = encoder.encodeInto(text, this.buffer.subarray(this.used + 5))
+    writeItemHead(this.buffer.subarray(this.used), kind, written)
+    this.used += 5 + written
+    if (this.used >= this.flushBytes) this.flush()
   }
 
   private item(kind: number, payload: Uint8Array): void {

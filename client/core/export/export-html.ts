@@ -4,6 +4,7 @@ import { BlobBuilder } from './blob-builder.ts'
 import {
   exportEntries,
   exportHeads,
+  iso,
   type ConversationHead,
   type ExportEntry,
   type ExportOptions,
@@ -137,6 +138,8 @@ class HtmlWriter {
   private readonly maxEmbeddedBytes: number
   private embeddedBytes = 0
   private lastDay = ''
+  private lastMinute = NaN
+  private lastFormatted = { time: '', day: '' }
 
   constructor(
     private readonly source: ExportSource,
@@ -150,7 +153,17 @@ class HtmlWriter {
   }
 
   time(ms: number): string {
-    return `<time datetime="${new Date(ms).toISOString()}">${escapeHtml(this.dateTime.format(ms))}</time>`
+    return `<time datetime="${iso(ms)}">${escapeHtml(this.minute(ms).time)}</time>`
+  }
+
+  /** Formatting is slow and shows minutes at most: one format per minute, not per message. */
+  private minute(ms: number): { time: string; day: string } {
+    const key = Math.floor(ms / 60_000)
+    if (key !== this.lastMinute) {
+      this.lastMinute = key
+      this.lastFormatted = { time: this.dateTime.format(ms), day: this.dayFormat.format(ms) }
+    }
+    return this.lastFormatted
   }
 
   headTitle(h: ConversationHead): string {
@@ -164,7 +177,7 @@ class HtmlWriter {
     const m = e.message
     const sentAt = Date.parse(m.sentAt)
     let html = ''
-    const day = this.dayFormat.format(sentAt)
+    const day = this.minute(sentAt).day
     if (day !== this.lastDay) {
       this.lastDay = day
       html += `<li class="day">${escapeHtml(day)}</li>\n`

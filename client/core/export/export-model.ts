@@ -1,5 +1,5 @@
 import { fileChunkCount } from '../../../crypto/index.ts'
-import type { FileStore } from '../files/file-store.ts'
+import type { FileMeta, FileStore } from '../files/file-store.ts'
 import type { Db, FileRecord } from '../store/db.ts'
 import type { History, Message } from '../store/history.ts'
 import { DataError } from './errors.ts'
@@ -33,7 +33,36 @@ export interface ExportEntry {
   readonly thumbnail?: { readonly data: string; readonly mime: string }
 }
 
-export const iso = (ms: number): string => new Date(ms).toISOString()
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`)
+
+/**
+ * `Date.prototype.toISOString` by arithmetic (civil date from days, H. Hinnant's algorithm):
+ * the same text, several times faster, which counts at two times per message.
+ */
+export function iso(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0 || ms >= 253402300800000) return new Date(ms).toISOString()
+  const days = Math.floor(ms / 86_400_000)
+  let rest = ms - days * 86_400_000
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  )
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const month = mp < 10 ? mp + 3 : mp - 9
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  const hours = Math.floor(rest / 3_600_000)
+  rest -= hours * 3_600_000
+  const minutes = Math.floor(rest / 60_000)
+  rest -= minutes * 60_000
+  const seconds = Math.floor(rest / 1000)
+  const millis = Math.floor(rest - seconds * 1000)
+  const msText = millis < 10 ? `00${millis}` : millis < 100 ? `0${millis}` : `${millis}`
+  return `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}T${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${msText}Z`
+}
 
 /** The conversations to export, most recent first. @throws DataError 'not-found' for an unknown id. */
 export async function exportHeads(source: ExportSource, opts: ExportOptions): Promise<ConversationHead[]> {
@@ -60,7 +89,8 @@ export async function* exportEntries(
     const out: ExportEntry[] = []
     for (const r of records) {
       if (r.expiresAt !== undefined && r.expiresAt <= now) continue
-      out.push(await entry(source, source.history.openRecord(r)))
+      const e = entry(source, source.history.openRecord(r))
+      out.push(e instanceof Promise ? await e : e)
     }
     if (out.length > 0) yield out
   }
@@ -72,7 +102,16 @@ export function fileComplete(r: FileRecord): boolean {
   return r.state === 'done' || (r.direction === 'out' && r.state !== 'preparing')
 }
 
-async function entry(source: ExportSource, m: Message): Promise<ExportEntry> {
+/** Synchronous for most messages: only a file message reads its file record. */
+function entry(source: ExportSource, m: Message): ExportEntry | Promise<ExportEntry> {
+  if (m.content.file === undefined) return finishEntry(m, undefined, undefined)
+  const fileId = m.content.file.fileId
+  return source.db
+    .get('files', fileId)
+    .then((record) => finishEntry(m, record, record && source.files.meta(record)))
+}
+
+function finishEntry(m: Message, record: FileRecord | undefined, meta: FileMeta | undefined): ExportEntry {
   const c = m.content
   const message: Record<string, unknown> = {
     id: m.id,
@@ -85,7 +124,6 @@ async function entry(source: ExportSource, m: Message): Promise<ExportEntry> {
   }
   let file: ExportEntry['file']
   if (c.file !== undefined) {
-    const record = await source.db.get('files', c.file.fileId)
     const complete = record !== undefined && fileComplete(record)
     const exported: ExportedFile = {
       fileId: c.file.fileId,
@@ -93,7 +131,7 @@ async function entry(source: ExportSource, m: Message): Promise<ExportEntry> {
       name: c.file.name,
       mime: c.file.mime,
       size: c.file.size,
-      hash: record === undefined ? null : source.files.meta(record).hash,
+      hash: meta?.hash ?? null,
       path: complete ? attachmentPath(c.file.fileId, c.file.name) : null,
     }
     message['file'] = exported

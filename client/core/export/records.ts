@@ -14,29 +14,33 @@ export interface StoredRecord {
   readonly value: unknown
 }
 
-/** Every record of a store with its primary key, in key order, `batch` at a time. */
+/**
+ * Every record of a store with its primary key, in key order, `batch` at a time. The next batch
+ * is asked for before this one is handed out, so reading overlaps with the caller's work.
+ */
 export async function* storeBatches(
   db: AnyDb,
   store: string,
-  batch = 500,
-  range?: IDBKeyRange,
+  batch = 1000,
 ): AsyncGenerator<StoredRecord[], void, undefined> {
-  let lower: IDBKeyRange | undefined = range
-  for (;;) {
+  const read = async (lower: IDBKeyRange | undefined): Promise<StoredRecord[]> => {
     const tx = db.transaction(store)
     const [keys, values] = await Promise.all([
       tx.store.getAllKeys(lower, batch),
       tx.store.getAll(lower, batch) as Promise<unknown[]>,
     ])
     await tx.done
-    if (keys.length === 0) return
-    yield keys.map((key, i) => ({ key, value: values[i] }))
-    const last = keys.at(-1)
-    if (keys.length < batch || last === undefined) return
-    lower =
-      range?.upper === undefined
-        ? IDBKeyRange.lowerBound(last, true)
-        : IDBKeyRange.bound(last, range.upper, true, range.upperOpen)
+    return keys.map((key, i) => ({ key, value: values[i] }))
+  }
+  let next = read(undefined)
+  for (;;) {
+    const records = await next
+    const last = records.at(-1)
+    if (last === undefined) return
+    const more = records.length === batch
+    if (more) next = read(IDBKeyRange.lowerBound(last.key, true))
+    yield records
+    if (!more) return
   }
 }
 
@@ -44,25 +48,32 @@ export async function* storeBatches(
  * A conversation's messages oldest first, `batch` at a time, through the byConversation index.
  * Each batch starts at the last batch's time; messages of that same millisecond already given
  * (a prefix in key order) are asked for in addition and skipped, so ties are neither lost nor
- * repeated.
+ * repeated. The next batch is asked for before this one is handed out.
  */
 export async function* conversationBatches(
   db: Db,
   conversationId: string,
-  batch = 500,
+  batch = 1000,
 ): AsyncGenerator<MessageRecord[], void, undefined> {
-  let from = -Infinity
-  let seenAtFrom = new Set<string>()
-  for (;;) {
-    const ask = batch + seenAtFrom.size
+  const read = (from: number, skip: ReadonlySet<string>) => {
+    const ask = batch + skip.size
     const range = IDBKeyRange.bound([conversationId, from], [conversationId, Infinity])
-    const got = await db.getAllFromIndex('messages', 'byConversation', range, ask)
-    const fresh = got.filter((r) => !(r.sentAt === from && seenAtFrom.has(r.id)))
-    if (fresh.length > 0) yield fresh
+    return db
+      .getAllFromIndex('messages', 'byConversation', range, ask)
+      .then((got) => ({ got, ask, from, skip }))
+  }
+  let next = read(-Infinity, new Set())
+  for (;;) {
+    const { got, ask, from, skip } = await next
+    const fresh = got.filter((r) => !(r.sentAt === from && skip.has(r.id)))
     const last = fresh.at(-1)
-    if (got.length < ask || last === undefined) return
-    if (last.sentAt !== from) seenAtFrom = new Set()
-    from = last.sentAt
-    for (const r of fresh) if (r.sentAt === from) seenAtFrom.add(r.id)
+    const more = got.length === ask && last !== undefined
+    if (last !== undefined && more) {
+      const seen = new Set(last.sentAt === from ? skip : [])
+      for (const r of fresh) if (r.sentAt === last.sentAt) seen.add(r.id)
+      next = read(last.sentAt, seen)
+    }
+    if (fresh.length > 0) yield fresh
+    if (!more) return
   }
 }

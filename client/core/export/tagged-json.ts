@@ -2,6 +2,10 @@ import { fromBase64Url, toBase64Url } from '../../../crypto/index.ts'
 
 // JSON that also carries bytes: a Uint8Array becomes {"$bytes": "<base64url>"}. Records of any
 // store can then be copied into a backup as they are, including fields added later.
+//
+// Values are walked by hand rather than through JSON.stringify's replacer or JSON.parse's
+// reviver: those call back into JavaScript for every value, which made tagging the slowest part
+// of a backup. Most records hold no bytes and are only checked, not copied.
 
 const tag = '$bytes'
 
@@ -10,38 +14,74 @@ export class UnsupportedValueError extends Error {
   override readonly name = 'UnsupportedValueError'
 }
 
-function replacer(this: unknown, key: string, value: unknown): unknown {
-  // `value` has been through toJSON already (a Date arrives as a string): look at the original.
-  const original: unknown = (this as Record<string, unknown>)[key]
-  if (original instanceof Uint8Array) return { [tag]: toBase64Url(original) }
-  if (original instanceof ArrayBuffer) return { [tag]: toBase64Url(new Uint8Array(original)) }
-  if (typeof original === 'object' && original !== null && !Array.isArray(original)) {
-    const proto: unknown = Object.getPrototypeOf(original)
-    if (proto !== Object.prototype && proto !== null)
-      throw new UnsupportedValueError(`cannot copy a ${original.constructor.name} into a backup`)
+/** Checks that `v` is plain data; true when it holds bytes (and so needs a tagged copy). */
+function holdsBytes(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return false
+    case 'number':
+      if (!Number.isFinite(v))
+        throw new UnsupportedValueError('cannot copy a non-finite number into a backup')
+      return false
+    case 'object': {
+      if (v === null) return false
+      if (v instanceof Uint8Array || v instanceof ArrayBuffer) return true
+      let bytes = false
+      if (Array.isArray(v)) {
+        for (const x of v) bytes = holdsBytes(x) || bytes
+        return bytes
+      }
+      const proto: unknown = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null)
+        throw new UnsupportedValueError(`cannot copy a ${v.constructor.name} into a backup`)
+      for (const x of Object.values(v)) bytes = holdsBytes(x) || bytes
+      return bytes
+    }
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      throw new UnsupportedValueError(`cannot copy a ${typeof v} into a backup`)
   }
-  if (typeof original === 'number' && !Number.isFinite(original))
-    throw new UnsupportedValueError('cannot copy a non-finite number into a backup')
-  if (typeof original === 'bigint' || typeof original === 'function' || typeof original === 'symbol')
-    throw new UnsupportedValueError(`cannot copy a ${typeof original} into a backup`)
-  return value
 }
 
-function reviver(_key: string, value: unknown): unknown {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const keys = Object.keys(value)
-    const encoded = (value as Record<string, unknown>)[tag]
-    if (keys.length === 1 && typeof encoded === 'string') return fromBase64Url(encoded, undefined, tag)
-  }
-  return value
+/** A copy with bytes tagged; parts without bytes are shared, not copied. */
+function tagged(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { [tag]: toBase64Url(v) }
+  if (v instanceof ArrayBuffer) return { [tag]: toBase64Url(new Uint8Array(v)) }
+  if (typeof v !== 'object' || v === null || !holdsBytes(v)) return v
+  if (Array.isArray(v)) return v.map(tagged)
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v)) out[k] = tagged(x)
+  return out
 }
 
 /** @throws UnsupportedValueError for values JSON would change or drop silently. */
 export function toTaggedJson(value: unknown): string {
-  return JSON.stringify(value, replacer)
+  return JSON.stringify(holdsBytes(value) ? tagged(value) : value)
+}
+
+/** Replaces tagged bytes in place (the value was just parsed: nobody else holds it). */
+function untag(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = untag(v[i])
+    return v
+  }
+  const o = v as Record<string, unknown>
+  const encoded = o[tag]
+  if (typeof encoded === 'string' && Object.keys(o).length === 1)
+    return fromBase64Url(encoded, undefined, tag)
+  for (const k in o) {
+    const x = o[k]
+    const y = untag(x)
+    if (y !== x) o[k] = y
+  }
+  return o
 }
 
 /** @throws SyntaxError for bad JSON, CryptoError 'bad-format' for a bad bytes field. */
 export function fromTaggedJson(text: string): unknown {
-  return JSON.parse(text, reviver) as unknown
+  return untag(JSON.parse(text) as unknown)
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { DataError } from '../../../../client/core/export/errors.ts'
 import { exportCsp, exportHtml } from '../../../../client/core/export/export-html.ts'
 import { exportJson } from '../../../../client/core/export/export-json.ts'
-import { attachmentPath, safeFileName } from '../../../../client/core/export/export-model.ts'
+import { attachmentPath, iso, safeFileName } from '../../../../client/core/export/export-model.ts'
 import { TincanExport } from '../../../../client/core/export/export-schema.ts'
 import { exportArchive, exportAttachmentsZip } from '../../../../client/core/export/export-zip.ts'
 import { directConversationId } from '../../../../client/core/store/history.ts'
@@ -88,6 +88,14 @@ beforeAll(async () => {
 async function jsonOf(blob: Blob): Promise<TincanExport> {
   return JSON.parse(await blob.text()) as TincanExport
 }
+
+describe('times', () => {
+  it('are written exactly as toISOString writes them', () => {
+    const samples = [0, 1, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 253_402_300_799_999, -1, NaN]
+    for (let i = 0; i < 20_000; i++) samples.push(Math.floor(Math.random() * 253_402_300_800_000))
+    for (const ms of samples.filter(Number.isFinite)) expect(iso(ms)).toBe(new Date(ms).toISOString())
+  })
+})
 
 describe('JSON export', () => {
   it('validates against its schema, and the schema file in docs/ is this schema', async () => {
