@@ -10,8 +10,11 @@ import { workerKdf } from '../../client/ui/src/lib/kdf.ts'
 import { initCrypto, randomBytes } from '../../crypto/index.ts'
 
 const now = (): number => performance.timeOrigin + performance.now()
+const benchPassword = 'bench password 1234'
 const log = document.getElementById('log') as HTMLDivElement
 let client: TincanClient | undefined
+/** The backup made by `createBackup`, for `restoreFresh`. */
+let backup: Blob | undefined
 const arrivals = new Map<string, number>()
 const doneAt = new Map<string, number>()
 
@@ -81,7 +84,7 @@ function me(): TincanClient {
 const api = {
   async register(username: string, knobs: FileKnobs = {}): Promise<void> {
     await initCrypto()
-    client = await TincanClient.register(env(knobs), username, 'bench password 1234')
+    client = await TincanClient.register(env(knobs), username, benchPassword)
     client.peers.on('file-data', ({ data }) => {
       for (let i = 0; i < 16; i++) if (data[i] !== rawFileId[i]) return
       rawReceived += data.length + 1
@@ -128,7 +131,8 @@ const api = {
   arrivals(texts: string[]): (number | null)[] {
     return texts.map((t) => arrivals.get(t) ?? null)
   },
-  async fill(peer: string, count: number): Promise<number> {
+  /** Stores `count` messages with `peer` (ids `<idPrefix><n>`); returns the time it took. */
+  async fill(peer: string, count: number, idPrefix = 'fill'): Promise<number> {
     const c = me()
     const conversationId = directConversationId(peer)
     const words = [
@@ -148,7 +152,7 @@ const api = {
     for (let i = 0; i < count; i++) {
       const text = `${words[i % words.length] ?? ''} note ${i} about ${words[(i * 7) % words.length] ?? ''}${i === Math.floor(count / 2) ? ' needle' : ''}`
       messages.push({
-        id: `fill${i.toString().padStart(8, '0')}`,
+        id: `${idPrefix}${i.toString().padStart(8, '0')}`,
         conversationId,
         author: i % 2 === 0 ? peer : c.username,
         sentAt: start + i * 1000,
@@ -279,6 +283,52 @@ const api = {
   /** JavaScript heap in use (Chromium's performance.memory). */
   heapBytes(): number {
     return (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0
+  },
+  /** Spreads `total` messages over the conversations with `peers`; returns the time it took. */
+  async fillAcross(peers: string[], total: number): Promise<number> {
+    const per = Math.ceil(total / peers.length)
+    let ms = 0
+    for (const [i, peer] of peers.entries())
+      ms += await api.fill(peer, Math.max(0, Math.min(per, total - i * per)), `c${i}-`)
+    return ms
+  },
+  /** Readable JSON export of every conversation. */
+  async exportJson(): Promise<{ ms: number; bytes: number; messages: number }> {
+    const t0 = now()
+    const blob = await me().exportJson()
+    const ms = now() - t0
+    const doc = JSON.parse(await blob.text()) as { conversations: { messageCount: number }[] }
+    return { ms, bytes: blob.size, messages: doc.conversations.reduce((n, c) => n + c.messageCount, 0) }
+  },
+  async exportHtml(): Promise<{ ms: number; bytes: number }> {
+    const t0 = now()
+    const blob = await me().exportHtml()
+    return { ms: now() - t0, bytes: blob.size }
+  },
+  /** Makes the encrypted backup and keeps it in the page for `restoreFresh`. */
+  async createBackup(passphrase: string): Promise<{ ms: number; bytes: number }> {
+    const t0 = now()
+    backup = await me().createBackup(passphrase)
+    return { ms: now() - t0, bytes: backup.size }
+  },
+  /**
+   * Clears the account's storage as "clear site data" would, logs in again and restores the
+   * backup; the time is the restore's alone.
+   */
+  async restoreFresh(passphrase: string): Promise<{ ms: number; messages: number }> {
+    if (backup === undefined) throw new Error('no backup made')
+    const username = me().username
+    me().close()
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(`tincan:${username}`)
+      request.onsuccess = () => resolve()
+      request.onerror = () => reject(request.error ?? new Error('deleteDatabase failed'))
+    })
+    client = await TincanClient.login(env(), username, benchPassword)
+    if ((await me().conversations()).length !== 0) throw new Error('storage was not cleared')
+    const t0 = now()
+    const summary = await me().restoreBackup(backup, passphrase)
+    return { ms: now() - t0, messages: summary.added['messages'] ?? 0 }
   },
   async search(query: string): Promise<{ ms: number; hits: number }> {
     const t0 = now()
