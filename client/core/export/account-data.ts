@@ -24,6 +24,9 @@ export interface AccountDataOptions {
  * exports (JSON, HTML, attachments ZIP), an encrypted backup, and its restore.
  */
 export class AccountData {
+  /** Restores run one after another: two at once would each count the other's records as theirs. */
+  private restoring: Promise<unknown> = Promise.resolve()
+
   constructor(private readonly o: AccountDataOptions) {}
 
   private source(): ExportSource {
@@ -62,9 +65,13 @@ export class AccountData {
   }
 
   /** Restores a backup of this account; see backup-restore.ts for what merges how. */
-  async restoreBackup(backup: Blob, passphrase: string, opts: RestoreOptions = {}): Promise<RestoreSummary> {
-    const summary = await restoreBackup(this.source(), backup, passphrase, opts)
-    await this.o.restored(summary)
-    return summary
+  restoreBackup(backup: Blob, passphrase: string, opts: RestoreOptions = {}): Promise<RestoreSummary> {
+    const run = this.restoring.then(async () => {
+      const summary = await restoreBackup(this.source(), backup, passphrase, opts)
+      await this.o.restored(summary)
+      return summary
+    })
+    this.restoring = run.catch(() => undefined)
+    return run
   }
 }
