@@ -353,6 +353,73 @@ export const en = {
 
   'notify.newMessage': '{name}',
   'notify.friendRequest': 'Friend request from {name}',
+
+  'group.new': 'New group',
+  'group.newTitle': 'New group',
+  'group.newHint':
+    'Pick friends to chat with together. Messages go from browser to browser, end-to-end encrypted.',
+  'group.name': 'Group name',
+  'group.namePlaceholder': 'Name the group',
+  'group.pickMembers': 'Members',
+  'group.noFriendsToAdd': 'No friends to add. Groups are made from friends.',
+  'group.create': 'Create group',
+  'group.creating': 'Creating…',
+  'group.listLabel': 'Group {name}',
+  'group.listStatus': '{count} members, {online} online',
+  'group.listRemoved': 'You were removed',
+  'group.listLeft': 'You left',
+  'group.status': '{count} members, {online} online',
+  'group.statusOne': 'Only you',
+  'group.notFound': 'This group is not on this device.',
+  'group.messagesLabel': 'Messages in {name}',
+  'group.beginning':
+    'This is the start of the group. Messages are end-to-end encrypted and stored only on members’ devices; someone added later sees only what is sent after.',
+  'group.composerLabel': 'Message to {name}',
+  'group.membersButton': 'Members',
+  'group.membersTitle': 'Members ({count})',
+  'group.closeMembers': 'Close members',
+  'group.you': '(you)',
+  'group.admin': 'Admin',
+  'group.connected': 'Connected directly',
+  'group.serverDiffers':
+    'The server lists other members than the list the admin signed. Only the signed list counts: no one else gets the messages.',
+  'group.addMembers': 'Add members',
+  'group.addMembersLabel': 'Friends to add',
+  'group.addHint': 'New members can read only what is sent after they join.',
+  'group.addConfirm': 'Add',
+  'group.rename': 'Rename',
+  'group.renameSave': 'Save',
+  'group.remove': 'Remove',
+  'group.removeLabel': 'Remove {name} from the group',
+  'group.removeTitle': 'Remove {name} from the group?',
+  'group.removeBody':
+    '{name} keeps what they already have, but cannot read anything sent from now on. Everyone’s keys are replaced.',
+  'group.leave': 'Leave group',
+  'group.leaveTitle': 'Leave {name}?',
+  'group.leaveBody': 'You will no longer get its messages. The history stays on this device.',
+  'group.adminLeaveHint': 'You are the admin: remove the other members before you leave.',
+  'group.removedBanner': 'You were removed from this group by {name}',
+  'group.leftBanner': 'You left this group',
+  'group.closedBody': 'You can read the history on this device, but not send or receive new messages.',
+  'group.removedToast': '{by} removed you from the group {name}.',
+  'group.err.notFound': 'This group is not on this device.',
+  'group.err.notAdmin': 'Only the group’s admin can do that.',
+  'group.err.notMember': 'You are no longer in this group.',
+  'group.err.notFriend': 'Only friends whose keys you accepted can be added.',
+  'group.err.adminCannotLeave': 'You are the admin: remove the other members before you leave.',
+  'group.err.tooMany': 'A group has at most {max} members.',
+  'group.err.invalid': 'A group name (or message) must not be empty or too long.',
+  'group.refused.serverMembership':
+    'The server lists {members} in {group}, but the admin did not sign that: they get nothing.',
+  'group.refused.notInMemberList':
+    'The server says you are in {group}, but its signed member list does not name you.',
+  'group.refused.badMemberList': 'A member list for {group} did not verify and was refused.',
+  'group.refused.untrustedCreator':
+    'A group was not joined: its creator is not a friend whose key you accepted.',
+  'group.refused.forged': 'Data for {group} relayed by {peer} did not verify and was dropped.',
+  'group.refused.keyMismatch':
+    'The member list of {group} gives {members} another key than the one you accepted: left out.',
+  'notify.groupMessage': '{name} in {group}',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -1,9 +1,11 @@
 import { chatState } from './chat.svelte.ts'
+import { groupChatState } from './group-chat.svelte.ts'
 import { safetyState } from './safety.svelte.ts'
 
 export type Route =
   | { readonly kind: 'home' }
   | { readonly kind: 'chat'; readonly peer: string }
+  | { readonly kind: 'group'; readonly groupId: string }
   | { readonly kind: 'safety'; readonly peer: string }
   | { readonly kind: 'friends' }
   | { readonly kind: 'settings' }
@@ -19,6 +21,13 @@ class Navigation {
   openChat(peer: string, focus?: string): void {
     this.route = { kind: 'chat', peer }
     void chatState.open(peer, focus)
+  }
+
+  /** Opens a group's conversation (its pane closes it again when it goes). */
+  openGroup(groupId: string): void {
+    this.leaveChat()
+    this.route = { kind: 'group', groupId }
+    void groupChatState.open(groupId)
   }
 
   openSafety(peer: string): void {

@@ -1,6 +1,8 @@
 import type { TincanClient } from '../../../../core/client.ts'
+import { groupOfConversation } from '../../../../core/groups/groups.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { readSetting, writeSetting } from '../storage.ts'
+import { groupsState, isolate } from './groups.svelte.ts'
 import { nav } from './navigation.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
@@ -50,6 +52,17 @@ class Notifier {
         if (m.type === 'timer') return
         // While the page is visible, the chat list and its unread counts say it.
         if (document.visibilityState === 'visible') return
+        const groupId = groupOfConversation(m.conversationId)
+        if (groupId !== undefined) {
+          const group = groupsState.group(groupId)?.name ?? ''
+          this.system(
+            t('notify.groupMessage', { name: m.author, group: isolate(group) }),
+            m.content.text.slice(0, previewChars),
+            m.conversationId,
+            () => nav.openGroup(groupId),
+          )
+          return
+        }
         this.system(
           t('notify.newMessage', { name: m.author }),
           m.content.text.slice(0, previewChars),

@@ -8,6 +8,8 @@ import { chatState } from './chat.svelte.ts'
 import { dataState } from './data.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { friendsState } from './friends.svelte.ts'
+import { groupChatState } from './group-chat.svelte.ts'
+import { groupsState } from './groups.svelte.ts'
 import { nav } from './navigation.svelte.ts'
 import { notifier } from './notifications.svelte.ts'
 import { safetyState } from './safety.svelte.ts'
@@ -121,6 +123,8 @@ class Session {
     ]
     friendsState.attach(client)
     chatState.attach(client)
+    groupsState.attach(client)
+    groupChatState.attach(client)
     filesState.attach(client)
     safetyState.attach(client)
     searchState.attach(client)
@@ -138,6 +142,8 @@ class Session {
     searchState.detach()
     safetyState.detach()
     chatState.detach()
+    groupChatState.detach()
+    groupsState.detach()
     filesState.detach()
     friendsState.detach()
     toasts.clear()

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto'
+import { copyFileSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromiumOrSkip } from './browser.ts'
+import { openBrowser, Person, screenshotDir, startAppServer, type E2eServer } from './app.ts'
+
+const chromiumPath = chromiumOrSkip()
+const suffix = randomBytes(3).toString('hex')
+const docsImages = resolve(import.meta.dirname, '../../docs/images')
+
+/** Markup that would run if the name were ever parsed as HTML, and a right-to-left override. */
+const hostileName = '<img src=x onerror=window.__pwned=1>\u202Etxt.exe'
+const groupName = 'Weekend hike 🥾'
+
+function groupItem(p: Person, groupId: string) {
+  return p.page.locator(`[data-testid="group-item"][data-group-id="${groupId}"]`)
+}
+
+function member(p: Person, username: string) {
+  return p.page.locator(`[data-testid="group-member"][data-username="${username}"]`)
+}
+
+async function openGroup(p: Person, groupId: string): Promise<void> {
+  await expect.poll(() => groupItem(p, groupId).count(), { timeout: 30_000 }).toBe(1)
+  await groupItem(p, groupId).click()
+  await expect
+    .poll(() => p.page.locator(`[data-testid="group-pane"][data-group-id="${groupId}"]`).count())
+    .toBe(1)
+}
+
+/** Opens the members panel if it is not open (it opens by itself on wide screens). */
+async function showMembers(p: Person): Promise<void> {
+  if ((await p.byTestId('group-members').count()) === 0) await p.byTestId('group-members-button').click()
+  await expect.poll(() => p.byTestId('group-members').count()).toBe(1)
+}
+
+/** The group's name as every place on the page shows it, and whether anything in it ran. */
+async function shownName(p: Person, groupId: string) {
+  return p.page.evaluate((id) => {
+    const item = document.querySelector(`[data-testid="group-item"][data-group-id="${CSS.escape(id)}"]`)
+    const name = item?.querySelector('[data-testid="group-item-name"]')
+    return {
+      attribute: item?.getAttribute('data-name') ?? null,
+      text: name?.textContent ?? null,
+      dir: name?.getAttribute('dir') ?? null,
+      pwned: (window as unknown as { __pwned?: unknown }).__pwned ?? null,
+      injected: document.querySelectorAll('img[src="x"]').length,
+    }
+  }, groupId)
+}
+
+// Ann is friends with Bob and with Cat; Bob and Cat are not friends: they meet in the group only.
+describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, through the UI only', () => {
+  let server: E2eServer
+  let browser: Browser
+  let ann: Person
+  let bob: Person
+  let cat: Person
+  let groupId = ''
+
+  beforeAll(async () => {
+    server = await startAppServer()
+    browser = await openBrowser(chromiumPath ?? '')
+    ann = await Person.arrive(browser, server.url, `ann_${suffix}`)
+    bob = await Person.arrive(browser, server.url, `bob_${suffix}`)
+    cat = await Person.arrive(browser, server.url, `cat_${suffix}`)
+  })
+
+  afterAll(async () => {
+    await browser.close()
+    await server.stop()
+  })
+
+  it('registers three people; Ann befriends Bob and Cat, who are not friends of each other', async () => {
+    await ann.register('ann has a long passphrase')
+    await bob.register('bob has a long passphrase')
+    await cat.register('cat has a long passphrase')
+    await ann.befriend(bob)
+    await ann.befriend(cat)
+    expect(await bob.friendItem(cat.name).count()).toBe(0)
+  })
+
+  it('lets Ann create a group with Bob and Cat; its hostile name shows as text on every page', async () => {
+    await ann.byTestId('new-group').click()
+    await ann.byTestId('group-name-input').fill(hostileName)
+    for (const p of [bob, cat])
+      await ann.page.locator(`[data-testid="group-member-option"][data-username="${p.name}"]`).check()
+    await ann.byTestId('group-create').click()
+    const pane = ann.byTestId('group-pane')
+    await expect.poll(() => pane.count(), { timeout: 30_000 }).toBe(1)
+    groupId = (await pane.getAttribute('data-group-id')) ?? ''
+    expect(groupId).not.toBe('')
+
+    for (const p of [ann, bob, cat]) {
+      await expect.poll(() => groupItem(p, groupId).count(), { timeout: 30_000 }).toBe(1)
+      expect(await shownName(p, groupId)).toEqual({
+        attribute: hostileName,
+        text: hostileName,
+        dir: 'auto',
+        pwned: null,
+        injected: 0,
+      })
+    }
+    expect(await ann.byTestId('group-title').textContent()).toBe(hostileName)
+    await ann.shot('group-01-hostile-name')
+
+    // The admin renames it; everyone sees the new name.
+    await showMembers(ann)
+    await ann.byTestId('group-rename').click()
+    await ann.byTestId('group-rename-input').fill(groupName)
+    await ann.byTestId('group-rename-save').click()
+    for (const p of [ann, bob, cat])
+      await expect
+        .poll(() => groupItem(p, groupId).getAttribute('data-name'), { timeout: 30_000 })
+        .toBe(groupName)
+  })
+
+  it('carries a message from each of Ann, Bob and Cat to the other two, under its author’s name', async () => {
+    await openGroup(bob, groupId)
+    await openGroup(cat, groupId)
+    const lines: [Person, string][] = [
+      [ann, 'Saturday at 8 at the trailhead? 🥾'],
+      [bob, 'Works for me. I’ll bring coffee ☕'],
+      [cat, 'Me too! Bringing the map 🗺️'],
+    ]
+    for (const [sender, text] of lines) {
+      await sender.send(text)
+      for (const p of [ann, bob, cat]) await p.expectMessage(text)
+    }
+    for (const p of [ann, bob, cat]) {
+      const authors = await p.byTestId('message-author').allTextContents()
+      const others = [ann, bob, cat].filter((o) => o !== p).map((o) => o.name)
+      expect(authors).toEqual(others)
+    }
+    const first = ann.page.locator('[data-testid="message"][data-direction="out"]').first()
+    await expect.poll(() => first.getAttribute('data-state'), { timeout: 30_000 }).toMatch(/sent|delivered/)
+
+    await showMembers(bob)
+    for (const p of [ann, bob, cat])
+      await expect
+        .poll(() => member(bob, p.name).getAttribute('data-online'), { timeout: 20_000 })
+        .toBe('true')
+    expect(await member(bob, ann.name).getByTestId('group-admin-badge').count()).toBe(1)
+    expect(await bob.byTestId('group-status').getAttribute('data-members')).toBe('3')
+    // The picture for the README: no banner or toasts over the conversation.
+    if ((await bob.byTestId('notify-dismiss').count()) > 0) await bob.byTestId('notify-dismiss').click()
+    while ((await bob.byTestId('toast').count()) > 0)
+      await bob.byTestId('toast').first().getByRole('button').click()
+    await bob.shot('group-02-chat')
+    mkdirSync(docsImages, { recursive: true })
+    copyFileSync(join(screenshotDir, 'group-02-chat.png'), join(docsImages, 'group.png'))
+  })
+
+  it('brings Cat what Ann wrote while Cat was away, from Bob, with Ann offline', async () => {
+    await cat.page.close()
+    await ann.expectOnline(cat.name, false)
+    const missed = ['Cat, we moved it to 9', 'Bob has the car keys', '最后一条 ✅']
+    for (const text of missed) await ann.send(text)
+    for (const text of missed) await bob.expectMessage(text)
+    await ann.page.close()
+    await bob.expectOnline(ann.name, false)
+
+    await cat.open()
+    await expect
+      .poll(() => cat.byTestId('current-user').textContent(), { timeout: 30_000 })
+      .toContain(cat.name)
+    // Unread on the list before the group is opened.
+    await expect
+      .poll(() => groupItem(cat, groupId).getByTestId('group-unread').textContent(), { timeout: 60_000 })
+      .toBe(String(missed.length))
+    await openGroup(cat, groupId)
+    for (const text of missed) await cat.expectMessage(text, 10_000)
+    expect((await cat.messageTexts()).slice(-missed.length)).toEqual(missed)
+    await expect.poll(() => groupItem(cat, groupId).getByTestId('group-unread').count()).toBe(0)
+  })
+
+  it('lets Ann remove Cat: Cat sees who removed her and cannot send; Bob still gets Ann’s messages', async () => {
+    await ann.open()
+    await expect
+      .poll(() => ann.byTestId('current-user').textContent(), { timeout: 30_000 })
+      .toContain(ann.name)
+    await openGroup(ann, groupId)
+    await showMembers(ann)
+    await member(ann, cat.name).getByTestId('group-remove-member').click()
+    await ann.byTestId('confirm-remove-member-confirm').click()
+    await expect.poll(() => member(ann, cat.name).count(), { timeout: 30_000 }).toBe(0)
+
+    const banner = cat.byTestId('group-removed-banner')
+    await expect.poll(() => banner.count(), { timeout: 60_000 }).toBe(1)
+    expect(await banner.textContent()).toContain(ann.name)
+    expect(await cat.byTestId('composer-input').isDisabled()).toBe(true)
+    expect(await cat.byTestId('composer-send').isDisabled()).toBe(true)
+    expect(await groupItem(cat, groupId).getAttribute('data-state')).toBe('removed')
+    await cat.shot('group-03-removed')
+
+    await expect.poll(() => member(bob, cat.name).count(), { timeout: 30_000 }).toBe(0)
+    await ann.send('Just the two of us now')
+    await bob.expectMessage('Just the two of us now')
+    expect(await cat.messageTexts()).not.toContain('Just the two of us now')
+  })
+})
