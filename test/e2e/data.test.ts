@@ -138,6 +138,12 @@ describe.skipIf(chromiumPath === undefined)('your data and message actions in Ch
     await bob.send(question)
     await alice.expectMessage(question)
 
+    // Escape leaves reply mode without sending anything.
+    await messageAction(alice, question, 'action-reply')
+    await expect.poll(() => alice.byTestId('reply-bar').count()).toBe(1)
+    await alice.byTestId('composer-input').press('Escape')
+    await expect.poll(() => alice.byTestId('reply-bar').count()).toBe(0)
+
     await messageAction(alice, question, 'action-reply')
     await expect.poll(() => alice.byTestId('reply-bar').textContent()).toContain(question)
     await alice.shot('12-reply-bar')
@@ -178,6 +184,15 @@ describe.skipIf(chromiumPath === undefined)('your data and message actions in Ch
     await expect.poll(() => bobSees.count()).toBe(1)
     expect(await bobMistake.getByTestId('message-deleted').count()).toBe(1)
     expect(await bob.messageTexts()).not.toContain(mistake)
+
+    // Copy puts the text on the clipboard; delete for me removes Bob's copy only.
+    await bob.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url })
+    await messageAction(bob, edited, 'action-copy')
+    await expect.poll(() => bob.page.evaluate(() => navigator.clipboard.readText())).toBe(edited)
+    await messageAction(bob, filler(54), 'action-delete-me')
+    await bob.byTestId('confirm-delete-confirm').click()
+    await expect.poll(() => bob.messageTexts()).not.toContain(filler(54))
+    expect(await alice.messageTexts()).toContain(filler(54))
   })
 
   it('lets Alice turn on disappearing messages for both, with a line in each chat and a timer on new messages', async () => {

@@ -186,6 +186,7 @@ export const en = {
   'search.searching': 'Searching…',
   'search.none': 'No messages with “{query}”.',
   'search.count': '{count} messages found',
+  'search.group': 'Group',
 
   'file.attach': 'Send files',
   'file.dropHere': 'Drop files to send them to {name}',

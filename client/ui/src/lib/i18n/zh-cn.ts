@@ -186,6 +186,7 @@ export const zhCN: Record<MessageKey, string> = {
   'search.searching': '正在搜索…',
   'search.none': '没有包含“{query}”的消息。',
   'search.count': '找到 {count} 条消息',
+  'search.group': '群组',
 
   'file.attach': '发送文件',
   'file.dropHere': '松开即可把文件发送给 {name}',

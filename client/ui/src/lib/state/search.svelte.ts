@@ -1,4 +1,5 @@
 import type { TincanClient } from '../../../../core/client.ts'
+import { groupOfConversation } from '../../../../core/groups/groups.ts'
 import { peerOfConversation, type SearchHit } from '../../../../core/store/history.ts'
 import { errorText } from '../errors.ts'
 import { toasts } from './toasts.svelte.ts'
@@ -7,12 +8,20 @@ import { toasts } from './toasts.svelte.ts'
 const debounceMs = 200
 const maxHits = 50
 
-/** The hits of one conversation, newest first. */
-export interface SearchGroup {
-  readonly conversationId: string
-  readonly peer: string
-  readonly hits: readonly SearchHit[]
-}
+/** The hits of one conversation, newest first: a chat with a friend (`peer`) or a group (`groupId`). */
+export type SearchGroup =
+  | {
+      readonly kind: 'direct'
+      readonly conversationId: string
+      readonly peer: string
+      readonly hits: SearchHit[]
+    }
+  | {
+      readonly kind: 'group'
+      readonly conversationId: string
+      readonly groupId: string
+      readonly hits: SearchHit[]
+    }
 
 /**
  * Search across all conversations, as the sidebar shows it: the query, the hits grouped by
@@ -81,15 +90,18 @@ class SearchState {
 
 /** Hits by conversation, in the order of each conversation's newest hit (hits come newest first). */
 function group(hits: readonly SearchHit[]): SearchGroup[] {
-  const out: { conversationId: string; peer: string; hits: SearchHit[] }[] = []
+  const out: SearchGroup[] = []
   for (const hit of hits) {
     const id = hit.message.conversationId
-    // Only one-to-one chats have a pane to open yet; group hits wait for the group UI.
+    const existing = out.find((x) => x.conversationId === id)
+    if (existing !== undefined) {
+      existing.hits.push(hit)
+      continue
+    }
     const peer = peerOfConversation(id)
-    if (peer === undefined) continue
-    const g = out.find((x) => x.conversationId === id)
-    if (g === undefined) out.push({ conversationId: id, peer, hits: [hit] })
-    else g.hits.push(hit)
+    const groupId = groupOfConversation(id)
+    if (peer !== undefined) out.push({ kind: 'direct', conversationId: id, peer, hits: [hit] })
+    else if (groupId !== undefined) out.push({ kind: 'group', conversationId: id, groupId, hits: [hit] })
   }
   return out
 }
