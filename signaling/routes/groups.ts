@@ -63,8 +63,32 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
     ctx.relayPolicy.forgetAll()
     const now = new Set(group?.members.map((m) => m.username) ?? [])
     const removed = before.map((m) => m.username).filter((u) => !now.has(u))
+    const had = new Set(before.map((m) => m.username))
+    await introduce(
+      [...now].filter((u) => !had.has(u)),
+      [...now],
+    )
     if (group !== undefined) await ctx.push(now, { type: 'group-updated', group })
     await ctx.push(removed, { type: 'group-removed', groupId: id, by })
+  }
+
+  /**
+   * Members now see each other's presence (they are contacts through the group), but presence
+   * is pushed only on changes: tell new members who of the group is online, and the others that
+   * the new ones are, before the group itself, so clients can connect to each other at once.
+   */
+  async function introduce(added: readonly string[], members: readonly string[]): Promise<void> {
+    if (added.length === 0) return
+    const online = new Set(await ctx.hub.onlineAmong(members))
+    for (const a of added) {
+      for (const m of members)
+        if (m !== a && online.has(m)) await ctx.push([a], { type: 'presence', username: m, online: true })
+      if (online.has(a))
+        await ctx.push(
+          members.filter((m) => m !== a && !added.includes(m)),
+          { type: 'presence', username: a, online: true },
+        )
+    }
   }
 
   app.get('/api/groups', { schema: { response: { 200: GroupListResponse, ...errors } } }, async (request) => {

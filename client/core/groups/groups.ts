@@ -39,7 +39,7 @@ import { chainId, GroupStore, LiveGroup, type GroupState } from './group-store.t
 import { PeerView } from './holdings.ts'
 import { MemberChain } from './member-chain.ts'
 import { GroupOutgoing, type FrameSink } from './outgoing.ts'
-import { chooseLinks, ringNeighbors } from './overlay.ts'
+import { chooseLinks, forwardingParents, ringNeighbors } from './overlay.ts'
 import { RangeSet } from './ranges.ts'
 
 /** The pairwise connections to members (the peer manager). */
@@ -171,6 +171,12 @@ const maxParked = 2000
 const connectEveryMs = 2000
 /** The same refusal from the same member is reported at most this often. */
 const errorEveryMs = 5000
+/** Summaries to more members wait until a catch-up has brought nothing new for this long. */
+const catchUpQuietMs = 1000
+/** A gap in a sender's messages is asked for again after this long (it may just be on its way). */
+const repairDelayMs = 1000
+/** Groups with traffic compare summaries with one connected member this often, for anything a relay missed. */
+const antiEntropyMs = 30_000
 /** Epochs follow a clock (seconds since 2024), so a member that lost its state never reuses one. */
 const epochOriginMs = Date.UTC(2024, 0, 1)
 
@@ -227,6 +233,19 @@ export class Groups extends Emitter<GroupEvents> {
   private readonly loaded: Promise<void>
   private emitScheduled = false
   private closed = false
+  /** Per group: the forwarding trees (by origin) for one view of who is online. */
+  private readonly trees = new Map<string, { key: string; byOrigin: Map<string, Map<string, string>> }>()
+  private readonly repairs = new Map<string, ReturnType<typeof setTimeout>>()
+  /** Per group: the catch-up in progress, and the members whose summaries wait for it. */
+  private readonly catchUps = new Map<
+    string,
+    { progressAt: number; waiting: Set<string>; timer: ReturnType<typeof setTimeout> | undefined }
+  >()
+  private readonly lastRepair = new Map<string, string>()
+  /** Groups with messages since the last anti-entropy round. */
+  private readonly active = new Set<string>()
+  private antiEntropyRound = 0
+  private readonly antiEntropy: ReturnType<typeof setInterval>
 
   constructor(private readonly o: GroupsOptions) {
     super()
@@ -236,6 +255,7 @@ export class Groups extends Emitter<GroupEvents> {
     this.now = o.now ?? Date.now
     this.nextTimestamp = o.nextTimestamp ?? this.now
     this.loaded = this.load()
+    this.antiEntropy = setInterval(() => this.compareSummaries(), antiEntropyMs)
   }
 
   private async load(): Promise<void> {
@@ -261,6 +281,9 @@ export class Groups extends Emitter<GroupEvents> {
 
   close(): void {
     this.closed = true
+    clearInterval(this.antiEntropy)
+    for (const t of this.repairs.values()) clearTimeout(t)
+    for (const c of this.catchUps.values()) clearTimeout(c.timer)
     void this.store.close()
   }
 
@@ -428,11 +451,40 @@ export class Groups extends Emitter<GroupEvents> {
       for (const g of this.groups.values()) {
         if (!g.chain.everMember(peer)) continue
         any = true
-        this.sendSync(peer, g)
+        this.catchUpFrom(peer, g)
         if (g.leavePending && g.chain.creator === peer) this.out.frame(peer, { type: 'group-leave', g: g.id })
       }
       if (any) this.changed()
     })
+  }
+
+  /**
+   * Our summary to a member whose connection just opened. Every member who gets it sends what we
+   * miss, so when several connections open at once (coming back online) one catches us up first:
+   * the others get our summary once nothing new has come for a moment, and send only what the
+   * first did not have.
+   */
+  private catchUpFrom(peer: string, g: LiveGroup): void {
+    const now = this.now()
+    const current = this.catchUps.get(g.id)
+    if (current === undefined || now - current.progressAt >= catchUpQuietMs) {
+      this.catchUps.set(g.id, { progressAt: now, waiting: new Set(), timer: undefined })
+      this.sendSync(peer, g)
+      return
+    }
+    current.waiting.add(peer)
+    const check = (): void => {
+      const c = this.catchUps.get(g.id)
+      if (c === undefined || this.closed) return
+      const quietFor = this.now() - c.progressAt
+      if (quietFor < catchUpQuietMs) {
+        c.timer = setTimeout(check, catchUpQuietMs - quietFor)
+        return
+      }
+      this.catchUps.delete(g.id)
+      for (const p of c.waiting) if (this.o.transport.isOpen(p)) this.sendSync(p, g)
+    }
+    current.timer ??= setTimeout(check, catchUpQuietMs)
   }
 
   linkClosed(peer: string): void {
@@ -979,6 +1031,7 @@ export class Groups extends Emitter<GroupEvents> {
         if (oldest !== undefined) this.pendingOwn.delete(oldest)
       }
       this.emit('message', message)
+      this.active.add(groupId)
       this.forward(g, h, ct, undefined)
       if (g.nextSeq % 500 === 0) await this.store.pruneCopies(groupId, g.nextSeq, keptCopies)
       return message
@@ -986,23 +1039,85 @@ export class Groups extends Emitter<GroupEvents> {
   }
 
   /**
-   * Passes a message on to every connected member entitled to it who may not have it, and opens
-   * the connections this device keeps for the group if they are closed (flooding over a bounded
-   * set of connections; duplicates are dropped by their position in the sender's chain).
+   * Passes a message on along the origin's forwarding tree (overlay.ts): to the connected
+   * members whose parent we are, and to connected members outside the tree. A child that is not
+   * connected is called, and gets it in the summary exchange. When the origin is not online as
+   * far as we know, there is no tree and every connected member who may lack it gets it.
+   * Duplicates are dropped by their position in the sender's chain.
    */
   private forward(g: LiveGroup, h: GroupMessageHeader, ct: Uint8Array, except: string | undefined): void {
     const listVersion = g.holdings.get(h.sender, h.epoch)?.listVersion
     if (listVersion === undefined) return
+    const parents = this.parentsFor(g, h.sender)
     let encoded: string | undefined
     for (const p of this.openMembers(g, except)) {
       if (p === h.sender || !g.chain.isMember(p, listVersion)) continue
+      const parent = parents.get(p)
+      if (parent !== undefined && parent !== this.o.me) continue
       const view = this.view_(p, g.id)
       if (!view.needs(h.sender, h.epoch, h.iteration)) continue
       view.got(h.sender, h.epoch, h.iteration)
       encoded ??= toBase64Url(ct)
       this.out.message(p, g.id, encoded)
     }
-    this.connectNeighbors(g)
+    for (const [child, parent] of parents) if (parent === this.o.me) this.connect(child)
+  }
+
+  private parentsFor(g: LiveGroup, origin: string): Map<string, string> {
+    const online = this.o.online()
+    const members = g.chain.members
+      .map((m) => m.id)
+      .filter((u) => u === this.o.me || (online.has(u) && !this.mismatched.has(u)))
+    const key = members.join('\n')
+    let trees = this.trees.get(g.id)
+    if (trees === undefined || trees.key !== key) {
+      trees = { key, byOrigin: new Map() }
+      this.trees.set(g.id, trees)
+    }
+    let parents = trees.byOrigin.get(origin)
+    if (parents === undefined) {
+      parents = forwardingParents(origin, members, this.maxLinks)
+      trees.byOrigin.set(origin, parents)
+    }
+    return parents
+  }
+
+  /**
+   * A message arrived past a gap in its sender's chain: if the gap is still there in a moment,
+   * our summary goes to the member who delivered it, who sends what is missing.
+   */
+  private repairSoon(g: LiveGroup, peer: string): void {
+    if (this.repairs.has(g.id)) return
+    this.repairs.set(
+      g.id,
+      setTimeout(() => {
+        this.repairs.delete(g.id)
+        if (this.closed || !g.active || !this.o.transport.isOpen(peer)) return
+        const gaps = g.holdings
+          .all()
+          .filter((h) => h.sender !== this.o.me && h.held.contiguous < h.held.end)
+          .map((h) => `${h.sender}/${h.epoch}/${h.held.contiguous}`)
+          .join(',')
+        // The same gaps as last time: that member could not fill them; the next summary may.
+        if (gaps === '' || gaps === this.lastRepair.get(g.id)) return
+        this.lastRepair.set(g.id, gaps)
+        this.sendSync(peer, g)
+      }, repairDelayMs),
+    )
+  }
+
+  /** Every 30 s, each group with traffic compares summaries with one connected member, in turn. */
+  private compareSummaries(): void {
+    if (this.closed) return
+    this.antiEntropyRound++
+    for (const id of this.active) {
+      const g = this.groups.get(id)
+      if (g?.active !== true) continue
+      const open = this.openMembers(g)
+      const peer = open[this.antiEntropyRound % Math.max(1, open.length)]
+      if (peer !== undefined) this.sendSync(peer, g)
+    }
+    this.active.clear()
   }
 
   /** Marks the conversation read (group read receipts are not sent). */
@@ -1244,7 +1359,8 @@ export class Groups extends Emitter<GroupEvents> {
       }
       view.got(h.sender, h.epoch, h.iteration)
       if (g.holdings.has(h.sender, h.epoch, h.iteration)) {
-        this.out.ack(peer, g.id, h.sender, h.epoch, h.iteration)
+        // Acknowledgements go to the sender only: they make its message `sent` and `delivered`.
+        if (peer === h.sender) this.out.ack(peer, g.id, h.sender, h.epoch, h.iteration)
         continue
       }
       if (h.sender === this.o.me || !g.chain.isMember(h.sender)) continue
@@ -1267,7 +1383,11 @@ export class Groups extends Emitter<GroupEvents> {
       holding.held.add(h.iteration)
       dirty.add(id)
       copies.push({ groupId: g.id, seq: g.nextSeq++, ...h, ct: bytes })
-      this.out.ack(peer, g.id, h.sender, h.epoch, h.iteration)
+      this.active.add(g.id)
+      const catchUp = this.catchUps.get(g.id)
+      if (catchUp !== undefined) catchUp.progressAt = this.now()
+      if (peer === h.sender) this.out.ack(peer, g.id, h.sender, h.epoch, h.iteration)
+      if (holding.held.contiguous < h.iteration) this.repairSoon(g, peer)
       let content
       try {
         content = decodeGroupContent(JSON.parse(utf8Decode(plaintext)) as unknown)

@@ -43,3 +43,39 @@ export function chooseLinks(perGroup: readonly (readonly string[])[], maxLinks: 
   }
   return chosen
 }
+
+/**
+ * Who passes a message from `origin` on to whom: a breadth-first tree over the ring links of
+ * `online` (everyone's `ringNeighbors`), neighbors visited in name order. Every member computes
+ * the same tree from the same presence, so each online member gets a message once, from its
+ * parent, over a link that is kept open anyway; a relay sends it only to its children. Returns
+ * each reachable member's parent (the origin has none); empty when `origin` is not online.
+ */
+export function forwardingParents(
+  origin: string,
+  online: readonly string[],
+  maxLinks: number,
+): Map<string, string> {
+  const members = [...new Set(online)].sort()
+  const parents = new Map<string, string>()
+  if (!members.includes(origin)) return parents
+  const links = new Map<string, Set<string>>(members.map((m) => [m, new Set<string>()]))
+  for (const m of members) {
+    for (const n of ringNeighbors(m, members, maxLinks)) {
+      links.get(m)?.add(n)
+      links.get(n)?.add(m)
+    }
+  }
+  const seen = new Set([origin])
+  const queue = [origin]
+  for (let at = 0; at < queue.length; at++) {
+    const u = queue[at] as string
+    for (const v of [...(links.get(u) ?? [])].sort()) {
+      if (seen.has(v)) continue
+      seen.add(v)
+      parents.set(v, u)
+      queue.push(v)
+    }
+  }
+  return parents
+}

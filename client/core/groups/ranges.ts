@@ -66,6 +66,11 @@ export class RangeSet {
     return first !== undefined && first[0] === 0 ? first[1] : 0
   }
 
+  /** One past the largest number held (0 when empty). */
+  get end(): number {
+    return this.ranges[this.ranges.length - 1]?.[1] ?? 0
+  }
+
   get size(): number {
     return this.ranges.reduce((n, [from, to]) => n + (to - from), 0)
   }

@@ -171,6 +171,32 @@ describe('a group', () => {
     await expect(bob.api.group(group.id)).rejects.toMatchObject({ status: 404 })
   })
 
+  it('shows members who are not friends each other online, before telling them of the group', async () => {
+    const { admin, bob, cleo } = await cast()
+    const bobSocket = await sockets.connect(bob.token)
+    const cleoSocket = await sockets.connect(cleo.token)
+    expect(bobSocket.ready.online).not.toContain(cleo.username)
+
+    const group = await admin.api.createGroup({ name: 'Trio', members: [bob.username], memberList: 'AA' })
+    await bobSocket.next('group-updated')
+    const added = await admin.api.updateMembers(group.id, {
+      members: [
+        { username: admin.username, role: 'admin' },
+        { username: bob.username, role: 'member' },
+        { username: cleo.username, role: 'member' },
+      ],
+      memberList: 'AA',
+    })
+
+    expect(await bobSocket.next('presence', (f) => f.username === cleo.username)).toMatchObject({
+      online: true,
+    })
+    expect((await cleoSocket.next('group-updated')).group).toEqual(added)
+    const seen = cleoSocket.frames.map((f) => (f.type === 'presence' ? `presence ${f.username}` : f.type))
+    expect(seen.indexOf(`presence ${bob.username}`)).toBeGreaterThanOrEqual(0)
+    expect(seen.indexOf(`presence ${bob.username}`)).toBeLessThan(seen.indexOf('group-updated'))
+  })
+
   it('can get a second admin, who may then rename it', async () => {
     const { admin, bob } = await cast()
     const group = await admin.api.createGroup({ name: 'Duo', members: [bob.username], memberList: 'AA' })

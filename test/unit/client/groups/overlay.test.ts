@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chooseLinks, ringNeighbors } from '../../../../client/core/groups/overlay.ts'
+import { chooseLinks, forwardingParents, ringNeighbors } from '../../../../client/core/groups/overlay.ts'
 
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `m${String(i).padStart(2, '0')}`)
 
@@ -52,5 +52,28 @@ describe('group connections', () => {
       4,
     )
     expect(chosen).toEqual(['a', 'x', 'b', 'c'])
+  })
+})
+
+describe('forwarding trees', () => {
+  it('give every online member one parent, over ring links, from any origin', () => {
+    const members = names(50)
+    for (const origin of ['m00', 'm23', 'm49']) {
+      const parents = forwardingParents(origin, members, 8)
+      expect(parents.size).toBe(49)
+      expect(parents.has(origin)).toBe(false)
+      for (const [child, parent] of parents) {
+        const linked =
+          ringNeighbors(parent, members, 8).includes(child) ||
+          ringNeighbors(child, members, 8).includes(parent)
+        expect(linked).toBe(true)
+      }
+      // The origin's own links are its children: it sends to them directly.
+      for (const n of ringNeighbors(origin, members, 8)) expect(parents.get(n)).toBe(origin)
+    }
+  })
+
+  it('are empty when the origin is not online (everyone then passes the message to everyone)', () => {
+    expect(forwardingParents('zed', names(5), 8).size).toBe(0)
   })
 })
