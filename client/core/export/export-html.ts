@@ -53,8 +53,10 @@ const entities: Record<string, string> = {
 
 /** Escapes text for HTML content and for quoted attribute values alike. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => entities[c] ?? c)
+  return htmlSpecial.test(text) ? text.replace(/[&<>"']/g, (c) => entities[c] ?? c) : text
 }
+
+const htmlSpecial = /[&<>"']/
 
 /** Standard base64 (data: URIs do not take base64url). */
 function base64(bytes: Uint8Array): string {
@@ -120,7 +122,8 @@ export async function exportHtml(source: ExportSource, opts: HtmlExportOptions =
     for await (const batch of exportEntries(source, head.id, now)) {
       let html = ''
       for (const e of batch) {
-        html += await w.message(e)
+        const part = w.message(e)
+        html += typeof part === 'string' ? part : await part
         count++
       }
       out.add(html)
@@ -153,15 +156,18 @@ class HtmlWriter {
   }
 
   time(ms: number): string {
-    return `<time datetime="${iso(ms)}">${escapeHtml(this.minute(ms).time)}</time>`
+    return `<time datetime="${iso(ms)}">${this.minute(ms).time}</time>`
   }
 
-  /** Formatting is slow and shows minutes at most: one format per minute, not per message. */
+  /** Formatting is slow and shows minutes at most: one format per minute, not per message. Escaped. */
   private minute(ms: number): { time: string; day: string } {
     const key = Math.floor(ms / 60_000)
     if (key !== this.lastMinute) {
       this.lastMinute = key
-      this.lastFormatted = { time: this.dateTime.format(ms), day: this.dayFormat.format(ms) }
+      this.lastFormatted = {
+        time: escapeHtml(this.dateTime.format(ms)),
+        day: escapeHtml(this.dayFormat.format(ms)),
+      }
     }
     return this.lastFormatted
   }
@@ -173,14 +179,22 @@ class HtmlWriter {
     return `${h.kind === 'group' ? 'Group ' : 'Chat with '}${who}${timer}`
   }
 
-  async message(e: ExportEntry): Promise<string> {
+  /** A message's markup; synchronous unless it carries a file, whose bytes may be read. */
+  message(e: ExportEntry): string | Promise<string> {
+    const m = e.message
+    if (m.file !== undefined && m.deleted !== true)
+      return this.file(m, e).then((body) => this.render(e, body))
+    return this.render(e, '')
+  }
+
+  private render(e: ExportEntry, fileHtml: string): string {
     const m = e.message
     const sentAt = Date.parse(m.sentAt)
     let html = ''
     const day = this.minute(sentAt).day
     if (day !== this.lastDay) {
       this.lastDay = day
-      html += `<li class="day">${escapeHtml(day)}</li>\n`
+      html += `<li class="day">${day}</li>\n`
     }
     const mine = m.author === this.source.username
     const id = escapeHtml(`m-${m.id}`)
@@ -198,7 +212,7 @@ class HtmlWriter {
       html += `<blockquote><a href="#${escapeHtml(`m-${q.id}`)}"><bdi>${escapeHtml(q.author)}</bdi></a>: ${excerpt}</blockquote>\n`
     }
     if (m.deleted === true) html += '<p class="deleted">This message was deleted.</p>\n'
-    else if (m.file !== undefined) html += await this.file(m, e)
+    else if (m.file !== undefined) html += fileHtml
     else html += `<p class="text" dir="auto">${escapeHtml(m.text)}</p>\n`
     if (m.reactions !== undefined && m.reactions.length > 0)
       html += `<ul class="reactions">${m.reactions
