@@ -191,6 +191,7 @@ class ChatState {
     try {
       await this.loadLatest(client, peer)
       this.toBottom++
+      this.markRead()
     } catch (e: unknown) {
       toasts.error(errorText(e))
     }
