@@ -61,6 +61,8 @@ export const GroupSyncFrame = Type.Object(
     v: Type.Integer({ minimum: -1 }),
     h: Type.String({ maxLength: 43, pattern: '^[A-Za-z0-9_-]*$' }),
     s: Type.Array(SenderSummary, { maxItems: groupLimits.maxSummarySenders }),
+    /** Answer with your own summary too (the periodic comparison; connections opening send both anyway). */
+    r: Type.Optional(Type.Literal(true)),
   },
   strict,
 )

@@ -408,9 +408,16 @@ export class TincanClient extends Emitter<ClientEvents> {
       if (state === 'idle') g.linkClosed(peer)
     })
     g.on('groups', (views) => this.emit('groups', views))
+    let conversationsDue = false
     g.on('message', (m) => {
       this.emit('message', m)
-      this.background(this.emitConversations())
+      // A catch-up stores hundreds of messages in a row: one conversation list for them all.
+      if (conversationsDue) return
+      conversationsDue = true
+      setTimeout(() => {
+        conversationsDue = false
+        if (!this.closed) this.background(this.emitConversations())
+      }, 0)
     })
     g.on('group-removed', (r) => this.emit('group-removed', r))
     g.on('group-error', (e) => this.emit('group-error', e))

@@ -35,12 +35,13 @@ import type { History, Message } from '../store/history.ts'
 import type { ContactRecord } from '../store/db.ts'
 import { GroupError } from './errors.ts'
 import type { CopyRow } from './group-db.ts'
-import { chainId, GroupStore, LiveGroup, type GroupState } from './group-store.ts'
+import { chainId, GroupStore, LiveGroup } from './group-store.ts'
 import { PeerView } from './holdings.ts'
 import { MemberChain } from './member-chain.ts'
 import { GroupOutgoing, type FrameSink } from './outgoing.ts'
 import { chooseLinks, forwardingParents, ringNeighbors } from './overlay.ts'
 import { RangeSet } from './ranges.ts'
+import { groupConversationId, type GroupErrorEvent, type GroupEvents, type GroupView } from './types.ts'
 
 /** The pairwise connections to members (the peer manager). */
 export interface GroupTransport extends FrameSink {
@@ -67,97 +68,16 @@ export interface GroupsOptions {
   readonly nextTimestamp?: () => number
 }
 
-/** A member as the UI shows one. */
-export interface GroupMemberView {
-  readonly username: string
-  readonly admin: boolean
-  readonly me: boolean
-  /** The server reports them online. */
-  readonly online: boolean
-  /** An encrypted connection to them is open now. */
-  readonly connected: boolean
-}
-
-/**
- * A group as the UI shows one. Membership is the admin-signed member list this device verified;
- * `serverView` compares it with what the server claims.
- */
-export interface GroupView {
-  readonly id: string
-  /** The history conversation of the group: `group:<id>`. */
-  readonly conversationId: string
-  readonly name: string
-  /** The creator, who signs every member list (the one admin). */
-  readonly admin: string
-  readonly isAdmin: boolean
-  readonly members: readonly GroupMemberView[]
-  /** `removed`: the admin took this user off the list; `left`: the user left. Both read-only. */
-  readonly state: GroupState
-  /** Who removed this user, when `state` is `removed`. */
-  readonly removedBy?: string
-  /** Version of the signed member list. */
-  readonly version: number
-  /**
-   * `agrees`; `differs` when the server lists someone the signed list does not (ignored, and
-   * reported as a `group-error`) or misses someone (a leave the admin has not signed yet);
-   * `missing` when the server no longer lists the group for this user; `unknown` before the
-   * server's list arrived.
-   */
-  readonly serverView: 'agrees' | 'differs' | 'missing' | 'unknown'
-}
-
-export type GroupErrorEventCode =
-  /** The server lists members the signed member list does not have: they get nothing. */
-  | 'server-membership'
-  /** The server says this user is in a group whose signed member list does not name them. */
-  | 'not-in-member-list'
-  /** A member list that does not verify (signature, chain, or a different version with the same number). */
-  | 'bad-member-list'
-  /** A group whose creator is not a friend with an accepted key: not joined. */
-  | 'untrusted-creator'
-  /** Someone who is not in the signed member list sent group data: refused. */
-  | 'not-a-member'
-  /** A group message whose signature or encryption does not verify (altered in transit, or forged): dropped. */
-  | 'forged-message'
-  /** A sender key whose signature does not verify: dropped. */
-  | 'forged-key'
-  /** A member list gives a friend another identity key than the one pinned: that member is left out. */
-  | 'key-mismatch'
-
-export interface GroupErrorEvent {
-  readonly groupId: string
-  readonly code: GroupErrorEventCode
-  readonly message: string
-  /** The member whose connection delivered the refused data. */
-  readonly peer?: string
-  /** Members concerned (the ones the server added, a friend with another key). */
-  readonly members?: readonly string[]
-}
-
-export interface GroupEvents extends Record<string, unknown> {
-  groups: readonly GroupView[]
-  /** A group message was added or changed state (conversation `group:<id>`). */
-  message: Message
-  /** The admin's signed list no longer has this user: the group is read-only from now on. */
-  'group-removed': { groupId: string; name: string; by: string }
-  'group-error': GroupErrorEvent
-}
-
-export const groupConversationId = (groupId: string): string => `group:${groupId}`
-
-/** The group of a group conversation; undefined for any other conversation. */
-export function groupOfConversation(conversationId: string): string | undefined {
-  return conversationId.startsWith('group:') ? conversationId.slice('group:'.length) : undefined
-}
-
-const frameRoutingPrefix = utf8Encode('{"type":"group-')
-
-/** Whether a decrypted peer frame is a group frame (they are written with `type` first). */
-export function isGroupFrame(plaintext: Uint8Array): boolean {
-  if (plaintext.length < frameRoutingPrefix.length) return false
-  for (let i = 0; i < frameRoutingPrefix.length; i++) if (plaintext[i] !== frameRoutingPrefix[i]) return false
-  return true
-}
+export {
+  groupConversationId,
+  groupOfConversation,
+  isGroupFrame,
+  type GroupErrorEvent,
+  type GroupErrorEventCode,
+  type GroupEvents,
+  type GroupMemberView,
+  type GroupView,
+} from './types.ts'
 
 /** Newest epochs kept per sender (keys and read state), 100 messages each between rotations. */
 const keptEpochsPerSender = 16
@@ -508,10 +428,17 @@ export class Groups extends Emitter<GroupEvents> {
     return v
   }
 
-  private sendSync(peer: string, g: LiveGroup): void {
+  private sendSync(peer: string, g: LiveGroup, askBack = false): void {
     const me = this.o.me
     const s = g.active ? g.holdings.summarize((v) => g.chain.isMember(me, v)) : []
-    this.out.frame(peer, { type: 'group-sync', g: g.id, v: g.chain.version, h: g.chain.hash, s })
+    this.out.frame(peer, {
+      type: 'group-sync',
+      g: g.id,
+      v: g.chain.version,
+      h: g.chain.hash,
+      s,
+      ...(askBack ? { r: true as const } : {}),
+    })
   }
 
   /** Members of `g` with an open connection, except `except`. */
@@ -1106,7 +1033,11 @@ export class Groups extends Emitter<GroupEvents> {
     )
   }
 
-  /** Every 30 s, each group with traffic compares summaries with one connected member, in turn. */
+  /**
+   * Every 30 s, each group with traffic compares summaries with one connected member, in turn,
+   * both ways: a member a relay missed (say, its link to its parent in a tree failed) is found
+   * by a neighbor within a few rounds.
+   */
   private compareSummaries(): void {
     if (this.closed) return
     this.antiEntropyRound++
@@ -1115,7 +1046,7 @@ export class Groups extends Emitter<GroupEvents> {
       if (g?.active !== true) continue
       const open = this.openMembers(g)
       const peer = open[this.antiEntropyRound % Math.max(1, open.length)]
-      if (peer !== undefined) this.sendSync(peer, g)
+      if (peer !== undefined) this.sendSync(peer, g, true)
     }
     this.active.clear()
   }
@@ -1230,6 +1161,8 @@ export class Groups extends Emitter<GroupEvents> {
         peer,
       })
     if (!g.active || !g.chain.isMember(peer)) return
+    // Both ways: what they lack we send below, what we lack they send on our summary.
+    if (f.r === true) this.sendSync(peer, g)
     const view = PeerView.fromSummary(f.s)
     this.views.get(peer)?.delete(g.id)
     const byGroup = this.views.get(peer) ?? new Map<string, PeerView>()

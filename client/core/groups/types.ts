@@ -1,0 +1,97 @@
+import { utf8Encode } from '../../../crypto/index.ts'
+import type { Message } from '../store/history.ts'
+import type { GroupState } from './group-store.ts'
+
+// What the group layer shows the UI and the client facade: views, events, conversation ids.
+
+/** A member as the UI shows one. */
+export interface GroupMemberView {
+  readonly username: string
+  readonly admin: boolean
+  readonly me: boolean
+  /** The server reports them online. */
+  readonly online: boolean
+  /** An encrypted connection to them is open now. */
+  readonly connected: boolean
+}
+
+/**
+ * A group as the UI shows one. Membership is the admin-signed member list this device verified;
+ * `serverView` compares it with what the server claims.
+ */
+export interface GroupView {
+  readonly id: string
+  /** The history conversation of the group: `group:<id>`. */
+  readonly conversationId: string
+  readonly name: string
+  /** The creator, who signs every member list (the one admin). */
+  readonly admin: string
+  readonly isAdmin: boolean
+  readonly members: readonly GroupMemberView[]
+  /** `removed`: the admin took this user off the list; `left`: the user left. Both read-only. */
+  readonly state: GroupState
+  /** Who removed this user, when `state` is `removed`. */
+  readonly removedBy?: string
+  /** Version of the signed member list. */
+  readonly version: number
+  /**
+   * `agrees`; `differs` when the server lists someone the signed list does not (ignored, and
+   * reported as a `group-error`) or misses someone (a leave the admin has not signed yet);
+   * `missing` when the server no longer lists the group for this user; `unknown` before the
+   * server's list arrived.
+   */
+  readonly serverView: 'agrees' | 'differs' | 'missing' | 'unknown'
+}
+
+export type GroupErrorEventCode =
+  /** The server lists members the signed member list does not have: they get nothing. */
+  | 'server-membership'
+  /** The server says this user is in a group whose signed member list does not name them. */
+  | 'not-in-member-list'
+  /** A member list that does not verify (signature, chain, or a different version with the same number). */
+  | 'bad-member-list'
+  /** A group whose creator is not a friend with an accepted key: not joined. */
+  | 'untrusted-creator'
+  /** Someone who is not in the signed member list sent group data: refused. */
+  | 'not-a-member'
+  /** A group message whose signature or encryption does not verify (altered in transit, or forged): dropped. */
+  | 'forged-message'
+  /** A sender key whose signature does not verify: dropped. */
+  | 'forged-key'
+  /** A member list gives a friend another identity key than the one pinned: that member is left out. */
+  | 'key-mismatch'
+
+export interface GroupErrorEvent {
+  readonly groupId: string
+  readonly code: GroupErrorEventCode
+  readonly message: string
+  /** The member whose connection delivered the refused data. */
+  readonly peer?: string
+  /** Members concerned (the ones the server added, a friend with another key). */
+  readonly members?: readonly string[]
+}
+
+export interface GroupEvents extends Record<string, unknown> {
+  groups: readonly GroupView[]
+  /** A group message was added or changed state (conversation `group:<id>`). */
+  message: Message
+  /** The admin's signed list no longer has this user: the group is read-only from now on. */
+  'group-removed': { groupId: string; name: string; by: string }
+  'group-error': GroupErrorEvent
+}
+
+export const groupConversationId = (groupId: string): string => `group:${groupId}`
+
+/** The group of a group conversation; undefined for any other conversation. */
+export function groupOfConversation(conversationId: string): string | undefined {
+  return conversationId.startsWith('group:') ? conversationId.slice('group:'.length) : undefined
+}
+
+const frameRoutingPrefix = utf8Encode('{"type":"group-')
+
+/** Whether a decrypted peer frame is a group frame (they are written with `type` first). */
+export function isGroupFrame(plaintext: Uint8Array): boolean {
+  if (plaintext.length < frameRoutingPrefix.length) return false
+  for (let i = 0; i < frameRoutingPrefix.length; i++) if (plaintext[i] !== frameRoutingPrefix[i]) return false
+  return true
+}
