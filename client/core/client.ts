@@ -763,6 +763,14 @@ export class TincanClient extends Emitter<ClientEvents> {
       history: this.history,
       files: new FileStore(this.session.db, this.session.vaultKey),
       groupNames: () => new Map(this.groupList.map((g) => [g.id, g.name])),
+      groups: {
+        backupGroups: () => this.groupChat.backupGroups(),
+        restoreGroups: async (groups) => {
+          // The restore wrote contacts behind trust's cache; a group's creator is checked against them.
+          await this.trust.contacts()
+          return this.groupChat.restoreGroups(groups)
+        },
+      },
       restored: async () => {
         // Trust caches contacts; the sweeper arms its timer for restored disappearing messages.
         await this.trust.contacts()

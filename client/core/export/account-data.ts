@@ -1,8 +1,14 @@
 import type { FileStore } from '../files/file-store.ts'
+import type { GroupBackupSource } from '../groups/group-backup.ts'
 import type { Db } from '../store/db.ts'
 import type { History } from '../store/history.ts'
-import { createBackup, type CreateBackupOptions } from './backup-create.ts'
-import { restoreBackup, type RestoreOptions, type RestoreSummary } from './backup-restore.ts'
+import { createBackup, type BackupSource, type CreateBackupOptions } from './backup-create.ts'
+import {
+  restoreBackup,
+  type RestoreOptions,
+  type RestoreSummary,
+  type RestoreTarget,
+} from './backup-restore.ts'
 import { exportHtml, type HtmlExportOptions } from './export-html.ts'
 import { exportJson } from './export-json.ts'
 import type { ExportOptions, ExportSource } from './export-model.ts'
@@ -15,6 +21,8 @@ export interface AccountDataOptions {
   readonly files: FileStore
   /** Group names by id, as last heard from the server (titles of group conversations). */
   readonly groupNames: () => ReadonlyMap<string, string>
+  /** The group layer: groups go into a backup and come back from one through it. */
+  readonly groups?: GroupBackupSource
   /** Called after a restore wrote something, so caches and the UI catch up. */
   readonly restored: (summary: RestoreSummary) => Promise<void>
 }
@@ -29,13 +37,14 @@ export class AccountData {
 
   constructor(private readonly o: AccountDataOptions) {}
 
-  private source(): ExportSource {
+  private source(): ExportSource & BackupSource & RestoreTarget {
     return {
       username: this.o.username,
       db: this.o.db,
       history: this.o.history,
       files: this.o.files,
       groupNames: this.o.groupNames(),
+      ...(this.o.groups === undefined ? {} : { groups: this.o.groups }),
     }
   }
 

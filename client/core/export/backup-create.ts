@@ -1,15 +1,19 @@
 import { BackupWriter, type BackupOptions } from '../../../crypto/index.ts'
 import { isFinal } from '../files/file-store.ts'
+import type { GroupBackupSource } from '../groups/group-backup.ts'
 import { dbVersion, type ConversationRecord, type FileRecord, type MessageRecord } from '../store/db.ts'
 import { BlobBuilder } from './blob-builder.ts'
 import { backupFormat, backupVersion, isBackupKey, ItemWriter, type BackupKey } from './backup-items.ts'
-import { portableStores, skippedStores } from './backup-stores.ts'
+import { groupsStore, portableStores, skippedStores } from './backup-stores.ts'
 import { DataError } from './errors.ts'
 import type { ExportSource } from './export-model.ts'
 import { anyDb, storeBatches } from './records.ts'
 import { UnsupportedValueError } from './tagged-json.ts'
 
-export type BackupSource = ExportSource
+export interface BackupSource extends ExportSource {
+  /** The group layer: each group's signed member lists, name and state (no keys). Absent: no groups. */
+  readonly groups?: Pick<GroupBackupSource, 'backupGroups'>
+}
 
 export interface CreateBackupOptions {
   /** The backup's time (ms); messages whose disappearing timer ran out by then are left out. */
@@ -30,8 +34,8 @@ export const minPassphraseLength = 8
 
 /**
  * Everything this device holds for the account that another device can use — contacts with
- * their pinned keys and verification marks, conversations, messages, files and their bytes —
- * in one file encrypted under the passphrase (Argon2id, then secretstream: crypto/backup.ts).
+ * their pinned keys and verification marks, conversations, messages, files and their bytes,
+ * groups (signed member lists, names and states; no sender key: group-backup.ts) — in one file encrypted under the passphrase (Argon2id, then secretstream: crypto/backup.ts).
  * Message bodies are written in the clear inside it: the vault key that seals them here does not
  * exist on the device that restores. Fields each store gains later are carried as they are (see
  * backup-stores.ts).
@@ -129,7 +133,13 @@ export async function createBackup(
     }
   }
 
-  const known = new Set<string>([...portableStores, ...skippedStores])
+  // Groups come from their own database, opened by the group layer (it holds the sealing key).
+  for (const group of (await source.groups?.backupGroups()) ?? []) {
+    items.record(groupsStore, group)
+    count(groupsStore)
+  }
+
+  const known = new Set<string>([...portableStores, ...skippedStores, groupsStore])
   for (const store of [...db.objectStoreNames].filter((s) => !known.has(s)).sort()) {
     const inline = db.transaction(store).store.keyPath !== null
     for await (const batch of storeBatches(db, store)) {

@@ -1,5 +1,6 @@
 import type { KdfParams } from '../../../crypto/index.ts'
 import { isQuotaError, type FileStore } from '../files/file-store.ts'
+import type { GroupBackupSource, PortableGroupValue } from '../groups/group-backup.ts'
 import type {
   ContactRecord,
   ConversationRecord,
@@ -11,7 +12,7 @@ import type {
 import type { History, Message } from '../store/history.ts'
 import { backupFormat, backupVersion, type BackupHeader, type BackupKey } from './backup-items.ts'
 import { backupItems } from './backup-read.ts'
-import { skippedStores, validPortable, type PortableFileValue } from './backup-stores.ts'
+import { groupsStore, skippedStores, validPortable, type PortableFileValue } from './backup-stores.ts'
 import { DataError } from './errors.ts'
 import { anyDb, type AnyDb } from './records.ts'
 
@@ -20,6 +21,8 @@ export interface RestoreTarget {
   readonly db: Db
   readonly history: History
   readonly files: FileStore
+  /** The group layer, which merges the backup's groups into its own database. Absent: groups are not restored. */
+  readonly groups?: Pick<GroupBackupSource, 'restoreGroups'>
 }
 
 export interface RestoreOptions {
@@ -49,6 +52,11 @@ export interface RestoreSummary {
   /** Contacts whose verification mark came back from the backup. */
   readonly verifiedRestored: number
   readonly keyConflicts: readonly KeyConflict[]
+  /**
+   * Groups left out because their creator is not a friend with an accepted key on this device
+   * (say, a key conflict above kept another key): the chain cannot be trusted here.
+   */
+  readonly groupsRefused: number
 }
 
 const messageBatch = 500
@@ -63,7 +71,8 @@ const chunkBatchBytes = 4 * 1024 * 1024
  * record's counts) and writes nothing; only then does the second pass write. The second pass
  * writes in many short transactions (one IndexedDB transaction cannot stay open across reads of
  * the file), remembering every record it adds; conversations, contacts and file records go last,
- * in one transaction. If anything fails on the way (storage full, the file changed between
+ * in one transaction, and then the groups, through the group layer (their creators' keys are
+ * checked against the contacts just merged). If anything fails on the way (storage full, the file changed between
  * passes) the added records are deleted again before the error is thrown. A tab closed in the
  * middle of the second pass leaves whole records of a partial restore, never half a record; a
  * second restore completes it.
@@ -89,12 +98,21 @@ export async function restoreBackup(
     await run.rollback().catch((rollbackError: unknown) => {
       console.error('taking back a failed restore failed', rollbackError)
     })
-    if (DataError.is(e)) throw e
-    throw isQuotaError(e)
-      ? new DataError('storage-full', 'this device is out of storage space', { cause: e })
-      : new DataError('storage-failed', 'storing the restored data failed', { cause: e })
+    throw storageError(e)
+  }
+  try {
+    await run.restoreGroups()
+  } catch (e: unknown) {
+    throw storageError(e)
   }
   return run.summary(header.createdAt)
+}
+
+function storageError(e: unknown): DataError {
+  if (DataError.is(e)) return e
+  return isQuotaError(e)
+    ? new DataError('storage-full', 'this device is out of storage space', { cause: e })
+    : new DataError('storage-failed', 'storing the restored data failed', { cause: e })
 }
 
 /** The first pass: reads and checks everything, writes nothing. */
@@ -160,6 +178,8 @@ class RestoreRun {
   private expired = 0
   private verifiedRestored = 0
   private readonly conflicts: KeyConflict[] = []
+  private groupsRefused = 0
+  private readonly groups: PortableGroupValue[] = []
   // Written last, in one transaction.
   private readonly contacts: ContactRecord[] = []
   private readonly conversations: ConversationRecord[] = []
@@ -198,6 +218,10 @@ class RestoreRun {
         return
       case 'files':
         this.file(value as PortableFileValue)
+        return
+      case groupsStore:
+        if (this.target.groups === undefined) bump(this.unknown, store)
+        else this.groups.push(value as PortableGroupValue)
         return
       case 'messages':
         this.message(value as Record<string, unknown> & Message)
@@ -384,6 +408,21 @@ class RestoreRun {
     await tx.done
   }
 
+  /**
+   * The groups, after everything else is in (their creators' pinned keys are among the contacts
+   * just merged), written by the group layer into its own database. Each group is added whole
+   * and a second restore finds it there, so a failure here is not taken back: the rest of the
+   * backup is in, and restoring again adds the groups missing.
+   */
+  async restoreGroups(): Promise<void> {
+    if (this.groups.length > 0 && this.target.groups !== undefined) {
+      const g = await this.target.groups.restoreGroups(this.groups)
+      if (g.added > 0) bump(this.added, groupsStore, g.added)
+      if (g.alreadyPresent > 0) bump(this.present, groupsStore, g.alreadyPresent)
+      this.groupsRefused = g.refused
+    }
+  }
+
   /** Deletes what this run added (records that were there before it are never touched). */
   async rollback(): Promise<void> {
     for (let i = 0; i < this.addedMessageKeys.length; i += messageBatch) {
@@ -410,6 +449,7 @@ class RestoreRun {
       unknownStores: this.unknown,
       verifiedRestored: this.verifiedRestored,
       keyConflicts: this.conflicts,
+      groupsRefused: this.groupsRefused,
     }
   }
 }

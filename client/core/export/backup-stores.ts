@@ -1,6 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { FileMeta } from '../files/file-store.ts'
+import { validPortableGroup } from '../groups/group-backup.ts'
 
 // Which stores a backup carries, and how. Records are copied field by field, so fields added to
 // a store later travel without changes here; what is sealed under the vault key (which differs
@@ -13,11 +14,17 @@ import type { FileMeta } from '../files/file-store.ts'
 //   outbox     left out: resend state of this device. A message still queued is restored as
 //              failed (it was never sent from here); file decisions and message actions waiting
 //              in it belong to this device's transfers and connections
+//   groups     not a store of this database: the group layer's own database
+//              (`tincan-groups:<user>`) gives each group's signed member-list chain, name and
+//              state, and never a sender key (client/core/groups/group-backup.ts says why)
 //   any other store   copied as it is (records must be plain data; other values are counted
 //              as skipped). A future store that holds data sealed under the vault key needs an
 //              entry here.
 
 export const skippedStores: ReadonlySet<string> = new Set(['meta', 'sessions', 'outbox'])
+
+/** The backup's records of groups (group-backup.ts), restored through the group layer. */
+export const groupsStore = 'groups'
 
 /** Stores whose records are reshaped; written first, in this order (a file's record before its chunks). */
 export const portableStores = ['contacts', 'conversations', 'files', 'messages', 'fileChunks'] as const
@@ -85,6 +92,8 @@ const shapes: Readonly<Record<string, TSchema>> = {
 /** Whether a backed-up record of a carried store has the shape a restore relies on. */
 export function validPortable(store: string, key: unknown, value: unknown): boolean {
   if (store === 'fileChunks') return value instanceof Uint8Array && Value.Check(chunkKey, key)
+  // Shape and signatures: a chain that does not verify makes the whole backup damaged.
+  if (store === groupsStore) return key === undefined && validPortableGroup(value)
   const shape = shapes[store]
   return shape === undefined || Value.Check(shape, value)
 }

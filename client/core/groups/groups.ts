@@ -34,6 +34,7 @@ import { Emitter } from '../emitter.ts'
 import type { History, Message } from '../store/history.ts'
 import type { ContactRecord } from '../store/db.ts'
 import { GroupError } from './errors.ts'
+import { portableGroup, type GroupRestoreCounts, type PortableGroupValue } from './group-backup.ts'
 import type { CopyRow } from './group-db.ts'
 import { chainId, GroupStore, LiveGroup } from './group-store.ts'
 import { PeerView } from './holdings.ts'
@@ -600,6 +601,104 @@ export class Groups extends Emitter<GroupEvents> {
     this.changed()
     for (const p of this.openMembers(g, from)) this.sendSync(p, g)
     this.connectNeighbors(g)
+  }
+
+  // ---- backup (group-backup.ts: what a backup carries of a group, and why never a key) ----
+
+  /** The groups as an encrypted backup carries them: signed member lists, names and states. */
+  async backupGroups(): Promise<PortableGroupValue[]> {
+    await this.loaded
+    return [...this.groups.values()].map(portableGroup)
+  }
+
+  /**
+   * Merges groups from a backup (whose first pass already checked every chain link by link). A
+   * group this device holds keeps its name and state, and takes the backup's chain only where it
+   * extends its own, checked like a list from a member: an older chain changes nothing, a fork
+   * is refused and reported. A group it does not hold is added when version 0 was signed by this
+   * user or by a friend with the pinned, accepted key (as `adopt` requires), with no sender key:
+   * the first message sent makes a new one, at an epoch after `lastEpoch` (`rotate`).
+   */
+  async restoreGroups(list: readonly PortableGroupValue[]): Promise<GroupRestoreCounts> {
+    await this.loaded
+    let added = 0
+    let alreadyPresent = 0
+    let refused = 0
+    for (const r of list) {
+      await this.run(r.id, async () => {
+        const known = this.groups.get(r.id)
+        if (known !== undefined) {
+          alreadyPresent++
+          if ((versionOf(r.chain[r.chain.length - 1]) ?? -1) > known.chain.version)
+            await this.applyList(known, r.chain, undefined)
+          return
+        }
+        const chain = await this.trustedChain(r.id, r.chain)
+        if (chain === undefined) {
+          refused++
+          return
+        }
+        // A list that no longer names this user leaves the group read-only, whatever else the backup says.
+        const removed = r.state === 'active' && !chain.isMember(this.o.me)
+        const removedBy = removed ? chain.head.signer : r.removedBy
+        const g = new LiveGroup(r.id, chain, {
+          name: r.name,
+          state: removed ? 'removed' : r.state,
+          ...(removedBy === undefined ? {} : { removedBy }),
+          lastEpoch: r.lastEpoch,
+          leavePending: !removed && r.leavePending === true,
+        })
+        this.groups.set(g.id, g)
+        await this.store.saveGroup(g)
+        added++
+        if (!g.active) return
+        // Catch-up, as after coming back online: members send their keys and what we lack.
+        for (const p of this.openMembers(g)) this.sendSync(p, g)
+      })
+    }
+    if (added > 0) {
+      await this.rebuildPins()
+      this.changed()
+      this.connectNeighbors()
+    }
+    return { added, alreadyPresent, refused }
+  }
+
+  /** A chain from a backup, verified from a version 0 signed with the creator's trusted key. */
+  private async trustedChain(
+    groupId: string,
+    chainRaw: readonly unknown[],
+  ): Promise<MemberChain | undefined> {
+    const first = chainRaw[0] as { signer?: unknown } | undefined
+    const creator = typeof first?.signer === 'string' ? first.signer : undefined
+    if (creator === undefined) return undefined
+    const contact = creator === this.o.me ? undefined : await this.o.contact(creator)
+    const creatorKey =
+      creator === this.o.me
+        ? this.o.identity.identityKey.publicKey
+        : contact !== undefined && contact.pendingKey === null
+          ? fromBase64Url(contact.identityKey, 32)
+          : undefined
+    if (creatorKey === undefined) {
+      this.report({
+        groupId,
+        code: 'untrusted-creator',
+        message: `${creator} created the group but is not a friend with an accepted key: not restored`,
+      })
+      return undefined
+    }
+    try {
+      const chain = MemberChain.verify(chainRaw, creatorKey)
+      if (chain.groupId !== groupId) throw new CryptoError('bad-chain', 'a member list of another group')
+      return chain
+    } catch (e: unknown) {
+      this.report({
+        groupId,
+        code: 'bad-member-list',
+        message: `member list in the backup refused: ${e instanceof Error ? e.message : String(e)}`,
+      })
+      return undefined
+    }
   }
 
   // ---- lifecycle (the user's actions) ----
