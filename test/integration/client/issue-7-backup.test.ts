@@ -6,6 +6,8 @@ import { DataError, type DataErrorCode } from '../../../client/core/export/error
 import { attachmentPath } from '../../../client/core/export/export-model.ts'
 import { TincanExport } from '../../../client/core/export/export-schema.ts'
 import type { FileSource } from '../../../client/core/files/file-source.ts'
+import { groupDbName } from '../../../client/core/groups/group-db.ts'
+import type { GroupView } from '../../../client/core/groups/groups.ts'
 import { dbName } from '../../../client/core/store/db.ts'
 import { directConversationId } from '../../../client/core/store/history.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
@@ -14,6 +16,7 @@ import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, sha256OfSource, untilState } from '../files/helpers.ts'
 import { tinyPng } from '../../unit/client/export/fixtures.ts'
+import { groupTexts, untilTexts } from '../groups/helpers.ts'
 import { hasPython, readZip } from '../../unit/client/export/zip.ts'
 
 const passphrase = 'correct horse battery staple, but for backups'
@@ -52,6 +55,15 @@ function deleteDatabase(name: string): Promise<void> {
     request.onsuccess = () => resolve()
     request.onerror = () => reject(request.error ?? new Error('deleteDatabase failed'))
     request.onblocked = () => reject(new Error(`deleting ${name} is blocked by an open connection`))
+  })
+}
+
+/** Like `deleteDatabase`, but waits for connections still closing (a closed client's group database closes asynchronously). */
+function deleteWhenClosed(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name)
+    request.onsuccess = () => resolve()
+    request.onerror = () => reject(request.error ?? new Error('deleteDatabase failed'))
   })
 }
 
@@ -192,5 +204,98 @@ describe('export, backup and restore between real clients', () => {
     const error = await bob.restoreBackup(backup, passphrase).catch((e: unknown) => e)
     expect(DataError.is(error, 'wrong-account')).toBe(true)
     expect(await snapshot(bob)).toEqual(bobBefore)
+  })
+})
+
+/**
+ * Issue 7, groups: Bob backs up while in a group whose signed member list is at version 1 (so the
+ * server's copy alone cannot bring it back: only the admin or the backup can) and in a group he
+ * left (which the server no longer lists at all). With the admin offline, he clears his storage
+ * and restores: both groups are back from the backup alone, and the message he sends next — under
+ * a fresh sender key, since no sending state is restored — reaches the admin.
+ */
+describe('groups in the encrypted backup', () => {
+  let server: TestServer
+  let env: ClientEnv
+  let ann: TincanClient
+  let bob: TincanClient
+  let cat: TincanClient
+
+  beforeAll(async () => {
+    server = await startServer()
+    env = await nodeClientEnv(server.baseUrl)
+    ann = await registerClient(env, 'ann')
+    bob = await registerClient(env, 'bob')
+    cat = await registerClient(env, 'cat')
+    await befriend(ann, bob)
+    await befriend(ann, cat)
+  })
+
+  afterAll(async () => {
+    for (const c of [ann, bob, cat]) c.close()
+    await server.close()
+  })
+
+  it('restores member lists, names, states and history; the restored member sends with a new key', async () => {
+    const climbers = await ann.createGroup('Climbers', [bob.username, cat.username])
+    await until('bob to see Climbers', () => bob.group(climbers.id)?.members.length === 3)
+    await ann.removeGroupMembers(climbers.id, [cat.username])
+    await until('bob to get version 1', () => bob.group(climbers.id)?.version === 1)
+    cat.close()
+    const club = await ann.createGroup('Old club', [bob.username])
+    await until('bob to see Old club', () => bob.group(club.id) !== undefined)
+    await bob.leaveGroup(club.id)
+
+    const texts = ['ann: rope check 🧗', 'bob: on belay', 'ann: climbing']
+    for (const t of texts) await (t.startsWith('ann') ? ann : bob).sendGroupText(climbers.id, t.slice(5))
+    const bare = texts.map((t) => t.slice(5))
+    await untilTexts(bob, climbers.id, bare)
+    await untilTexts(ann, climbers.id, bare)
+
+    const before = bob.group(climbers.id) as GroupView
+    const history = await groupTexts(bob, climbers.id)
+    const backup = await bob.createBackup(passphrase)
+
+    // The admin goes offline; bob clears site data: both of his databases go.
+    const annName = ann.username
+    const bobName = bob.username
+    ann.close()
+    bob.close()
+    await deleteWhenClosed(dbName(bobName))
+    await deleteWhenClosed(groupDbName(bobName))
+    bob = await TincanClient.login(env, bobName, testPassword)
+    expect(bob.group(climbers.id)).toBeUndefined()
+    expect(bob.group(club.id)).toBeUndefined()
+
+    const summary = await bob.restoreBackup(backup, passphrase)
+    expect(summary.added).toMatchObject({ groups: 2, messages: 3 })
+    expect(summary.groupsRefused).toBe(0)
+    const after = bob.group(climbers.id) as GroupView
+    const pick = (v: GroupView) => ({
+      name: v.name,
+      admin: v.admin,
+      state: v.state,
+      version: v.version,
+      members: v.members.map((m) => [m.username, m.admin]),
+    })
+    expect(pick(after)).toEqual(pick(before))
+    expect(after).toMatchObject({ name: 'Climbers', admin: annName, state: 'active', version: 1 })
+    expect(bob.group(club.id)).toMatchObject({ name: 'Old club', state: 'left' })
+    expect(await groupTexts(bob, climbers.id)).toEqual(history)
+
+    const again = await bob.restoreBackup(backup, passphrase)
+    expect(again.added).toEqual({})
+    expect(again.alreadyPresent).toMatchObject({ groups: 2 })
+    expect(await groupTexts(bob, climbers.id)).toEqual(history)
+
+    // The admin comes back: bob's next message, under a new sender key, reaches her, and hers reach him.
+    ann = await TincanClient.login(env, annName, testPassword)
+    await bob.sendGroupText(climbers.id, 'back from a restore')
+    await untilTexts(ann, climbers.id, ['back from a restore'])
+    await ann.sendGroupText(climbers.id, 'welcome back')
+    await untilTexts(bob, climbers.id, ['welcome back'])
+    // Caught up without a message twice.
+    const final = await groupTexts(bob, climbers.id)
+    expect(new Set(final).size).toBe(final.length)
   })
 })

@@ -8,7 +8,18 @@ import { readStoredFile } from '../../../../client/core/files/read.ts'
 import { dbVersion, type ContactRecord, type Db } from '../../../../client/core/store/db.ts'
 import { directConversationId, History } from '../../../../client/core/store/history.ts'
 import { FileStore } from '../../../../client/core/files/file-store.ts'
-import { generateVaultKey, initCrypto, randomBytes, type KdfParams } from '../../../../crypto/index.ts'
+import {
+  createMemberList,
+  generateIdentity,
+  generateVaultKey,
+  initCrypto,
+  nextMemberList,
+  randomBytes,
+  toBase64Url,
+  type KdfParams,
+  type SignedMemberList,
+} from '../../../../crypto/index.ts'
+import type { GroupRestoreCounts, PortableGroupValue } from '../../../../client/core/groups/group-backup.ts'
 import { addMessage, allMessages, freshDevice, storeFile, tinyPng, type Device } from './fixtures.ts'
 
 // Argon2id stays cheap here (the format and its real parameters are tested in test/unit/crypto).
@@ -356,5 +367,103 @@ describe('stores added after this code was written', () => {
     const older = await freshDevice('alice')
     const partial = await restore(older, made.blob)
     expect(partial.unknownStores).toEqual({ drafts: 1, stickers: 1 })
+  })
+})
+
+describe('groups in a backup', () => {
+  function groups(): PortableGroupValue[] {
+    const me = { id: 'alice', identityKey: generateIdentity().identityKey }
+    const member = (id: string) => ({ id, identityKey: toBase64Url(randomBytes(32)), admin: false })
+    const v0 = createMemberList('g1', me, [member('bob'), member('carol')])
+    const v1 = nextMemberList(
+      v0,
+      me,
+      v0.members.filter((m) => m.id !== 'carol'),
+    )
+    const club = createMemberList('g2', me, [member('bob')])
+    return [
+      { id: 'g1', name: 'Climbers', state: 'active', lastEpoch: 42, chain: [v0, v1] },
+      { id: 'g2', name: 'Old club', state: 'left', lastEpoch: 7, leavePending: true, chain: [club] },
+    ]
+  }
+
+  /** A group layer that records what a restore hands it. */
+  function groupLayer(counts: GroupRestoreCounts = { added: 2, alreadyPresent: 0, refused: 0 }) {
+    const got: PortableGroupValue[][] = []
+    return {
+      got,
+      restoreGroups: (list: readonly PortableGroupValue[]) => {
+        got.push([...list])
+        return Promise.resolve(counts)
+      },
+    }
+  }
+
+  async function backupWith(list: readonly PortableGroupValue[]): Promise<Blob> {
+    const d = await freshDevice('alice')
+    await addMessage(d, 'bob', 'bob', { text: 'hi' })
+    const made = await createBackup(
+      { ...d, groups: { backupGroups: () => Promise.resolve(list) } },
+      passphrase,
+      { ...cheap, now },
+    )
+    expect(made.counts['groups']).toBe(list.length)
+    return made.blob
+  }
+
+  it('carries each group’s signed chain, name and state, and no key, to the group layer', async () => {
+    const list = groups()
+    const blob = await backupWith(list)
+    const target = await freshDevice('alice')
+    const layer = groupLayer()
+    const summary = await restore({ ...target, groups: layer } as Device, blob)
+    expect(layer.got).toEqual([list])
+    for (const g of layer.got[0] ?? [])
+      expect(Object.keys(g).sort()).toEqual(
+        [
+          'chain',
+          'id',
+          'lastEpoch',
+          'name',
+          'state',
+          ...('leavePending' in g ? ['leavePending'] : []),
+        ].sort(),
+      )
+    expect(summary.added).toMatchObject({ groups: 2, messages: 1 })
+    expect(summary.groupsRefused).toBe(0)
+  })
+
+  it('reports what the group layer already had and refused', async () => {
+    const blob = await backupWith(groups())
+    const layer = groupLayer({ added: 0, alreadyPresent: 1, refused: 1 })
+    const summary = await restore({ ...(await freshDevice('alice')), groups: layer } as Device, blob)
+    expect(summary.added['groups']).toBeUndefined()
+    expect(summary.alreadyPresent['groups']).toBe(1)
+    expect(summary.groupsRefused).toBe(1)
+  })
+
+  it('counts groups as an unknown store where there is no group layer', async () => {
+    const summary = await restore(await freshDevice('alice'), await backupWith(groups()))
+    expect(summary.unknownStores).toEqual({ groups: 2 })
+  })
+
+  it('refuses a backup whose member list does not verify, writing nothing and restoring no group', async () => {
+    const list = groups()
+    const g1 = list[0] as PortableGroupValue
+    const [v0, v1] = g1.chain as SignedMemberList[]
+    // Carol put back into version 1 with its signature kept: the chain no longer verifies.
+    const forged = { ...(v1 as SignedMemberList), members: (v0 as SignedMemberList).members }
+    const blob = await backupWith([{ ...g1, chain: [v0, forged] }, ...list.slice(1)])
+    const target = await freshDevice('alice')
+    const layer = groupLayer()
+    const error = await restore({ ...target, groups: layer } as Device, blob).catch((e: unknown) => e)
+    expect(DataError.is(error, 'damaged'), String(error)).toBe(true)
+    expect(layer.got).toEqual([])
+    expect(await target.db.count('messages')).toBe(0)
+    // A chain of another group under this id is refused the same way.
+    const other = await backupWith([{ ...g1, id: 'g9' }])
+    const again = await restore({ ...target, groups: layer } as Device, other).catch((e: unknown) => e)
+    expect(DataError.is(again, 'damaged')).toBe(true)
+    expect(layer.got).toEqual([])
   })
 })
