@@ -1,5 +1,6 @@
 import { TincanClient, type ClientEnv } from '../../client/core/client.ts'
 import { uniqueName } from './api.ts'
+import { nodeClientEnv } from './client-env.ts'
 import { until } from './until.ts'
 
 export const testPassword = 'correct horse battery staple'
@@ -17,4 +18,15 @@ export async function befriend(a: TincanClient, b: TincanClient): Promise<void> 
   await b.acceptFriendRequest(a.username)
   await until(`${a.username} to see ${b.username} online`, () => a.signaling.online.has(b.username))
   await until(`${b.username} to see ${a.username} online`, () => b.signaling.online.has(a.username))
+}
+
+/** Alice and Bob, registered on the server at `serverUrl` and already friends, each online. */
+export async function twoFriends(
+  serverUrl: string,
+): Promise<{ env: ClientEnv; alice: TincanClient; bob: TincanClient }> {
+  const env = await nodeClientEnv(serverUrl)
+  const alice = await registerClient(env, 'alice')
+  const bob = await registerClient(env, 'bob')
+  await befriend(alice, bob)
+  return { env, alice, bob }
 }

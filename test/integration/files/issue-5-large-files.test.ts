@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TincanClient } from '../../../client/core/client.ts'
 import type { FileAcceptMessage, FileControlMessage } from '../../../shared/index.ts'
-import { nodeClientEnv } from '../../helpers/client-env.ts'
-import { befriend, registerClient } from '../../helpers/clients.ts'
+import { twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { cut, MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from './helpers.ts'
@@ -17,10 +16,7 @@ describe('large files between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    const env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { TincanClient } from '../../../client/core/client.ts'
 import { directConversationId, type Message } from '../../../client/core/store/history.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
-import { befriend, registerClient } from '../../helpers/clients.ts'
+import { befriend, registerClient, twoFriends } from '../../helpers/clients.ts'
 import { startServer, startServerProcess, type ServerProcess, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { WsProxy } from '../../helpers/ws-proxy.ts'
@@ -55,10 +55,7 @@ describe('the server killed with SIGKILL in the middle of a conversation', () =>
 
   beforeAll(async () => {
     server = await startServerProcess()
-    const env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {
@@ -137,10 +134,7 @@ describe('a data channel dropped while 500 messages and a file are being sent', 
 
   beforeAll(async () => {
     server = await startServer()
-    const env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {
