@@ -1,15 +1,19 @@
+import { limits } from '../shared/limits.ts'
 import { ByteWriter } from './binary-codec.ts'
 import { equalBytes, fromBase64Url, toBase64Url } from './bytes.ts'
 import { CryptoError } from './errors.ts'
 import { sha256 } from './hkdf.ts'
 import { ed25519Sign, ed25519Verify, type KeyPair } from './primitives.ts'
 
-// A group's membership as a hash chain of signed versions. Version 0 is signed by the
+// A group's membership and name as a hash chain of signed versions. Version 0 is signed by the
 // creator, who must be its first admin; each later version names the SHA-256 of the one
-// before and is signed by somebody who was an admin in the one before.
+// before and is signed by somebody who was an admin in the one before. A rename is a new
+// version (same members, new name): the name members show is the newest verified version's,
+// never the server's.
 //
-// Signed bytes: lp(label) | lp(group id) | version u64 | previous hash (32) | member count u32 |
-//   per member, sorted by id: lp(id) | identity key (32) | admin u8 | lp(signer id)
+// Signed bytes: lp(label) | lp(group id) | version u64 | previous hash (32) | lp(name) |
+//   member count u32 | per member, sorted by id: lp(id) | identity key (32) | admin u8 |
+//   lp(signer id)
 // Hash of a version: SHA-256(signed bytes | signature).
 
 const label = 'tincan/v1/group/member-list'
@@ -29,6 +33,8 @@ export interface SignedMemberList {
   readonly version: number
   /** base64url SHA-256 of the previous version; 32 zero bytes for version 0. */
   readonly prev: string
+  /** The group's name: 1 to `limits.groupNameMaxLength` UTF-16 code units. */
+  readonly name: string
   readonly members: readonly GroupMember[]
   readonly signer: string
   readonly sig: string
@@ -47,12 +53,20 @@ function sortedMembers(members: readonly GroupMember[]): GroupMember[] {
   return sorted
 }
 
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > limits.groupNameMaxLength) {
+    throw new CryptoError('bad-format', `a group name has 1 to ${limits.groupNameMaxLength} characters`)
+  }
+  return name
+}
+
 function signedBytes(list: Omit<SignedMemberList, 'sig' | 'v'>): Uint8Array {
   const w = new ByteWriter(512)
     .str(label)
     .str(list.groupId)
     .u64(list.version)
     .raw(fromBase64Url(list.prev, 32, 'prev'))
+    .str(checkName(list.name))
     .u32(list.members.length)
   for (const m of list.members) {
     if (typeof m.id !== 'string' || m.id.length === 0 || typeof m.admin !== 'boolean') {
@@ -76,12 +90,13 @@ function sign(body: Omit<SignedMemberList, 'sig' | 'v'>, signer: MemberListSigne
 
 /**
  * Version 0, signed by the creator, who is added as an admin if not listed so.
- * @throws CryptoError 'bad-format' for duplicate ids or malformed keys.
+ * @throws CryptoError 'bad-format' for duplicate ids, malformed keys or a bad name.
  */
 export function createMemberList(
   groupId: string,
   creator: MemberListSigner,
   others: readonly GroupMember[],
+  name: string,
 ): SignedMemberList {
   const self: GroupMember = {
     id: creator.id,
@@ -89,18 +104,23 @@ export function createMemberList(
     admin: true,
   }
   const members = sortedMembers([self, ...others.filter((m) => m.id !== creator.id)])
-  return sign({ groupId, version: 0, prev: toBase64Url(zeroHash), members, signer: creator.id }, creator)
+  return sign(
+    { groupId, version: 0, prev: toBase64Url(zeroHash), name: checkName(name), members, signer: creator.id },
+    creator,
+  )
 }
 
 /**
- * The next version with a new member set, signed by an admin of `previous`.
+ * The next version with a new member set and/or name (by default the previous one's), signed by
+ * an admin of `previous`. A rename is a version with the same members and a new name.
  * @throws CryptoError 'not-admin' if the signer is not an admin of `previous` (with that key),
- * 'bad-format' for duplicate ids or malformed keys.
+ * 'bad-format' for duplicate ids, malformed keys or a bad name.
  */
 export function nextMemberList(
   previous: SignedMemberList,
   signer: MemberListSigner,
   members: readonly GroupMember[],
+  name: string = previous.name,
 ): SignedMemberList {
   const admin = previous.members.find((m) => m.id === signer.id && m.admin)
   if (
@@ -114,6 +134,7 @@ export function nextMemberList(
       groupId: previous.groupId,
       version: previous.version + 1,
       prev: toBase64Url(memberListHash(previous)),
+      name: checkName(name),
       members: sortedMembers(members),
       signer: signer.id,
     },
@@ -125,7 +146,7 @@ function parse(raw: unknown): SignedMemberList {
   if (typeof raw !== 'object' || raw === null)
     throw new CryptoError('bad-format', 'member list is not an object')
   const o = raw as Record<string, unknown>
-  const { groupId, version, prev, members, signer, sig } = o
+  const { groupId, version, prev, name, members, signer, sig } = o
   if (o['v'] !== 1) throw new CryptoError('bad-format', 'unknown member list version')
   if (
     typeof groupId !== 'string' ||
@@ -143,6 +164,7 @@ function parse(raw: unknown): SignedMemberList {
     groupId,
     version: version as number,
     prev,
+    name: checkName(name),
     members: members.map((m: unknown) => {
       const e = (m ?? {}) as Record<string, unknown>
       return { id: e['id'], identityKey: e['identityKey'], admin: e['admin'] } as GroupMember

@@ -762,7 +762,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       db: this.session.db,
       history: this.history,
       files: new FileStore(this.session.db, this.session.vaultKey),
-      groupNames: () => new Map(this.groupList.map((g) => [g.id, g.name])),
+      groupNames: () => new Map(this.groupChat.list().map((g) => [g.id, g.name])),
       groups: {
         backupGroups: () => this.groupChat.backupGroups(),
         restoreGroups: async (groups) => {

@@ -19,7 +19,7 @@ export interface AccountDataOptions {
   readonly db: Db
   readonly history: History
   readonly files: FileStore
-  /** Group names by id, as last heard from the server (titles of group conversations). */
+  /** Group names by id, from the signed member lists (titles of group conversations). */
   readonly groupNames: () => ReadonlyMap<string, string>
   /** The group layer: groups go into a backup and come back from one through it. */
   readonly groups?: GroupBackupSource

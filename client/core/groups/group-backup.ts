@@ -6,8 +6,9 @@ import { MemberChain } from './member-chain.ts'
 // What an encrypted backup (client/core/export/) carries of the group database
 // (`tincan-groups:<user>`, group-db.ts), and why (docs/EXPORT.md, "Groups in a backup").
 //
-//   carried     each group's whole signed member-list chain from version 0 (who is in it and
-//               who the admin is, checkable without the server), its name, its state (active,
+//   carried     each group's whole signed member-list chain from version 0 (who is in it, who
+//               the admin is and the name, checkable without the server; `name` repeats the
+//               newest version's for reading, and a restore takes the chain's), its state (active,
 //               removed by whom, left, a leave the admin has not signed yet) and the last
 //               sender-key epoch this account used in it.
 //   left out    our own sending chain (`senders`): a restored copy would encrypt again at chain

@@ -21,7 +21,6 @@ export type GroupState = 'active' | 'removed' | 'left'
 
 interface GroupBody {
   readonly chain: readonly SignedMemberList[]
-  readonly name: string
   readonly state: GroupState
   readonly removedBy?: string
   readonly lastEpoch: number
@@ -43,7 +42,6 @@ export const chainId = (sender: string, epoch: number): string => `${sender}\n${
 
 /** A group as this device holds it in memory; `GroupStore` writes it through. */
 export class LiveGroup {
-  name: string
   state: GroupState
   removedBy: string | undefined
   lastEpoch: number
@@ -61,11 +59,15 @@ export class LiveGroup {
     public chain: MemberChain,
     body: Omit<GroupBody, 'chain'>,
   ) {
-    this.name = body.name
     this.state = body.state
     this.removedBy = body.removedBy
     this.lastEpoch = body.lastEpoch
     this.leavePending = body.leavePending ?? false
+  }
+
+  /** The name in the newest verified member list: never the server's. */
+  get name(): string {
+    return this.chain.head.name
   }
 
   get active(): boolean {
@@ -159,7 +161,6 @@ export class GroupStore {
   async saveGroup(g: LiveGroup): Promise<void> {
     const body: GroupBody = {
       chain: g.chain.all,
-      name: g.name,
       state: g.state,
       ...(g.removedBy === undefined ? {} : { removedBy: g.removedBy }),
       lastEpoch: g.lastEpoch,

@@ -226,7 +226,7 @@ export class Groups extends Emitter<GroupEvents> {
     if (s !== undefined) {
       const listed = new Set(s.members.map((m) => m.username))
       const signed = new Set(g.chain.members.map((m) => m.id))
-      const same = listed.size === signed.size && [...listed].every((u) => signed.has(u))
+      const same = listed.size === signed.size && [...listed].every((u) => signed.has(u)) && s.name === g.name
       serverView = same ? 'agrees' : 'differs'
     } else if (this.serverListed) serverView = 'missing'
     return {
@@ -481,7 +481,8 @@ export class Groups extends Emitter<GroupEvents> {
 
   /**
    * The server's word on one group: its name, who it lists, and the newest signed member list.
-   * Only the signed list decides membership; the server's list is compared with it.
+   * Only the signed list decides membership and the name; the server's members and name are
+   * compared with it (`serverView`), never shown.
    */
   async serverGroup(group: Group): Promise<void> {
     await this.loaded
@@ -494,10 +495,6 @@ export class Groups extends Emitter<GroupEvents> {
       return
     }
     await this.run(group.id, async () => {
-      if (known.name !== group.name) {
-        known.name = group.name
-        await this.store.saveGroup(known)
-      }
       const version = versionOf(blob)
       if (known.active && version === known.chain.version + 1) await this.applyList(known, [blob], undefined)
       else if (known.active && version !== undefined && version > known.chain.version + 1)
@@ -533,7 +530,7 @@ export class Groups extends Emitter<GroupEvents> {
   private async joinFromServer(group: Group, blob: unknown): Promise<void> {
     if (this.groups.has(group.id)) return
     if (versionOf(blob) === 0) {
-      await this.adopt(group.id, [blob], group.name, undefined, true)
+      await this.adopt(group.id, [blob], undefined, true)
       return
     }
     // A list we cannot check from here: get the chain from the admin named by the server (a
@@ -549,7 +546,6 @@ export class Groups extends Emitter<GroupEvents> {
   private async adopt(
     groupId: string,
     chainRaw: readonly unknown[],
-    name: string,
     from: string | undefined,
     fromServer: boolean,
   ): Promise<void> {
@@ -593,7 +589,7 @@ export class Groups extends Emitter<GroupEvents> {
         })
       return
     }
-    const g = new LiveGroup(groupId, chain, { name, state: 'active', lastEpoch: 0 })
+    const g = new LiveGroup(groupId, chain, { state: 'active', lastEpoch: 0 })
     this.groups.set(groupId, g)
     await this.store.saveGroup(g)
     await this.rebuildPins()
@@ -613,7 +609,7 @@ export class Groups extends Emitter<GroupEvents> {
 
   /**
    * Merges groups from a backup (whose first pass already checked every chain link by link). A
-   * group this device holds keeps its name and state, and takes the backup's chain only where it
+   * group this device holds keeps its state, and takes the backup's chain only where it
    * extends its own, checked like a list from a member: an older chain changes nothing, a fork
    * is refused and reported. A group it does not hold is added when version 0 was signed by this
    * user or by a friend with the pinned, accepted key (as `adopt` requires), with no sender key:
@@ -641,8 +637,8 @@ export class Groups extends Emitter<GroupEvents> {
         // A list that no longer names this user leaves the group read-only, whatever else the backup says.
         const removed = r.state === 'active' && !chain.isMember(this.o.me)
         const removedBy = removed ? chain.head.signer : r.removedBy
+        // The name is the chain's (its newest version), not the backup's `name` field.
         const g = new LiveGroup(r.id, chain, {
-          name: r.name,
           state: removed ? 'removed' : r.state,
           ...(removedBy === undefined ? {} : { removedBy }),
           lastEpoch: r.lastEpoch,
@@ -733,8 +729,8 @@ export class Groups extends Emitter<GroupEvents> {
       members: others,
       memberList: blobOf({ pending: true }),
     })
-    const list = createMemberList(created.id, this.signer, listed)
-    await this.run(created.id, () => this.adopt(created.id, [list], name, undefined, false))
+    const list = createMemberList(created.id, this.signer, listed, name)
+    await this.run(created.id, () => this.adopt(created.id, [list], undefined, false))
     await this.o.api.renameGroup(created.id, name, blobOf(list))
     return this.requireView(created.id)
   }
@@ -801,8 +797,9 @@ export class Groups extends Emitter<GroupEvents> {
   }
 
   /**
-   * Renames a group (admin only). The name is server metadata, like the group's existence: it is
-   * not part of the signed list.
+   * Renames a group (admin only). The name is in the signed list: a rename is its next version,
+   * with the same members and the new name, which the server records (with the name it shows)
+   * and members verify like any other version. A name from the server alone is never shown.
    * @throws GroupError 'not-found', 'not-member', 'not-admin', 'invalid'; ApiError.
    */
   async rename(groupId: string, name: string): Promise<GroupView> {
@@ -810,9 +807,10 @@ export class Groups extends Emitter<GroupEvents> {
       throw new GroupError('invalid', `a group name has 1 to ${limits.groupNameMaxLength} characters`)
     await this.run(groupId, async () => {
       const g = this.adminGroup(groupId)
-      await this.o.api.renameGroup(groupId, name, blobOf(g.chain.head))
-      g.name = name
-      await this.store.saveGroup(g)
+      if (g.name === name) return
+      const next = nextMemberList(g.chain.head, this.signer, g.chain.members, name)
+      await this.o.api.renameGroup(groupId, name, blobOf(next))
+      await this.applyList(g, [next], undefined)
     })
     this.changed()
     return this.requireView(groupId)
@@ -1300,7 +1298,7 @@ export class Groups extends Emitter<GroupEvents> {
   private async onList(peer: string, f: GroupListFrame): Promise<void> {
     const g = this.groups.get(f.g)
     if (g === undefined) {
-      if (versionOf(f.l[0]) === 0) await this.adopt(f.g, f.l, this.server.get(f.g)?.name ?? '', peer, false)
+      if (versionOf(f.l[0]) === 0) await this.adopt(f.g, f.l, peer, false)
       return
     }
     await this.applyList(g, f.l, peer)

@@ -16,13 +16,14 @@ export interface GroupMemberView {
 }
 
 /**
- * A group as the UI shows one. Membership is the admin-signed member list this device verified;
- * `serverView` compares it with what the server claims.
+ * A group as the UI shows one. Membership and name are the admin-signed member list this device
+ * verified; `serverView` compares it with what the server claims.
  */
 export interface GroupView {
   readonly id: string
   /** The history conversation of the group: `group:<id>`. */
   readonly conversationId: string
+  /** The name in the newest verified member list; the server's is never shown. */
   readonly name: string
   /** The creator, who signs every member list (the one admin). */
   readonly admin: string
@@ -36,7 +37,8 @@ export interface GroupView {
   readonly version: number
   /**
    * `agrees`; `differs` when the server lists someone the signed list does not (ignored, and
-   * reported as a `group-error`) or misses someone (a leave the admin has not signed yet);
+   * reported as a `group-error`), misses someone (a leave the admin has not signed yet) or gives
+   * another name (ignored);
    * `missing` when the server no longer lists the group for this user; `unknown` before the
    * server's list arrived.
    */

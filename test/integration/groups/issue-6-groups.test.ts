@@ -331,4 +331,64 @@ describe('group chat among four clients', () => {
       eve.close()
     }
   })
+
+  it('shows the name of the signed member list: a server rename changes nothing, an admin rename does', async () => {
+    const members = everyone().filter((c) => c.group(group.id)?.state === 'active')
+    expect(members.map((c) => c.username)).toContain(ann.username)
+    expect(members.length).toBeGreaterThan(1)
+    const signed = ann.group(group.id)!.name
+    for (const c of members) expect(c.group(group.id)?.name).toBe(signed)
+    const before = ann.group(group.id)!.version
+    const listed = ann.group(group.id)!.members.map((m) => m.username)
+    const ctx = server.app.ctx
+    const serverSays = async (change: { name?: string }): Promise<void> => {
+      const stored = (await ctx.storage.getGroup(group.id))!
+      await ctx.storage.updateGroup(group.id, stored.version, {
+        name: change.name ?? stored.name,
+        memberList: stored.memberList,
+        // Only the signed members (an earlier test had the server add one), so names alone differ.
+        members: stored.members.filter((m) => listed.includes(m.username)),
+        updatedAt: Date.now(),
+      })
+      const now = (await ctx.storage.getGroup(group.id))!
+      await ctx.push([...now.members.map((m) => m.username)], { type: 'group-updated', group: now })
+    }
+    await serverSays({})
+    for (const c of members)
+      await until(`${c.username} to agree with the server`, () => c.group(group.id)?.serverView === 'agrees')
+
+    // The REST route, straight from the admin's session: the server names it, nobody signed it.
+    const viaRest = await ann.api.renameGroup(group.id, 'Renamed by the server')
+    expect(viaRest.name).toBe('Renamed by the server')
+    for (const c of members)
+      await until(
+        `${c.username} to see the server's name differ`,
+        () => c.group(group.id)?.serverView === 'differs',
+      )
+
+    // The server's own storage, pushed to everyone as a group update.
+    await serverSays({ name: 'Tampered in storage' })
+    await new Promise((r) => setTimeout(r, 500))
+    for (const c of members) {
+      const view = c.group(group.id)!
+      expect(view.name).toBe(signed)
+      expect(view.version).toBe(before)
+      expect(view.serverView).toBe('differs')
+      expect(c.groups.find((g) => g.id === group.id)?.name).toBe(signed)
+    }
+
+    // The admin renames through the client: a new signed version, same members, new name.
+    const renamed = await ann.renameGroup(group.id, 'Climbers')
+    expect(renamed).toMatchObject({ name: 'Climbers', version: before + 1 })
+    expect(renamed.members.map((m) => m.username)).toEqual(listed)
+    expect((await ctx.storage.getGroup(group.id))?.name).toBe('Climbers')
+    for (const c of members) {
+      await until(`${c.username} to see the admin's new name`, () => c.group(group.id)?.name === 'Climbers')
+      expect(c.group(group.id)?.version).toBe(before + 1)
+      await until(
+        `${c.username} to agree with the server again`,
+        () => c.group(group.id)?.serverView === 'agrees',
+      )
+    }
+  })
 })

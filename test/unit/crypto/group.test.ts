@@ -13,6 +13,7 @@ import {
   verifyMemberListUpdate,
 } from '../../../crypto/index.ts'
 import { expectCode, flipBit, utf8 } from './helpers.ts'
+import { limits } from '../../../shared/limits.ts'
 
 const now = 1_764_000_000_000
 
@@ -149,7 +150,7 @@ describe('group member list', () => {
     const alice = signer('alice')
     const bob = signer('bob')
     const carol = signer('carol')
-    const v0 = createMemberList('g1', alice, [member(bob, true)])
+    const v0 = createMemberList('g1', alice, [member(bob, true)], 'Hikers')
     const v1 = nextMemberList(v0, bob, [member(alice, true), member(bob, true), member(carol)])
     const v2 = nextMemberList(v1, alice, [member(alice, true), member(carol)])
     const chain = JSON.parse(JSON.stringify([v0, v1, v2])) as unknown[]
@@ -162,7 +163,7 @@ describe('group member list', () => {
   it('refuses a list signed by somebody who is not an admin of the previous version', () => {
     const alice = signer('alice')
     const bob = signer('bob')
-    const v0 = createMemberList('g1', alice, [member(bob)])
+    const v0 = createMemberList('g1', alice, [member(bob)], 'Hikers')
     expectCode(() => nextMemberList(v0, bob, [member(bob, true)]), 'not-admin')
     // Bob forges it anyway, making himself admin in the new version.
     const forged = nextMemberList({ ...v0, members: v0.members.map((m) => ({ ...m, admin: true })) }, bob, [
@@ -175,18 +176,19 @@ describe('group member list', () => {
     const signedByBob = { ...forged, prev: nextMemberList(v0, alice, []).prev }
     expectCode(() => verifyMemberListUpdate(v0, signedByBob), 'not-admin')
     expectCode(
-      () => verifyMemberListUpdate(null, createMemberList('g1', bob, []), alice.identityKey.publicKey),
+      () =>
+        verifyMemberListUpdate(null, createMemberList('g1', bob, [], 'Hikers'), alice.identityKey.publicKey),
       'untrusted-key',
     )
   })
 
   it('refuses a list that breaks the hash chain, skips a version or changes group', () => {
     const alice = signer('alice')
-    const v0 = createMemberList('g1', alice, [])
+    const v0 = createMemberList('g1', alice, [], 'Hikers')
     const v1 = nextMemberList(v0, alice, [member(alice, true), member(signer('bob'))])
     const v2 = nextMemberList(v1, alice, [member(alice, true)])
     expectCode(() => verifyMemberListUpdate(v0, v2), 'bad-chain')
-    const otherV0 = createMemberList('g1', alice, [member(signer('eve'))])
+    const otherV0 = createMemberList('g1', alice, [member(signer('eve'))], 'Hikers')
     expectCode(() => verifyMemberListUpdate(otherV0, v1), 'bad-chain')
     expectCode(() => verifyMemberListUpdate(v0, { ...v1, groupId: 'g2' }), 'bad-chain')
     expectCode(() => verifyMemberListUpdate(null, v1), 'bad-chain')
@@ -194,7 +196,7 @@ describe('group member list', () => {
 
   it('refuses a list whose members or signature were altered', () => {
     const alice = signer('alice')
-    const v0 = createMemberList('g1', alice, [member(signer('bob'))])
+    const v0 = createMemberList('g1', alice, [member(signer('bob'))], 'Hikers')
     const v1 = nextMemberList(v0, alice, [member(alice, true), member(signer('bob'))])
     const tampered = { ...v1, members: v1.members.map((m) => ({ ...m, admin: true })) }
     expectCode(() => verifyMemberListUpdate(v0, tampered), 'bad-signature')
@@ -202,5 +204,27 @@ describe('group member list', () => {
     sig[0] = (sig[0] ?? 0) ^ 1
     expectCode(() => verifyMemberListUpdate(v0, { ...v1, sig: sig.toString('base64url') }), 'bad-signature')
     expectCode(() => verifyMemberListUpdate(v0, { ...v1, members: [...v1.members].reverse() }), 'bad-format')
+  })
+
+  it('signs the group name: a rename is a new version, an altered or bad name is refused', () => {
+    const alice = signer('alice')
+    const bob = signer('bob')
+    const v0 = createMemberList('g1', alice, [member(bob)], 'Hikers')
+    expect(v0.name).toBe('Hikers')
+    const same = nextMemberList(v0, alice, v0.members)
+    expect(same.name).toBe('Hikers')
+    const renamed = nextMemberList(v0, alice, v0.members, 'Climbers')
+    expect(verifyMemberListUpdate(v0, JSON.parse(JSON.stringify(renamed))).name).toBe('Climbers')
+    expectCode(() => verifyMemberListUpdate(null, { ...v0, name: 'Renamed by the server' }), 'bad-signature')
+    expectCode(() => verifyMemberListUpdate(v0, { ...renamed, name: 'Hikers' }), 'bad-signature')
+    const { name: _dropped, ...unnamed } = v0
+    expectCode(() => verifyMemberListUpdate(null, unnamed), 'bad-format')
+    expectCode(() => verifyMemberListUpdate(null, { ...v0, name: '' }), 'bad-format')
+    expectCode(
+      () => createMemberList('g1', alice, [], 'x'.repeat(limits.groupNameMaxLength + 1)),
+      'bad-format',
+    )
+    expectCode(() => nextMemberList(v0, alice, v0.members, ''), 'bad-format')
+    expectCode(() => nextMemberList(v0, bob, v0.members, 'Bob’s'), 'not-admin')
   })
 })

@@ -374,13 +374,13 @@ describe('groups in a backup', () => {
   function groups(): PortableGroupValue[] {
     const me = { id: 'alice', identityKey: generateIdentity().identityKey }
     const member = (id: string) => ({ id, identityKey: toBase64Url(randomBytes(32)), admin: false })
-    const v0 = createMemberList('g1', me, [member('bob'), member('carol')])
+    const v0 = createMemberList('g1', me, [member('bob'), member('carol')], 'Hikers')
     const v1 = nextMemberList(
       v0,
       me,
       v0.members.filter((m) => m.id !== 'carol'),
     )
-    const club = createMemberList('g2', me, [member('bob')])
+    const club = createMemberList('g2', me, [member('bob')], 'Hikers')
     return [
       { id: 'g1', name: 'Climbers', state: 'active', lastEpoch: 42, chain: [v0, v1] },
       { id: 'g2', name: 'Old club', state: 'left', lastEpoch: 7, leavePending: true, chain: [club] },

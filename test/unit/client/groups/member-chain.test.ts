@@ -34,7 +34,7 @@ function code(fn: () => unknown): string | undefined {
 
 describe('member chain', () => {
   it('accepts a chain rooted at the creator’s pinned key and reports each change', () => {
-    const v0 = createMemberList('g', { id: 'ann', identityKey: ann }, [member('bob', bob)])
+    const v0 = createMemberList('g', { id: 'ann', identityKey: ann }, [member('bob', bob)], 'Hikers')
     const chain = MemberChain.verify([v0], ann.publicKey)
     const v1 = nextMemberList(v0, { id: 'ann', identityKey: ann }, [...v0.members, member('cat', mallory)])
     const v2 = nextMemberList(
@@ -56,12 +56,12 @@ describe('member chain', () => {
   })
 
   it('refuses a chain whose creator key is not the pinned one', () => {
-    const v0 = createMemberList('g', { id: 'ann', identityKey: mallory }, [member('bob', bob)])
+    const v0 = createMemberList('g', { id: 'ann', identityKey: mallory }, [member('bob', bob)], 'Hikers')
     expect(code(() => MemberChain.verify([v0], ann.publicKey))).toBe('untrusted-key')
   })
 
   it('refuses a version that does not extend the one held (a member’s own idea of the list) and a fork, leaving the chain as it was', () => {
-    const v0 = createMemberList('g', { id: 'ann', identityKey: ann }, [member('bob', bob)])
+    const v0 = createMemberList('g', { id: 'ann', identityKey: ann }, [member('bob', bob)], 'Hikers')
     const chain = MemberChain.verify([v0], ann.publicKey)
     const byBob = nextMemberList(
       { ...v0, members: v0.members.map((m) => ({ ...m, admin: true })) },

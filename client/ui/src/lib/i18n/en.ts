@@ -383,7 +383,7 @@ export const en = {
   'group.admin': 'Admin',
   'group.connected': 'Connected directly',
   'group.serverDiffers':
-    'The server lists other members than the list the admin signed. Only the signed list counts: no one else gets the messages.',
+    'The server gives other members or another name than the list the admin signed. Only the signed list counts: no one else gets the messages, and the name shown is the signed one.',
   'group.addMembers': 'Add members',
   'group.addMembersLabel': 'Friends to add',
   'group.addHint': 'New members can read only what is sent after they join.',

@@ -373,7 +373,8 @@ export const zhCN: Record<MessageKey, string> = {
   'group.you': '（你）',
   'group.admin': '管理员',
   'group.connected': '已直接连接',
-  'group.serverDiffers': '服务器列出的成员与管理员签名的名单不同。只以签名名单为准：其他人收不到消息。',
+  'group.serverDiffers':
+    '服务器给出的成员或群名与管理员签名的名单不同。只以签名名单为准：其他人收不到消息，显示的是签名的群名。',
   'group.addMembers': '添加成员',
   'group.addMembersLabel': '要添加的好友',
   'group.addHint': '新成员只能看到加入之后发送的消息。',
