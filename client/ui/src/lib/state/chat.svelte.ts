@@ -4,6 +4,7 @@ import { peerLimits } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'
 import { byTime, mergeMessages as merge } from '../message-order.ts'
+import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
@@ -55,8 +56,6 @@ class ChatState {
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private myTyping: { peer: string; timer: ReturnType<typeof setTimeout> } | undefined
   private sending: Promise<unknown> = Promise.resolve()
-  private marking: Promise<void> | undefined
-  private markAgain = false
   private highlightTimer: ReturnType<typeof setTimeout> | undefined
 
   attach(client: TincanClient): void {
@@ -461,25 +460,12 @@ class ChatState {
   }
 
   /** Marks the open chat read while the page is visible; bursts of messages make one call. */
-  private markRead(): void {
+  private readonly markRead = coalesced(() => {
     const client = this.client
     const peer = this.peer
-    if (client === undefined || peer === undefined || document.visibilityState !== 'visible') return
-    if (this.marking !== undefined) {
-      this.markAgain = true
-      return
-    }
-    this.marking = client
-      .markRead(peer)
-      .catch((e: unknown) => console.warn('marking read failed', e))
-      .finally(() => {
-        this.marking = undefined
-        if (this.markAgain) {
-          this.markAgain = false
-          this.markRead()
-        }
-      })
-  }
+    if (client === undefined || peer === undefined || document.visibilityState !== 'visible') return undefined
+    return client.markRead(peer).catch((e: unknown) => console.warn('marking read failed', e))
+  })
 }
 
 export const chatState = new ChatState()

@@ -1,6 +1,7 @@
 import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
 import type { Message } from '../../../../core/store/history.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
+import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { groupErrorText } from './groups.svelte.ts'
@@ -21,8 +22,6 @@ class GroupChatState {
   private client: TincanClient | undefined
   private off: (() => void)[] = []
   private sending: Promise<unknown> = Promise.resolve()
-  private marking: Promise<void> | undefined
-  private markAgain = false
 
   attach(client: TincanClient): void {
     this.client = client
@@ -137,25 +136,13 @@ class GroupChatState {
   }
 
   /** Marks the open group read while the page is visible; bursts of messages make one call. */
-  private markRead(): void {
+  private readonly markRead = coalesced(() => {
     const client = this.client
     const groupId = this.groupId
-    if (client === undefined || groupId === undefined || document.visibilityState !== 'visible') return
-    if (this.marking !== undefined) {
-      this.markAgain = true
-      return
-    }
-    this.marking = client
-      .markGroupRead(groupId)
-      .catch((e: unknown) => console.warn('marking read failed', e))
-      .finally(() => {
-        this.marking = undefined
-        if (this.markAgain) {
-          this.markAgain = false
-          this.markRead()
-        }
-      })
-  }
+    if (client === undefined || groupId === undefined || document.visibilityState !== 'visible')
+      return undefined
+    return client.markGroupRead(groupId).catch((e: unknown) => console.warn('marking read failed', e))
+  })
 }
 
 export const groupChatState = new GroupChatState()
