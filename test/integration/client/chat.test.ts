@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { directConversationId, type Message } from '../../../client/core/store/history.ts'
-import { nodeClientEnv } from '../../helpers/client-env.ts'
-import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
+import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 
@@ -18,10 +17,7 @@ describe('one-to-one chat between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ env, alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {

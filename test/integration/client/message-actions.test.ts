@@ -3,8 +3,7 @@ import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { newMessageId } from '../../../client/core/messenger.ts'
 import { openHistoryDb } from '../../../client/core/store/db.ts'
 import { directConversationId, type Message } from '../../../client/core/store/history.ts'
-import { nodeClientEnv } from '../../helpers/client-env.ts'
-import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
+import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { patternSource, untilState } from '../files/helpers.ts'
@@ -65,10 +64,7 @@ describe('message actions between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ env, alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {
@@ -252,10 +248,7 @@ describe('disappearing messages between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ env, alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {
@@ -349,10 +342,7 @@ describe('privacy settings between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    const env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ alice, bob } = await twoFriends(server.baseUrl))
     await alice.sendText(bob.username, 'hello')
     await until('the connection', () => alice.peers.isOpen(bob.username) && bob.peers.isOpen(alice.username))
   })

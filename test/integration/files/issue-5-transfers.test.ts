@@ -4,8 +4,7 @@ import { FileStoreError, type FileStore } from '../../../client/core/files/file-
 import type { FileErrorEvent, FileProgress, FileTransferView } from '../../../client/core/files/transfers.ts'
 import { directConversationId } from '../../../client/core/store/history.ts'
 import { utf8Decode, utf8Encode } from '../../../crypto/index.ts'
-import { nodeClientEnv } from '../../helpers/client-env.ts'
-import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
+import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, progressPast, rawLink, sha256Of, sha256OfSource, untilState } from './helpers.ts'
@@ -32,10 +31,7 @@ describe('file transfers between two clients in Node', () => {
 
   beforeAll(async () => {
     server = await startServer()
-    env = await nodeClientEnv(server.baseUrl)
-    alice = await registerClient(env, 'alice')
-    bob = await registerClient(env, 'bob')
-    await befriend(alice, bob)
+    ;({ env, alice, bob } = await twoFriends(server.baseUrl))
   })
 
   afterAll(async () => {
