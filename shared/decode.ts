@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ClientFrame, ServerFrame } from './frames.ts'
-import { GroupFrame, GroupTextContent, type GroupContent } from './group-peer.ts'
+import { GroupContent, GroupFrame } from './group-peer.ts'
 import { PeerMessage } from './peer.ts'
 import { limits } from './limits.ts'
 
@@ -142,8 +142,7 @@ export function clientFrameDecoder(
 }
 
 const groupMembers = membersByType(GroupFrame)
-// One content type so far (a one-member union is the member itself, not `anyOf`).
-const groupContentMembers = new Map<string, TSchema>([['text', GroupTextContent]])
+const groupContentMembers = membersByType(GroupContent)
 
 /** Decode a group frame from a member (after pairwise decryption). Never throws. */
 export function decodeGroupFrame(raw: unknown): Decoded<GroupFrame> {

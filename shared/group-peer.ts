@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id, Username } from './common.ts'
-import { MessageId, peerLimits } from './peer.ts'
+import { FileId, FileOfferMessage, MessageId, peerLimits } from './peer.ts'
 
 /**
  * Group chat frames (see docs/PROTOCOL.md, "Groups"). Two layers:
@@ -122,6 +122,38 @@ export type GroupAckFrame = Static<typeof GroupAckFrame>
 export const GroupLeaveFrame = Type.Object({ type: Type.Literal('group-leave'), g: Id }, strict)
 export type GroupLeaveFrame = Static<typeof GroupLeaveFrame>
 
+/**
+ * Files in groups. The group message that shares a file carries its key and hash (signed and
+ * encrypted by its sender), so any member holding the whole file can serve it: a member asks one
+ * member at a time for the chunks from `c` on, over their pairwise connection. The chunks travel as
+ * the same binary frames as between friends.
+ */
+export const GroupFileGetFrame = Type.Object(
+  { type: Type.Literal('group-file-get'), g: Id, f: FileId, c: U32 },
+  strict,
+)
+export type GroupFileGetFrame = Static<typeof GroupFileGetFrame>
+
+/** The asking member has stored chunks [0, c): opens the serving member's window. */
+export const GroupFileAckFrame = Type.Object(
+  { type: Type.Literal('group-file-ack'), g: Id, f: FileId, c: U32 },
+  strict,
+)
+export type GroupFileAckFrame = Static<typeof GroupFileAckFrame>
+
+/**
+ * Either side stops: to the serving member, "I have it all, or no longer want it"; to the asking
+ * member, "I do not have this file (any more)". A device never both serves and fetches one file.
+ */
+export const GroupFileStopFrame = Type.Object(
+  { type: Type.Literal('group-file-stop'), g: Id, f: FileId },
+  strict,
+)
+export type GroupFileStopFrame = Static<typeof GroupFileStopFrame>
+
+export const GroupFileFrame = Type.Union([GroupFileGetFrame, GroupFileAckFrame, GroupFileStopFrame])
+export type GroupFileFrame = Static<typeof GroupFileFrame>
+
 export const GroupFrame = Type.Union([
   GroupSyncFrame,
   GroupListFrame,
@@ -129,6 +161,9 @@ export const GroupFrame = Type.Union([
   GroupMessagesFrame,
   GroupAckFrame,
   GroupLeaveFrame,
+  GroupFileGetFrame,
+  GroupFileAckFrame,
+  GroupFileStopFrame,
 ])
 export type GroupFrame = Static<typeof GroupFrame>
 
@@ -144,5 +179,13 @@ export const GroupTextContent = Type.Object(
 )
 export type GroupTextContent = Static<typeof GroupTextContent>
 
-/** Everything a group message can carry (one type so far; files in groups would add offers). */
-export type GroupContent = GroupTextContent
+/**
+ * A file or image shared in the group: the same description as a one-to-one offer (its `id` is
+ * the file id and the message id), with the per-file key, safe inside the sender-key encryption.
+ */
+export const GroupFileContent = FileOfferMessage
+export type GroupFileContent = FileOfferMessage
+
+/** Everything a group message can carry. */
+export const GroupContent = Type.Union([GroupTextContent, GroupFileContent])
+export type GroupContent = Static<typeof GroupContent>

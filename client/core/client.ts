@@ -217,6 +217,8 @@ export class TincanClient extends Emitter<ClientEvents> {
       canSend: (peer) => this.trust.canSend(peer),
       ...(env.files === undefined ? {} : { tuning: env.files }),
       ...(this.receiveWorker === undefined ? {} : { openIncoming: this.receiveWorker }),
+      // Late-bound: the groups are made after the transfers, and hand them files shared in groups.
+      groups: () => this.groupChat.fileRoutes(),
     })
     this.actions = new MessageActions({
       me: session.username,
@@ -246,6 +248,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       contact: (username) => this.trust.contact(username),
       ...(env.groups?.maxLinks === undefined ? {} : { maxLinks: env.groups.maxLinks }),
       nextTimestamp: () => this.messenger.nextTimestamp(),
+      files: this.files,
     })
     // Group members who are not friends are authenticated with the key their signed list gives.
     this.trust.setFallback((username) => this.groupChat.groupKey(username))
@@ -650,6 +653,23 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   async sendFiles(peer: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
     return this.files.sendFiles(peer, files)
+  }
+
+  /**
+   * Shares a file (or image) in a group: prepared once here, described to every member in a signed
+   * group message, and fetched by each member from whichever member has it (this device first).
+   * @throws FileTransferError 'forbidden' when this user is not in the group now.
+   */
+  async sendGroupFile(
+    groupId: string,
+    file: Blob | FileSource,
+    options?: SendFileOptions,
+  ): Promise<FileTransferView> {
+    return this.files.sendGroupFile(groupId, file, options)
+  }
+
+  async sendGroupFiles(groupId: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
+    return this.files.sendGroupFiles(groupId, files)
   }
 
   async acceptFile(fileId: string): Promise<void> {

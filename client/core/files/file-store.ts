@@ -13,6 +13,8 @@ export interface FileMeta {
   readonly thumbnailMime?: 'image/jpeg' | 'image/png' | 'image/webp'
   readonly width?: number
   readonly height?: number
+  /** A file shared in a group: its author (the first member to fetch it from). */
+  readonly from?: string
 }
 
 const metaSchema = 1

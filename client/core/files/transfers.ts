@@ -9,6 +9,7 @@ import {
 import {
   peerLimits,
   type FileAcceptMessage,
+  type GroupFileFrame,
   type FileCancelMessage,
   type FileControlMessage,
   type FileOfferMessage,
@@ -30,6 +31,7 @@ import {
   isInlineImage,
 } from './describe.ts'
 import { blobSource, isFileSource, type FileSource } from './file-source.ts'
+import { groupConversationId, GroupFileServer, groupOfFile, type GroupFileRoutes } from './group-files.ts'
 import { isFinal, isQuotaError, type FileMeta, type FileStore } from './file-store.ts'
 import { openIncomingHere, type IncomingFailure, type IncomingSink, type OpenIncoming } from './incoming.ts'
 import { RateMeter } from './meter.ts'
@@ -50,6 +52,7 @@ import {
 
 export * from './types.ts'
 export { thumbnailBytes } from './describe.ts'
+export type { GroupFileRoutes } from './group-files.ts'
 
 export interface FileTransfersOptions {
   readonly store: FileStore
@@ -61,7 +64,12 @@ export interface FileTransfersOptions {
   readonly now?: () => number
   /** Where received chunks are decrypted, hashed and stored: here by default, or in a Worker (see receive-worker-client.ts). */
   readonly openIncoming?: OpenIncoming
+  /** Files in groups (late-bound: the group layer is made after the transfers). */
+  readonly groups?: () => GroupFileRoutes | undefined
 }
+
+/** A group file with no member to fetch from is asked for again this often (someone may have finished it meanwhile). */
+const groupRetryMs = 15_000
 
 /** Until a connection says otherwise, assume what every current browser accepts. */
 const assumedMaxMessageBytes = capMaxMessageBytes
@@ -76,6 +84,10 @@ interface Live {
   opening?: Promise<void> | undefined
   lastAck: number
   gapAskedAt: number
+  /** in, group file: the member sending us the chunks now. */
+  source?: string | undefined
+  /** in, group file: members who said they do not have it (asked again once their connection reopens, or after a while). */
+  readonly refused: Set<string>
   readonly meter: RateMeter
   lastProgressMs: number
 }
@@ -97,6 +109,8 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   private readonly now: () => number
   private readonly offs: (() => void)[] = []
   private readonly started: Promise<void>
+  private readonly server: GroupFileServer
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
   /** Images from friends up to this size are accepted without asking (0: never). */
   autoAcceptImagesUnderBytes: number
@@ -107,11 +121,33 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     this.tuning = { ...defaultFileTuning, ...o.tuning }
     this.now = o.now ?? Date.now
     this.autoAcceptImagesUnderBytes = o.autoAcceptImagesUnderBytes ?? defaultAutoAcceptImagesUnderBytes
+    this.server = new GroupFileServer({
+      store: this.store,
+      peers: o.peers,
+      routes: {
+        canPost: (g) => this.routes().canPost(g),
+        members: (g) => this.routes().members(g),
+        isMember: (g, u) => this.routes().isMember(g, u),
+        connect: (u) => this.routes().connect(u),
+        send: (peer, frame) => this.routes().send(peer, frame),
+        post: (g, offer, type, content) => this.routes().post(g, offer, type, content),
+      },
+      tuning: this.tuning,
+      countWire: (fileId, bytes) => this.countWire(fileId, bytes),
+      report: (work) => this.background(work),
+    })
     this.offs.push(
       o.peers.on('file-data', ({ peer, data }) => this.onData(peer, data)),
       o.peers.on('open', ({ peer }) => this.background(this.onOpen(peer))),
       o.peers.on('state', ({ peer, state }) => {
-        if (state === 'idle') for (const live of this.livesOf(peer)) this.emitView(live)
+        if (state !== 'idle') return
+        for (const live of this.livesOf(peer)) this.emitView(live)
+        // A group file whose member went away is fetched from another one.
+        for (const live of this.lives.values())
+          if (live.source === peer) {
+            live.source = undefined
+            this.background(this.resumeIncoming(live))
+          }
       }),
     )
     this.started = this.start()
@@ -135,6 +171,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       meta,
       lastAck: record.storedChunks,
       gapAskedAt: -1,
+      refused: new Set(),
       meter: new RateMeter(),
       lastProgressMs: 0,
     }
@@ -142,8 +179,16 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
 
   close(): void {
     this.closed = true
+    clearTimeout(this.retryTimer)
     for (const off of this.offs.splice(0)) off()
     for (const live of this.lives.values()) this.stopStreams(live)
+    this.server.close()
+  }
+
+  private routes(): GroupFileRoutes {
+    const routes = this.o.groups?.()
+    if (routes === undefined) throw new FileTransferError('bad-state', 'group files are not available')
+    return routes
   }
 
   // ---- API ----
@@ -161,6 +206,44 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     await this.started
     if (!(await this.o.canSend(peer)))
       throw new FileTransferError('forbidden', `${peer}'s key changed: review it before sending`)
+    const link = this.o.peers.fileLink(peer)
+    const chunkSize = chunkSizeFor(
+      link?.maxMessageBytes ?? this.knownMaxMessageBytes.get(peer) ?? assumedMaxMessageBytes,
+    )
+    return this.begin(peer, chunkSize, file, options)
+  }
+
+  /**
+   * Shares a file in a group: it is prepared once, its description (with its key) goes to every
+   * member as a signed group message, and each member fetches the chunks from any member who holds
+   * the whole file (this device first). Resolves once the transfer exists (state `preparing`); it
+   * is `done` once posted.
+   * @throws FileTransferError 'forbidden' (not a member now), 'too-large', 'bad-thumbnail'.
+   */
+  async sendGroupFile(
+    groupId: string,
+    file: Blob | FileSource,
+    options: SendFileOptions = {},
+  ): Promise<FileTransferView> {
+    await this.started
+    if (!this.routes().canPost(groupId))
+      throw new FileTransferError('forbidden', 'you are not a member of this group now')
+    // Chunks are cut into frames to fit each connection, so one size serves every member.
+    return this.begin(groupConversationId(groupId), chunkSizeFor(capMaxMessageBytes), file, options)
+  }
+
+  /** Several files at once in a group; each is prepared and posted on its own. */
+  async sendGroupFiles(groupId: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
+    return Promise.all(files.map((f) => this.sendGroupFile(groupId, f)))
+  }
+
+  /** Records an outgoing file for `peer` (a friend, or `group:<id>`) and prepares it in the background. */
+  private async begin(
+    peer: string,
+    chunkSize: number,
+    file: Blob | FileSource,
+    options: SendFileOptions,
+  ): Promise<FileTransferView> {
     const source = isFileSource(file) ? file : blobSource(file, options.name)
     if (source.size > peerLimits.maxFileBytes)
       throw new FileTransferError('too-large', 'files are limited to 1 TiB')
@@ -181,10 +264,6 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const fileIdBytes = newFileId()
     const fileId = toBase64Url(fileIdBytes)
     const key = newFileKey()
-    const link = this.o.peers.fileLink(peer)
-    const chunkSize = chunkSizeFor(
-      link?.maxMessageBytes ?? this.knownMaxMessageBytes.get(peer) ?? assumedMaxMessageBytes,
-    )
     const meta: FileMeta = {
       name: cleanName(options.name ?? source.name),
       mime,
@@ -253,6 +332,8 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       throw new FileTransferError('bad-state', 'only an offer waiting for a decision can be declined')
     await this.setState(live, 'declined')
     this.lives.delete(fileId)
+    // In a group nobody waits for an answer: the file stays with whoever holds it.
+    if (groupOfFile(live.record) !== undefined) return
     await this.o.messenger.sendReliable(live.record.peer, {
       type: 'file-decline',
       id: newMessageId(),
@@ -270,13 +351,15 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     await this.setState(live, 'cancelled')
     this.lives.delete(fileId)
     await this.store.deleteChunks(fileId)
-    if (was !== 'preparing') await this.sendCancel(live.record.peer, fileId, 'cancelled', true)
+    if (groupOfFile(live.record) !== undefined) await this.stopSource(live)
+    else if (was !== 'preparing') await this.sendCancel(live.record.peer, fileId, 'cancelled', true)
   }
 
   /** Frees a file's stored bytes (its message stays). An unfinished transfer is cancelled. */
   async deleteFile(fileId: string): Promise<void> {
     const live = await this.mustGet(fileId)
     if (!isFinal(live.record.state)) await this.cancel(fileId)
+    this.server.stopFile(fileId)
     await this.store.deleteChunks(fileId)
     const record = await this.store.get(fileId)
     if (record !== undefined) this.emit('file', this.view(this.newLive(record, live.meta)))
@@ -290,6 +373,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     await this.started
     const live = this.lives.get(fileId)
     if (live !== undefined && !isFinal(live.record.state)) await this.cancel(fileId)
+    this.server.stopFile(fileId)
     this.lives.delete(fileId)
     this.wireBytes.delete(fileId)
     await this.store.remove(fileId)
@@ -346,7 +430,11 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   reconnect(peer?: string): void {
     const peers = new Set<string>()
     for (const live of this.lives.values())
-      if (live.record.state === 'transferring' && (peer === undefined || live.record.peer === peer))
+      if (
+        live.record.state === 'transferring' &&
+        groupOfFile(live.record) === undefined &&
+        (peer === undefined || live.record.peer === peer)
+      )
         peers.add(live.record.peer)
     for (const p of peers) this.o.peers.connect(p)
   }
@@ -381,28 +469,29 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const meta: FileMeta = { ...live.meta, hash: toBase64Url(hash) }
     live.meta = meta
     const content = fileContent(fileId, live.record, meta)
+    const offer: Omit<FileOfferMessage, 'ts'> = {
+      type: 'file-offer',
+      id: fileId,
+      kind: live.record.kind,
+      name: meta.name,
+      size: live.record.size,
+      mime: meta.mime,
+      hash: meta.hash,
+      key: meta.key,
+      chunkSize: live.record.chunkSize,
+      ...(meta.thumbnail === undefined ? {} : { thumbnail: meta.thumbnail }),
+      ...(meta.thumbnailMime === undefined ? {} : { thumbnailMime: meta.thumbnailMime }),
+      ...(meta.width === undefined ? {} : { width: meta.width }),
+      ...(meta.height === undefined ? {} : { height: meta.height }),
+    }
+    const groupId = groupOfFile(live.record)
+    if (groupId !== undefined) {
+      await this.post(live, groupId, offer, content)
+      return
+    }
     // The offer goes into the outbox (sent now, or when the friend is next reachable) first, so
     // a transfer recorded as offered always has its offer on the way.
-    await this.o.messenger.sendFileOffer(
-      peer,
-      {
-        type: 'file-offer',
-        id: fileId,
-        kind: live.record.kind,
-        name: meta.name,
-        size: live.record.size,
-        mime: meta.mime,
-        hash: meta.hash,
-        key: meta.key,
-        chunkSize: live.record.chunkSize,
-        ...(meta.thumbnail === undefined ? {} : { thumbnail: meta.thumbnail }),
-        ...(meta.thumbnailMime === undefined ? {} : { thumbnailMime: meta.thumbnailMime }),
-        ...(meta.width === undefined ? {} : { width: meta.width }),
-        ...(meta.height === undefined ? {} : { height: meta.height }),
-      },
-      live.record.kind,
-      content,
-    )
+    await this.o.messenger.sendFileOffer(peer, offer, live.record.kind, content)
     const record = await this.store.update(fileId, (r) => {
       if (r.state !== 'preparing') return false
       r.state = 'offered'
@@ -417,6 +506,36 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     live.record.state = record.state
     live.record.storedChunks = record.storedChunks
     this.emitView(live)
+  }
+
+  /**
+   * A prepared group file: its description goes to the group as a signed message and the file is
+   * `done` here — members fetch it from this device or any member who has it already.
+   */
+  private async post(
+    live: Live,
+    groupId: string,
+    offer: Omit<FileOfferMessage, 'ts'>,
+    content: MessageContent,
+  ): Promise<void> {
+    const { fileId } = live.record
+    // Sealed with its hash first, so the file can be served the moment its message is out.
+    const chunkCount = fileChunkCount(live.record.size, live.record.chunkSize)
+    const ready = await this.store.update(fileId, (r) => {
+      if (r.state !== 'preparing') return false
+      r.sealed = this.store.seal(fileId, live.meta)
+      return true
+    })
+    if (ready?.state !== 'preparing') return
+    try {
+      await this.routes().post(groupId, offer, live.record.kind, content)
+    } catch (e: unknown) {
+      // Removed from the group while the file was prepared: it was never shared.
+      await this.fail(live, 'not-member', errorMessage(e), false)
+      return
+    }
+    live.record.doneChunks = chunkCount
+    if (await this.setState(live, 'done')) this.lives.delete(fileId)
   }
 
   private onAccept(peer: string, frame: FileAcceptMessage, live: Live): void {
@@ -487,7 +606,15 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   /** Brings the receiving side up (reading back what is stored) and asks for the rest. */
   private async resumeIncoming(live: Live): Promise<void> {
     const r = live.record
-    if (!this.o.peers.isOpen(r.peer)) {
+    const groupId = groupOfFile(r)
+    if (groupId !== undefined) {
+      if (r.state !== 'transferring') return
+      live.source = this.pickSource(live, groupId)
+      if (live.source === undefined) {
+        this.emitView(live)
+        return
+      }
+    } else if (!this.o.peers.isOpen(r.peer)) {
       this.o.peers.connect(r.peer)
       this.emitView(live)
       return
@@ -519,14 +646,70 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     if (incoming === undefined || live.record.state !== 'transferring') return
     live.gapAskedAt = -1
     live.meter.reset()
-    await this.o.messenger.sendEphemeral(r.peer, {
-      type: 'file-accept',
-      id: newMessageId(),
-      ts: this.now(),
-      fileId: r.fileId,
-      fromChunk: incoming.resumeFrom,
-    })
+    await this.askFrom(live, incoming.resumeFrom)
     this.emitView(live)
+  }
+
+  /** Asks whoever sends us the file for the chunks from `from` on. */
+  private async askFrom(live: Live, from: number): Promise<void> {
+    const r = live.record
+    const groupId = groupOfFile(r)
+    if (groupId === undefined) {
+      await this.o.messenger.sendEphemeral(r.peer, {
+        type: 'file-accept',
+        id: newMessageId(),
+        ts: this.now(),
+        fileId: r.fileId,
+        fromChunk: from,
+      })
+      return
+    }
+    const source = live.source
+    if (source === undefined) return
+    if (!(await this.routes().send(source, { type: 'group-file-get', g: groupId, f: r.fileId, c: from }))) {
+      if (live.source === source) live.source = undefined
+    }
+  }
+
+  /**
+   * The member to fetch a group file from: the one already sending it, else its author, else any
+   * connected member who has not said it lacks the file. With none connected, the author is
+   * called and the others are asked again later.
+   */
+  private pickSource(live: Live, groupId: string): string | undefined {
+    const routes = this.routes()
+    const open = (u: string): boolean => this.o.peers.isOpen(u) && routes.isMember(groupId, u)
+    if (live.source !== undefined && open(live.source)) return live.source
+    const author = live.meta.from
+    const members = routes.members(groupId)
+    const order = author === undefined ? members : [author, ...members.filter((m) => m !== author)]
+    const found = order.find((u) => open(u) && !live.refused.has(u))
+    if (found !== undefined) return found
+    if (author !== undefined && !this.o.peers.isOpen(author)) routes.connect(author)
+    this.retryLater()
+    return undefined
+  }
+
+  /** Group files with nobody to fetch from are asked for again, from every member, in a while. */
+  private retryLater(): void {
+    if (this.retryTimer !== undefined || this.closed) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      for (const live of this.lives.values()) {
+        if (groupOfFile(live.record) === undefined || live.source !== undefined) continue
+        live.refused.clear()
+        this.background(this.resumeIncoming(live))
+      }
+    }, groupRetryMs)
+  }
+
+  /** Tells the member sending us a group file to stop (done, cancelled or failed here). */
+  private async stopSource(live: Live): Promise<void> {
+    const groupId = groupOfFile(live.record)
+    const source = live.source
+    live.source = undefined
+    if (groupId === undefined || source === undefined) return
+    await this.routes().send(source, { type: 'group-file-stop', g: groupId, f: live.record.fileId })
   }
 
   private incomingOptions(live: Live) {
@@ -552,20 +735,12 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const piece = readChunkFrame(body)
     if (piece === null) return
     const live = this.lives.get(piece.fileId)
-    // Only the friend the file came from, and only once accepted.
-    if (live === undefined || live.record.peer !== peer || live.incoming === undefined) return
+    // Only the friend the file came from (or the member serving it), and only once accepted.
+    if (live === undefined || this.sourceOf(live) !== peer || live.incoming === undefined) return
     this.countWire(piece.fileId, body.length + 1)
     if (live.incoming.push(piece) === 'gap' && live.gapAskedAt !== live.incoming.resumeFrom) {
       live.gapAskedAt = live.incoming.resumeFrom
-      this.background(
-        this.o.messenger.sendEphemeral(peer, {
-          type: 'file-accept',
-          id: newMessageId(),
-          ts: this.now(),
-          fileId: piece.fileId,
-          fromChunk: live.incoming.resumeFrom,
-        }),
-      )
+      this.background(this.askFrom(live, live.incoming.resumeFrom))
     }
   }
 
@@ -578,15 +753,21 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const every = Math.max(1, Math.floor(this.tuning.ackEveryBytes / r.chunkSize))
     if (stored - live.lastAck >= every || stored === chunkCount) {
       live.lastAck = stored
-      this.background(
-        this.o.messenger.sendEphemeral(r.peer, {
-          type: 'file-ack',
-          id: newMessageId(),
-          ts: this.now(),
-          fileId: r.fileId,
-          chunks: stored,
-        }),
-      )
+      const groupId = groupOfFile(r)
+      if (groupId === undefined)
+        this.background(
+          this.o.messenger.sendEphemeral(r.peer, {
+            type: 'file-ack',
+            id: newMessageId(),
+            ts: this.now(),
+            fileId: r.fileId,
+            chunks: stored,
+          }),
+        )
+      else if (live.source !== undefined)
+        this.background(
+          this.routes().send(live.source, { type: 'group-file-ack', g: groupId, f: r.fileId, c: stored }),
+        )
     }
   }
 
@@ -596,6 +777,10 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     if (!(await this.setState(live, 'done'))) return
     this.lives.delete(fileId)
     this.progress(live, 'transferring', live.record.size, true)
+    if (groupOfFile(live.record) !== undefined) {
+      await this.stopSource(live)
+      return
+    }
     await this.o.messenger.sendReliable(peer, {
       type: 'file-done',
       id: newMessageId(),
@@ -624,6 +809,26 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     peer: string,
     frame: FileOfferMessage,
   ): Promise<{ type: string; content: MessageContent } | undefined> {
+    return this.recordOffer(peer, frame, undefined)
+  }
+
+  /**
+   * A file shared in a group, from the group message that describes it (checked and decrypted by
+   * the group layer). Returns the message content to store, or undefined to drop it.
+   */
+  async groupOffer(
+    groupId: string,
+    author: string,
+    frame: FileOfferMessage,
+  ): Promise<{ type: 'file' | 'image'; content: MessageContent } | undefined> {
+    return this.recordOffer(groupConversationId(groupId), frame, author)
+  }
+
+  private async recordOffer(
+    peer: string,
+    frame: FileOfferMessage,
+    from: string | undefined,
+  ): Promise<{ type: 'file' | 'image'; content: MessageContent } | undefined> {
     await this.started
     try {
       fileIdToBytes(frame.id)
@@ -643,6 +848,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       ...(frame.thumbnailMime === undefined ? {} : { thumbnailMime: frame.thumbnailMime }),
       ...(frame.width === undefined ? {} : { width: frame.width }),
       ...(frame.height === undefined ? {} : { height: frame.height }),
+      ...(from === undefined ? {} : { from }),
     }
     const record: FileRecord = {
       fileId: frame.id,
@@ -669,7 +875,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   }
 
   /** @internal FileMessageHandler: the offer's message is stored. */
-  async offerStored(_peer: string, frame: FileOfferMessage, isNew: boolean): Promise<void> {
+  async offerStored(_peer: string | undefined, frame: FileOfferMessage, isNew: boolean): Promise<void> {
     const live = this.lives.get(frame.id)
     if (!isNew || live === undefined || live.record.state !== 'offered') return
     this.emitView(live)
@@ -718,6 +924,36 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     }
   }
 
+  /**
+   * A group file frame from a member (the group layer checked they are in the signed list of
+   * group `frame.g`): someone asks us for a file, acknowledges what we sent, or stops.
+   */
+  async groupControl(peer: string, frame: GroupFileFrame): Promise<void> {
+    await this.started
+    switch (frame.type) {
+      case 'group-file-get':
+        await this.server.get(peer, frame.g, frame.f, frame.c)
+        return
+      case 'group-file-ack':
+        this.server.ack(peer, frame.f, frame.c)
+        return
+      case 'group-file-stop': {
+        if (this.server.stopFor(peer, frame.f)) return
+        // The member we asked does not have it: ask the next one.
+        const live = this.lives.get(frame.f)
+        if (live === undefined || live.source !== peer || groupOfFile(live.record) !== frame.g) return
+        live.refused.add(peer)
+        live.source = undefined
+        await this.resumeIncoming(live)
+        return
+      }
+      default: {
+        const unreachable: never = frame
+        return unreachable
+      }
+    }
+  }
+
   private async onCancel(live: Live, frame: FileCancelMessage): Promise<void> {
     if (isFinal(live.record.state)) return
     if (frame.reason === 'cancelled') {
@@ -747,6 +983,13 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
         await this.resumeIncoming(live)
       else this.emitView(live)
     }
+    // Group files with nobody sending them: this member may have them.
+    for (const live of this.lives.values()) {
+      const groupId = groupOfFile(live.record)
+      if (groupId === undefined || live.source !== undefined || live.record.state !== 'transferring') continue
+      live.refused.delete(peer)
+      if (this.routes().isMember(groupId, peer)) await this.resumeIncoming(live)
+    }
   }
 
   /**
@@ -773,6 +1016,10 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     await this.store.deleteChunks(fileId).catch(() => undefined)
     live.record.storedChunks = 0
     this.emitView(live)
+    if (groupOfFile(live.record) !== undefined) {
+      if (notify) await this.stopSource(live).catch(() => undefined)
+      return
+    }
     if (notify && wasOffered) {
       const reason =
         code === 'storage-full' ? 'storage-full' : code === 'unavailable' ? 'unavailable' : 'failed'
@@ -843,10 +1090,12 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   private view(live: Live): FileTransferView {
     const r = live.record
     const chunkCount = fileChunkCount(r.size, r.chunkSize)
+    const source = this.sourceOf(live)
+    const groupId = groupOfFile(r)
     const moving =
       r.direction === 'out'
         ? live.stream !== undefined
-        : this.o.peers.isOpen(r.peer) && live.incoming !== undefined
+        : source !== undefined && this.o.peers.isOpen(source) && live.incoming !== undefined
     const bytes = (chunks: number): number => Math.min(r.size, chunks * r.chunkSize)
     return {
       fileId: r.fileId,
@@ -866,7 +1115,14 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
           (r.direction === 'out' && (r.state === 'offered' || r.state === 'transferring'))),
       wireBytes: this.wireBytes.get(r.fileId) ?? 0,
       chunkSize: r.chunkSize,
+      ...(groupId === undefined ? {} : { groupId }),
+      ...(live.meta.from === undefined ? {} : { from: live.meta.from }),
     }
+  }
+
+  /** Who sends us the chunks of an incoming file: the friend, or the member serving a group file. */
+  private sourceOf(live: Live): string | undefined {
+    return groupOfFile(live.record) === undefined ? live.record.peer : live.source
   }
 
   private countWire(fileId: string, bytes: number): void {

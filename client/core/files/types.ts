@@ -22,6 +22,8 @@ export type FileErrorCode =
   /** The friend's side reported a failure (one of the above, on their device). */
   | 'peer-failed'
   | 'storage-failed'
+  /** A file could not be shared in a group this user is no longer in. */
+  | 'not-member'
 
 /** Where a transfer stands, for the UI. `waiting`: accepted and unfinished, but not moving now (no connection). */
 export type TransferState = FileState | 'waiting'
@@ -46,6 +48,10 @@ export interface FileTransferView {
   readonly wireBytes: number
   /** Plaintext bytes per chunk (resume points are in chunks). */
   readonly chunkSize: number
+  /** Set for a file shared in a group (then `peer` is the conversation, `group:<id>`). */
+  readonly groupId?: string
+  /** A received group file: its author. */
+  readonly from?: string
 }
 
 export interface FileProgress {

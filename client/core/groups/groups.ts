@@ -23,7 +23,10 @@ import {
   limits,
   peerLimits,
   type Group,
+  type FileOfferMessage,
   type GroupAckFrame,
+  type GroupContent,
+  type GroupFileFrame,
   type GroupKeysFrame,
   type GroupListFrame,
   type GroupMessagesFrame,
@@ -31,8 +34,9 @@ import {
 } from '../../../shared/index.ts'
 import type { Api } from '../api.ts'
 import { Emitter } from '../emitter.ts'
-import type { History, Message } from '../store/history.ts'
+import type { History, Message, MessageContent } from '../store/history.ts'
 import type { ContactRecord } from '../store/db.ts'
+import type { GroupFileRoutes } from '../files/group-files.ts'
 import { GroupError } from './errors.ts'
 import { portableGroup, type GroupRestoreCounts, type PortableGroupValue } from './group-backup.ts'
 import type { CopyRow } from './group-db.ts'
@@ -67,6 +71,22 @@ export interface GroupsOptions {
   readonly now?: () => number
   /** Strictly increasing message timestamps, shared with one-to-one chat. */
   readonly nextTimestamp?: () => number
+  /** What files shared in groups do (files/transfers.ts). */
+  readonly files?: GroupFileHandler
+}
+
+/** The file transfers' side of files in groups. */
+export interface GroupFileHandler {
+  /** Records a shared file from its group message; the content to store, or undefined to drop it. */
+  groupOffer(
+    groupId: string,
+    author: string,
+    frame: FileOfferMessage,
+  ): Promise<{ type: 'file' | 'image'; content: MessageContent } | undefined>
+  /** The file's message is stored (`isNew` false for a duplicate). */
+  offerStored(peer: undefined, frame: FileOfferMessage, isNew: boolean): Promise<void>
+  /** A member asks for, acknowledges or stops a file (already checked to be in the signed list). */
+  groupControl(peer: string, frame: GroupFileFrame): Promise<void>
 }
 
 export {
@@ -282,6 +302,26 @@ export class Groups extends Emitter<GroupEvents> {
   }
 
   /** In a group with us and not a contact: their connection is for group frames only. */
+  /** What files shared in groups need from the groups (files/group-files.ts). */
+  fileRoutes(): GroupFileRoutes {
+    const activeGroup = (groupId: string): LiveGroup | undefined => {
+      const g = this.groups.get(groupId)
+      return g?.active === true && g.chain.isMember(this.o.me) ? g : undefined
+    }
+    return {
+      canPost: (groupId) => activeGroup(groupId) !== undefined,
+      members: (groupId) =>
+        activeGroup(groupId)
+          ?.chain.members.map((m) => m.id)
+          .filter((u) => u !== this.o.me) ?? [],
+      isMember: (groupId, username) => activeGroup(groupId)?.chain.isMember(username) === true,
+      connect: (username) => this.connect(username),
+      send: async (peer, frame) =>
+        this.o.transport.isOpen(peer) && this.o.transport.send(peer, utf8Encode(JSON.stringify(frame))),
+      post: (groupId, offer, type, content) => this.postFile(groupId, offer, type, content),
+    }
+  }
+
   isGroupOnly(username: string): boolean {
     return this.pins.has(username)
   }
@@ -1023,6 +1063,31 @@ export class Groups extends Emitter<GroupEvents> {
   async sendText(groupId: string, text: string): Promise<Message> {
     if (text.length === 0 || text.length > peerLimits.maxTextLength)
       throw new GroupError('invalid', `a message has 1 to ${peerLimits.maxTextLength} characters`)
+    return this.post(groupId, (id, ts) => ({ type: 'text', id, ts, text }), 'text', { text })
+  }
+
+  /**
+   * Shares a prepared file: its description, with its key, as a group message (files/transfers.ts
+   * calls this once the file is stored here, ready to be served).
+   * @throws GroupError 'not-found', 'not-member'.
+   */
+  async postFile(
+    groupId: string,
+    offer: Omit<FileOfferMessage, 'ts'>,
+    type: 'file' | 'image',
+    content: MessageContent,
+  ): Promise<Message> {
+    return this.post(groupId, (_id, ts) => ({ ...offer, ts }), type, content, offer.id)
+  }
+
+  /** Encrypts once with our sender key, signs, stores and sends a group message. */
+  private async post(
+    groupId: string,
+    make: (id: string, ts: number) => GroupContent,
+    type: string,
+    stored: MessageContent,
+    id: string = newMessageId(),
+  ): Promise<Message> {
     return this.run(groupId, async () => {
       const g = this.groups.get(groupId)
       if (g === undefined) throw new GroupError('not-found', 'no such group')
@@ -1030,7 +1095,7 @@ export class Groups extends Emitter<GroupEvents> {
       if (g.sender === undefined || g.sender.needsRotation(this.now())) await this.rotate(g)
       const sender = g.sender as GroupSender
       const ts = this.nextTimestamp()
-      const content = { type: 'text', id: newMessageId(), ts, text } as const
+      const content = make(id, ts)
       const iteration = sender.iteration
       const ct = sender.encrypt(utf8Encode(JSON.stringify(content)))
       const h = { sender: this.o.me, epoch: sender.epoch, iteration }
@@ -1044,9 +1109,9 @@ export class Groups extends Emitter<GroupEvents> {
         author: this.o.me,
         sentAt: ts,
         receivedAt: ts,
-        type: 'text',
+        type,
         state: 'queued',
-        content: { text },
+        content: stored,
       }
       await this.o.history.add(message, { incoming: false, kind: 'group', peer: groupId })
       this.pendingOwn.set(headerId(groupId, h), { id: content.id, acked: new Set() })
@@ -1171,6 +1236,17 @@ export class Groups extends Emitter<GroupEvents> {
     const decoded = decodeGroupFrame(raw)
     if (!decoded.ok) return
     const frame = decoded.value
+    if (
+      frame.type === 'group-file-get' ||
+      frame.type === 'group-file-ack' ||
+      frame.type === 'group-file-stop'
+    ) {
+      // Chunk traffic does not wait behind the group's other work; membership is checked all the same.
+      await this.loaded
+      const g = this.groups.get(frame.g)
+      if (g !== undefined && this.admits(g, peer)) await this.o.files?.groupControl(peer, frame)
+      return
+    }
     await this.run(frame.g, async () => {
       if (this.closed) return
       switch (frame.type) {
@@ -1424,21 +1500,28 @@ export class Groups extends Emitter<GroupEvents> {
       } catch {
         continue
       }
+      // Passed on as it came, whatever we make of it: other members may read more types.
+      this.forward(g, h, bytes, peer)
       if (!content.ok) continue
-      const now = this.now()
+      const value = content.value
+      const described =
+        value.type === 'text'
+          ? { type: 'text', content: { text: value.text } }
+          : await this.o.files?.groupOffer(g.id, h.sender, value)
+      if (described === undefined) continue
       const message: Message = {
-        id: content.value.id,
+        id: value.id,
         conversationId: groupConversationId(g.id),
         author: h.sender,
-        sentAt: content.value.ts,
-        receivedAt: now,
-        type: 'text',
+        sentAt: value.ts,
+        receivedAt: this.now(),
+        type: described.type,
         state: 'received',
-        content: { text: content.value.text },
+        content: described.content,
       }
-      if (await this.o.history.add(message, { incoming: true, kind: 'group', peer: g.id }))
-        this.emit('message', message)
-      this.forward(g, h, bytes, peer)
+      const isNew = await this.o.history.add(message, { incoming: true, kind: 'group', peer: g.id })
+      if (isNew) this.emit('message', message)
+      if (value.type === 'file-offer') await this.o.files?.offerStored(undefined, value, isNew)
     }
     if (dirty.size > 0 || copies.length > 0) await this.store.save(g, { chains: dirty, copies })
     if (copies.length > 0 && Math.floor(g.nextSeq / 500) !== Math.floor((g.nextSeq - copies.length) / 500))

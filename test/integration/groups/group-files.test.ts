@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
+import { FileTransferError } from '../../../client/core/files/transfers.ts'
+import type { GroupView } from '../../../client/core/groups/groups.ts'
+import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
+import { startServer, type TestServer } from '../../helpers/server.ts'
+import { until } from '../../helpers/until.ts'
+import { MiB, patternSource, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
+import { deliver, groupEnv, groupErrors, groupMessages } from './helpers.ts'
+
+/**
+ * Files and images in a group, with four real clients in Node (real server, real WebRTC): Ann
+ * made the group with her friends Bob, Cat and Dan, who are not friends of one another. A shared
+ * file is described once in a signed group message; each member fetches the chunks from any
+ * member who holds the whole file.
+ */
+describe('files and images in a group', () => {
+  let server: TestServer
+  let env: ClientEnv
+  let ann: TincanClient
+  let bob: TincanClient
+  let cat: TincanClient
+  let dan: TincanClient
+  let group: GroupView
+
+  const members = (): TincanClient[] => [ann, bob, cat, dan]
+
+  beforeAll(async () => {
+    server = await startServer()
+    env = await groupEnv(server.baseUrl, 2)
+    ann = await registerClient(env, 'ann')
+    bob = await registerClient(env, 'bob')
+    cat = await registerClient(env, 'cat')
+    dan = await registerClient(env, 'dan')
+    await befriend(ann, bob)
+    await befriend(ann, cat)
+    await befriend(ann, dan)
+    group = await ann.createGroup('Photos', [bob.username, cat.username, dan.username])
+    for (const c of members())
+      await until(`${c.username} to see the group`, () => c.group(group.id)?.members.length === 4)
+  })
+
+  afterAll(async () => {
+    for (const c of members()) c.close()
+    await server.close()
+  })
+
+  /** The file message a member holds, once it is there. */
+  async function untilFileMessage(client: TincanClient, fileId: string) {
+    return until(`${client.username} to have the file message ${fileId}`, async () =>
+      (await groupMessages(client, group.id)).find((m) => m.id === fileId),
+    )
+  }
+
+  /** Chunk bytes the clients moved for a file since they started. */
+  async function wireOf(clients: readonly TincanClient[], fileId: string): Promise<number> {
+    let sum = 0
+    for (const c of clients) sum += (await c.fileTransfer(fileId))?.wireBytes ?? 0
+    return sum
+  }
+
+  it('shares an image and a file: every member gets the message, the image by itself, the file when accepted, byte for byte', async () => {
+    const photo = patternSource('summit.png', 300 * 1024, 11, 'image/png')
+    const thumbnail = new Uint8Array(2048).fill(7)
+    const image = await ann.sendGroupFile(group.id, photo, {
+      thumbnail,
+      thumbnailMime: 'image/png',
+      width: 640,
+      height: 480,
+    })
+    const source = patternSource('route <b>map</b>.gpx', 6 * MiB + 123, 12)
+    const file = await ann.sendGroupFile(group.id, source)
+    expect(image.groupId).toBe(group.id)
+    await untilState(ann, file.fileId, ['done'])
+    expect((await ann.fileTransfer(file.fileId))?.available).toBe(true)
+
+    for (const c of [bob, cat, dan]) {
+      const m = await untilFileMessage(c, image.fileId)
+      expect(m).toMatchObject({ author: ann.username, type: 'image', state: 'received' })
+      expect(m.content.file).toMatchObject({ name: 'summit.png', kind: 'image', width: 640, height: 480 })
+      const fm = await untilFileMessage(c, file.fileId)
+      // The name is kept as text (the UI never renders it as markup); only path separators go.
+      expect(fm).toMatchObject({
+        type: 'file',
+        content: { file: { name: 'route <b>map<_b>.gpx', size: source.size } },
+      })
+      // Images under the auto-accept size come by themselves; files wait to be accepted.
+      await untilState(c, image.fileId, ['done'])
+      expect((await c.fileTransfer(file.fileId))?.state).toBe('offered')
+    }
+    const photoHash = await sha256OfSource(photo)
+    for (const c of [bob, cat, dan]) expect(await sha256Of(c.files.readFile(image.fileId))).toBe(photoHash)
+
+    await Promise.all([bob, cat, dan].map((c) => c.acceptFile(file.fileId)))
+    const fileHash = await sha256OfSource(source)
+    for (const c of [bob, cat, dan]) {
+      const view = await untilState(c, file.fileId, ['done', 'failed'], 120_000)
+      expect(view).toMatchObject({ state: 'done', available: true, groupId: group.id, from: ann.username })
+      expect(await sha256Of(c.files.readFile(file.fileId))).toBe(fileHash)
+    }
+  })
+
+  it('a member who was away gets a file from another member while its author is offline', async () => {
+    dan.close()
+    const source = patternSource('minutes.pdf', 3 * MiB + 5, 21, 'application/pdf')
+    // Bob is a friend of Ann only: Cat and Dan reach him as fellow members.
+    const sent = await bob.sendGroupFile(group.id, source)
+    for (const c of [ann, cat]) {
+      await untilFileMessage(c, sent.fileId)
+      await c.acceptFile(sent.fileId)
+      await untilState(c, sent.fileId, ['done'], 120_000)
+    }
+    bob.close()
+
+    dan = await TincanClient.login(env, dan.username, testPassword)
+    const m = await untilFileMessage(dan, sent.fileId)
+    expect(m.author).toBe(bob.username)
+    const servedBefore = await wireOf([ann, cat], sent.fileId)
+    await dan.acceptFile(sent.fileId)
+    const view = await untilState(dan, sent.fileId, ['done', 'failed'], 120_000)
+    expect(view.state).toBe('done')
+    expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    // Ann and Cat sent it (chunk bytes on their side grew by at least the file).
+    expect((await wireOf([ann, cat], sent.fileId)) - servedBefore).toBeGreaterThanOrEqual(source.size)
+    // Bob was offline the whole time Dan fetched it.
+    expect(dan.group(group.id)?.members.find((x) => x.username === bob.username)?.online).toBe(false)
+
+    bob = await TincanClient.login(env, bob.username, testPassword)
+    await until('bob back in touch with the group', () =>
+      bob.group(group.id)?.members.some((x) => x.connected),
+    )
+  })
+
+  it('serves nobody outside the signed member list, and a former member cannot share', async () => {
+    const source = patternSource('plans.txt', 64 * 1024, 31, 'text/plain')
+    const shared = await ann.sendGroupFile(group.id, source)
+    await untilState(ann, shared.fileId, ['done'])
+    const eve = await registerClient(env, 'eve')
+    try {
+      await befriend(ann, eve)
+      await until('a connection between ann and eve', async () => {
+        if (!ann.peers.isOpen(eve.username)) await eve.sendText(ann.username, 'hi')
+        return ann.peers.isOpen(eve.username)
+      })
+      const errors = groupErrors(ann)
+      await deliver(ann, eve.username, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
+      expect(errors.map((e) => e.code)).toContain('not-a-member')
+      expect((await ann.fileTransfer(shared.fileId))?.wireBytes).toBe(0)
+      // The same request from a member is served: the refusal is about membership only.
+      await deliver(ann, bob.username, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
+      await until(
+        'ann to send the file to bob',
+        async () => ((await ann.fileTransfer(shared.fileId))?.wireBytes ?? 0) > 0,
+      )
+      await deliver(ann, bob.username, { type: 'group-file-stop', g: group.id, f: shared.fileId })
+      expect(await eve.fileTransfer(shared.fileId)).toBeUndefined()
+    } finally {
+      eve.close()
+    }
+
+    await ann.removeGroupMembers(group.id, [cat.username])
+    await until('cat to see the removal', () => cat.group(group.id)?.state === 'removed')
+    const refused = await cat.sendGroupFile(group.id, source).catch((e: unknown) => e)
+    expect(FileTransferError.is(refused, 'forbidden')).toBe(true)
+  })
+})
