@@ -609,6 +609,11 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const groupId = groupOfFile(r)
     if (groupId !== undefined) {
       if (r.state !== 'transferring') return
+      if (!this.routes().canPost(groupId)) {
+        // Removed or left: members serve only those in the signed member list.
+        await this.fail(live, 'not-member', 'you are no longer in this group', false)
+        return
+      }
       live.source = this.pickSource(live, groupId)
       if (live.source === undefined) {
         this.emitView(live)

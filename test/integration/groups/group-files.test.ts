@@ -162,5 +162,10 @@ describe('files and images in a group', () => {
     await until('cat to see the removal', () => cat.group(group.id)?.state === 'removed')
     const refused = await cat.sendGroupFile(group.id, source).catch((e: unknown) => e)
     expect(FileTransferError.is(refused, 'forbidden')).toBe(true)
+    // A file offered before the removal cannot be fetched any more: members serve only members.
+    await untilFileMessage(cat, shared.fileId)
+    await cat.acceptFile(shared.fileId)
+    const failed = await untilState(cat, shared.fileId, ['failed', 'done'])
+    expect(failed).toMatchObject({ state: 'failed', error: { code: 'not-member' }, available: false })
   })
 })
