@@ -206,7 +206,10 @@ export const en = {
   'file.preparing': 'Encrypting… {percent}%',
   'file.offeredOut': 'Waiting for {name} to accept',
   'file.offeredIn': '{name} wants to send you this file',
+  'file.offeredInGroup': '{name} shared this file',
   'file.waiting': 'Paused until you and {name} are connected again. It will continue where it stopped.',
+  'file.waitingGroup':
+    'Paused until a member who has this file is online. It will continue where it stopped.',
   'file.progress': '{done} of {total}',
   'file.speed': '{size}/s',
   'file.left': '{time} left',
@@ -222,6 +225,8 @@ export const en = {
   'file.sendFailed': 'Couldn’t send “{name}”: {reason}',
   'file.lightboxLabel': 'Image {name}',
   'file.close': 'Close',
+  'file.previewFile': '📎 {name}',
+  'file.previewImage': '📷 Photo',
   'file.err.storageFull':
     'This device’s storage is full, so the file could not be stored. Nothing else was lost: your messages and other files are safe. Free some space, then try again.',
   'file.err.peerStorageFull': '{name}’s device is out of storage.',

@@ -206,7 +206,9 @@ export const zhCN: Record<MessageKey, string> = {
   'file.preparing': '正在加密… {percent}%',
   'file.offeredOut': '等待 {name} 接收',
   'file.offeredIn': '{name} 想发给你这个文件',
+  'file.offeredInGroup': '{name} 分享了这个文件',
   'file.waiting': '已暂停，等你和 {name} 重新连接后会从中断处继续。',
+  'file.waitingGroup': '已暂停，等有这个文件的成员上线后会从中断处继续。',
   'file.progress': '{done} / {total}',
   'file.speed': '{size}/秒',
   'file.left': '剩余 {time}',
@@ -222,6 +224,8 @@ export const zhCN: Record<MessageKey, string> = {
   'file.sendFailed': '无法发送“{name}”：{reason}',
   'file.lightboxLabel': '图片 {name}',
   'file.close': '关闭',
+  'file.previewFile': '📎 {name}',
+  'file.previewImage': '📷 图片',
   'file.err.storageFull':
     '此设备的存储空间已满，无法保存该文件。其他内容都没有丢失：你的消息和其他文件都安然无恙。请释放一些空间后重试。',
   'file.err.peerStorageFull': '{name} 的设备存储空间已满。',

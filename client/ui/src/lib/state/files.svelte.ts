@@ -1,11 +1,13 @@
-import type { TincanClient } from '../../../../core/client.ts'
+import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
 import {
   FileTransferError,
   type FileErrorCode,
   type FileErrorEvent,
   type FileProgress,
   type FileTransferView,
+  type SendFileOptions,
 } from '../../../../core/files/types.ts'
+import { directConversationId, type Message } from '../../../../core/store/history.ts'
 import { SvelteMap, SvelteSet } from 'svelte/reactivity'
 import { downloadBlob } from '../download.ts'
 import { errorText } from '../errors.ts'
@@ -19,6 +21,29 @@ const inlineImageMaxBytes = 40 * mib
 
 /** States in which bytes move (or are being prepared), so progress events matter. */
 const movingStates: ReadonlySet<FileTransferView['state']> = new Set(['preparing', 'transferring'])
+
+/** Where files go: a friend, or a group (whose members fetch them from whoever has them). */
+export type FileTarget =
+  { readonly kind: 'direct'; readonly peer: string } | { readonly kind: 'group'; readonly groupId: string }
+
+/** The target's conversation, which is also what transfers to it name as their `peer`. */
+function conversationOf(target: FileTarget): string {
+  switch (target.kind) {
+    case 'direct':
+      return directConversationId(target.peer)
+    case 'group':
+      return groupConversationId(target.groupId)
+    default: {
+      const unreachable: never = target
+      return unreachable
+    }
+  }
+}
+
+/** A transfer's `peer` for a target: the friend's name, or the group's conversation id. */
+function transferPeerOf(target: FileTarget): string {
+  return target.kind === 'direct' ? target.peer : conversationOf(target)
+}
 
 /** What the lightbox shows: a full image from storage (or its thumbnail while it opens). */
 export interface LightboxItem {
@@ -46,6 +71,8 @@ export function fileErrorText(code: FileErrorCode, peer: string): string {
       return t('file.err.peerFailed', { name: peer })
     case 'storage-failed':
       return t('file.err.storageFailed')
+    case 'not-member':
+      return t('group.err.notMember')
     default: {
       const unreachable: never = code
       return String(unreachable)
@@ -53,11 +80,12 @@ export function fileErrorText(code: FileErrorCode, peer: string): string {
   }
 }
 
-function actionErrorText(e: unknown): string {
+/** Why an action on a file was refused; `inGroup` for a file shared (or being shared) in a group. */
+function actionErrorText(e: unknown, inGroup = false): string {
   if (FileTransferError.is(e)) {
     switch (e.code) {
       case 'forbidden':
-        return t('file.err.forbidden')
+        return inGroup ? t('group.err.notMember') : t('file.err.forbidden')
       case 'too-large':
         return t('file.err.tooLarge')
       case 'not-found':
@@ -155,16 +183,29 @@ class FilesState {
   }
 
   /**
-   * Files sent to `peer` from this page that have no message yet (being prepared, or failed while
-   * preparing), oldest first, with when they were sent.
+   * Files sent to `target` from this page that have no message yet (being prepared, or failed
+   * while preparing), oldest first, as the messages `author` will have once they are offered.
    */
-  unsent(peer: string, messageIds: ReadonlySet<string>): { view: FileTransferView; sentAt: number }[] {
-    const out: { view: FileTransferView; sentAt: number }[] = []
+  unsent(target: FileTarget, author: string, messageIds: ReadonlySet<string>): Message[] {
+    const peer = transferPeerOf(target)
+    const out: Message[] = []
     for (const [id, sentAt] of this.sentHere) {
       const view = this.views.get(id)
       if (view === undefined || view.peer !== peer || messageIds.has(id)) continue
       if (view.state === 'cancelled' || view.state === 'declined') continue
-      out.push({ view, sentAt })
+      out.push({
+        id,
+        conversationId: conversationOf(target),
+        author,
+        sentAt,
+        receivedAt: sentAt,
+        type: view.kind,
+        state: view.state === 'failed' ? 'failed' : 'queued',
+        content: {
+          text: view.name,
+          file: { fileId: id, kind: view.kind, name: view.name, size: view.size, mime: view.mime },
+        },
+      })
     }
     return out
   }
@@ -173,23 +214,25 @@ class FilesState {
    * Sends files one after another, in the order given (several drops or picks queue up): images
    * get a thumbnail made here, and are sent without one if that fails.
    */
-  send(peer: string, files: readonly File[]): Promise<void> {
-    const run = this.sending.then(() => this.sendNow(peer, files))
+  send(target: FileTarget, files: readonly File[]): Promise<void> {
+    const run = this.sending.then(() => this.sendNow(target, files))
     this.sending = run.catch(() => undefined)
     return run
   }
 
-  private async sendNow(peer: string, files: readonly File[]): Promise<void> {
+  private async sendNow(target: FileTarget, files: readonly File[]): Promise<void> {
     for (const file of files) {
       const client = this.client
       if (client === undefined) return
       const thumb = isInlineImage(file.type) ? await makeThumbnail(file) : undefined
+      const sendOne = (options: SendFileOptions) =>
+        target.kind === 'direct'
+          ? client.sendFile(target.peer, file, options)
+          : client.sendGroupFile(target.groupId, file, options)
       try {
         let view: FileTransferView
         try {
-          view = await client.sendFile(
-            peer,
-            file,
+          view = await sendOne(
             thumb === undefined
               ? {}
               : {
@@ -201,12 +244,14 @@ class FilesState {
           )
         } catch (e: unknown) {
           if (!FileTransferError.is(e, 'bad-thumbnail')) throw e
-          view = await client.sendFile(peer, file)
+          view = await sendOne({})
         }
         this.sentHere.set(view.fileId, Date.now())
         if (!this.views.has(view.fileId)) this.views.set(view.fileId, view)
       } catch (e: unknown) {
-        toasts.error(t('file.sendFailed', { name: file.name, reason: actionErrorText(e) }))
+        toasts.error(
+          t('file.sendFailed', { name: file.name, reason: actionErrorText(e, target.kind === 'group') }),
+        )
       }
     }
   }
@@ -295,7 +340,7 @@ class FilesState {
     try {
       await action(client)
     } catch (e: unknown) {
-      toasts.error(actionErrorText(e))
+      toasts.error(actionErrorText(e, this.views.get(fileId)?.groupId !== undefined))
     } finally {
       this.pending.delete(fileId)
     }

@@ -4,6 +4,7 @@ import { peerLimits } from '../../../../../shared/index.ts'
 import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { byTime, mergeMessages as merge } from '../message-order.ts'
+import { filesState } from './files.svelte.ts'
 import { groupErrorText } from './groups.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
@@ -43,6 +44,7 @@ class GroupChatState {
   async open(groupId: string): Promise<void> {
     const client = this.client
     if (client === undefined || this.groupId === groupId) return
+    filesState.releaseImages()
     this.groupId = groupId
     this.reset()
     try {
@@ -60,6 +62,7 @@ class GroupChatState {
   }
 
   close(): void {
+    filesState.releaseImages()
     this.groupId = undefined
     this.reset()
   }

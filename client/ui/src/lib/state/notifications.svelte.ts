@@ -1,6 +1,7 @@
 import type { TincanClient } from '../../../../core/client.ts'
 import { groupOfConversation } from '../../../../core/groups/groups.ts'
 import { t } from '../i18n/i18n.svelte.ts'
+import { messagePreview } from '../message-preview.ts'
 import { readSetting, writeSetting } from '../storage.ts'
 import { groupsState, isolate } from './groups.svelte.ts'
 import { nav } from './navigation.svelte.ts'
@@ -57,7 +58,7 @@ class Notifier {
           const group = groupsState.group(groupId)?.name ?? ''
           this.system(
             t('notify.groupMessage', { name: m.author, group: isolate(group) }),
-            m.content.text.slice(0, previewChars),
+            messagePreview(m.content).slice(0, previewChars),
             m.conversationId,
             () => nav.openGroup(groupId),
           )
@@ -65,7 +66,7 @@ class Notifier {
         }
         this.system(
           t('notify.newMessage', { name: m.author }),
-          m.content.text.slice(0, previewChars),
+          messagePreview(m.content).slice(0, previewChars),
           m.conversationId,
           () => nav.openChat(m.author),
         )

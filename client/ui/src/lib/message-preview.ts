@@ -1,0 +1,12 @@
+import type { MessageContent } from '../../../core/store/history.ts'
+import { t } from './i18n/i18n.svelte.ts'
+
+/**
+ * A message as one line outside its conversation (a notification): a file says it is one, with
+ * its name; an image says it is a photo. The same for one-to-one chats and groups.
+ */
+export function messagePreview(content: MessageContent): string {
+  const file = content.file
+  if (file === undefined) return content.text
+  return file.kind === 'image' ? t('file.previewImage') : t('file.previewFile', { name: file.name })
+}
