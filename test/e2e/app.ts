@@ -178,6 +178,17 @@ export class Person {
     await expect.poll(() => this.fileCard(name).getAttribute('data-state'), { timeout }).toBe(state)
   }
 
+  /** Waits until the card of the image `name` shows the full image (not its thumbnail), `width` pixels wide. */
+  async expectFullImage(name: string, width: number): Promise<void> {
+    const inline = this.fileCard(name).getByTestId('inline-image')
+    await expect.poll(() => inline.getAttribute('data-source'), { timeout: 15_000 }).toBe('full')
+    await expect
+      .poll(() => inline.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), {
+        timeout: 15_000,
+      })
+      .toBe(width)
+  }
+
   /** Clicks the card's Save button and returns the SHA-256 (hex) of what the browser downloaded. */
   async saveFile(name: string): Promise<{ sha256: string; suggestedName: string }> {
     const [download] = await Promise.all([

@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumOrSkip } from './browser.ts'
-import { openBrowser, Person, screenshotDir, startAppServer, type E2eServer } from './app.ts'
+import {
+  openBrowser,
+  Person,
+  pngImage,
+  screenshotDir,
+  sha256,
+  startAppServer,
+  type E2eServer,
+} from './app.ts'
 
 const chromiumPath = chromiumOrSkip()
 const suffix = randomBytes(3).toString('hex')
@@ -13,6 +22,7 @@ const docsImages = resolve(import.meta.dirname, '../../docs/images')
 /** Markup that would run if the name were ever parsed as HTML, and a right-to-left override. */
 const hostileName = '<img src=x onerror=window.__pwned=1>\u202Etxt.exe'
 const groupName = 'Weekend hike 🥾'
+const mib = 1024 * 1024
 
 function groupItem(p: Person, groupId: string) {
   return p.page.locator(`[data-testid="group-item"][data-group-id="${groupId}"]`)
@@ -59,8 +69,10 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
   let bob: Person
   let cat: Person
   let groupId = ''
+  let dir: string
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tincan-e2e-group-files-'))
     server = await startAppServer()
     browser = await openBrowser(chromiumPath ?? '')
     ann = await Person.arrive(browser, server.url, `ann_${suffix}`)
@@ -71,6 +83,7 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
   afterAll(async () => {
     await browser.close()
     await server.stop()
+    rmSync(dir, { recursive: true, force: true })
   })
 
   it('registers three people; Ann befriends Bob and Cat, who are not friends of each other', async () => {
@@ -153,6 +166,39 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
     copyFileSync(join(screenshotDir, 'group-02-chat.png'), join(docsImages, 'group.png'))
   })
 
+  it('shows an image Ann attaches inline to Bob and Cat, and gives Bob the file she sent with it, byte for byte', async () => {
+    // A 640 px wide trail map, and a 3 MiB file of random bytes, picked together.
+    const map = pngImage(640, 360, (x, y) => [
+      Math.round(60 + (x / 640) * 120),
+      Math.round(140 - (y / 360) * 60),
+      Math.abs(x - 2 * y) < 6 ? 30 : 90,
+    ])
+    const track = randomBytes(3 * mib)
+    const mapPath = join(dir, 'trail-map.png')
+    const trackPath = join(dir, 'track.gpx')
+    writeFileSync(mapPath, map)
+    writeFileSync(trackPath, track)
+    await ann.sendFiles(mapPath, trackPath)
+
+    for (const p of [bob, cat]) {
+      await p.expectFileState('trail-map.png', 'done')
+      await p.expectFullImage('trail-map.png', 640)
+      await p.expectFileState('track.gpx', 'offered')
+      const card = p.page.locator('[data-testid="message"]').filter({ has: p.fileCard('track.gpx') })
+      expect(await card.getAttribute('data-author')).toBe(ann.name)
+    }
+    for (const name of ['trail-map.png', 'track.gpx']) await ann.expectFileState(name, 'done')
+
+    await bob.fileCard('track.gpx').getByTestId('file-accept').click()
+    await bob.expectFileState('track.gpx', 'done')
+    const saved = await bob.saveFile('track.gpx')
+    expect(saved.suggestedName).toBe('track.gpx')
+    expect(saved.sha256).toBe(sha256(track))
+    // Accepting is Bob's own choice: Cat is still asked.
+    expect(await cat.fileCard('track.gpx').getAttribute('data-state')).toBe('offered')
+    await bob.shot('group-04-files')
+  })
+
   it('brings Cat what Ann wrote while Cat was away, from Bob, with Ann offline', async () => {
     await cat.page.close()
     await ann.expectOnline(cat.name, false)
@@ -192,6 +238,7 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
     expect(await banner.textContent()).toContain(ann.name)
     expect(await cat.byTestId('composer-input').isDisabled()).toBe(true)
     expect(await cat.byTestId('composer-send').isDisabled()).toBe(true)
+    expect(await cat.byTestId('composer-attach').isDisabled()).toBe(true)
     expect(await groupItem(cat, groupId).getAttribute('data-state')).toBe('removed')
     await cat.shot('group-03-removed')
 
