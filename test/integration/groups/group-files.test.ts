@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { FileTransferError } from '../../../client/core/files/transfers.ts'
+import { FileEncryptor, fromBase64Url } from '../../../crypto/index.ts'
 import type { GroupView } from '../../../client/core/groups/groups.ts'
 import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
@@ -129,6 +130,36 @@ describe('files and images in a group', () => {
     await until('bob back in touch with the group', () =>
       bob.group(group.id)?.members.some((x) => x.connected),
     )
+  })
+
+  it('refuses a file a member serves altered under the right key: the signed hash catches it and nothing is kept', async () => {
+    const source = patternSource('ledger.csv', 200 * 1024, 41, 'text/csv')
+    const shared = await ann.sendGroupFile(group.id, source)
+    await untilState(ann, shared.fileId, ['done'])
+    // Every member holds the file key, so one can make chunks that pass the per-chunk check:
+    // Ann's device now serves another text, encrypted as the real file would be.
+    const store = ann.files['store']
+    const record = (await store.get(shared.fileId))!
+    const meta = store.meta(record)
+    const forger = new FileEncryptor({
+      key: fromBase64Url(meta.key),
+      fileId: fromBase64Url(shared.fileId),
+      fileSize: record.size,
+      chunkSize: record.chunkSize,
+    })
+    const other = patternSource('other', record.size, 42)
+    const forged: Uint8Array[] = []
+    for (let at = 0; at < record.size; at += record.chunkSize)
+      forged.push(
+        forger.encryptChunk(await other.read(at, Math.min(record.chunkSize, record.size - at))).data,
+      )
+    expect(await store.putChunks(shared.fileId, 0, forged, new Set(['done']))).toBeDefined()
+
+    await untilFileMessage(bob, shared.fileId)
+    await bob.acceptFile(shared.fileId)
+    const failed = await untilState(bob, shared.fileId, ['failed', 'done'])
+    expect(failed).toMatchObject({ state: 'failed', error: { code: 'hash-mismatch' }, available: false })
+    expect(await bob.files['store'].countChunks(shared.fileId)).toBe(0)
   })
 
   it('serves nobody outside the signed member list, and a former member cannot share', async () => {
