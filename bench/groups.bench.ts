@@ -8,6 +8,7 @@ import { groupConversationId } from '../client/core/groups/groups.ts'
 import { nodeClientEnv } from '../test/helpers/client-env.ts'
 import { befriend, registerClient, testPassword } from '../test/helpers/clients.ts'
 import { until } from '../test/helpers/until.ts'
+import { MiB, patternSource } from '../test/integration/files/helpers.ts'
 import { percentile, startServerProcess } from './server-process.ts'
 import type { Bench, BenchResult } from './types.ts'
 
@@ -16,6 +17,7 @@ const members = 10
 const fanoutMessages = Number(process.env.BENCH_GROUP_MESSAGES ?? 200)
 const fanoutIntervalMs = 100
 const missed = Number(process.env.BENCH_GROUP_MISSED ?? 1000)
+const fileMiB = Number(process.env.BENCH_GROUP_FILE_MIB ?? 16)
 
 const bench: Bench = {
   name: 'groups',
@@ -73,6 +75,32 @@ const bench: Bench = {
       }
       toAll.sort((a, b) => a - b)
       toEach.sort((a, b) => a - b)
+
+      // A file shared in the group: every member accepts it as it is offered and fetches it from
+      // whichever member holds it.
+      for (const c of others)
+        c.on('file', (v) => {
+          if (v.groupId === group.id && v.direction === 'in' && v.state === 'offered')
+            void c.acceptFile(v.fileId)
+        })
+      const fileStarted = performance.now()
+      const shared = await sender.sendGroupFile(group.id, patternSource('bench.bin', fileMiB * MiB, 7))
+      await until(
+        'the file to be prepared and posted',
+        async () => (await sender.fileTransfer(shared.fileId))?.state === 'done',
+        300_000,
+      )
+      const postedMs = performance.now() - fileStarted
+      await until(
+        'every member to hold the file',
+        async () => {
+          for (const c of others) if ((await c.fileTransfer(shared.fileId))?.state !== 'done') return false
+          return true
+        },
+        600_000,
+      )
+      const fileMs = performance.now() - fileStarted
+      const fromSender = (await sender.fileTransfer(shared.fileId))?.wireBytes ?? 0
 
       // Catch-up: one member goes away, the sender writes 1,000 messages, the others get them, the
       // sender goes away too; the member returns and takes them from whoever is online.
@@ -138,6 +166,15 @@ const bench: Bench = {
           target: '',
           met: null,
           conditions: `send → stored at one member; p99 ${percentile(toEach, 99).toFixed(1)} ms; ${fanoutMessages * members} arrivals`,
+        },
+        {
+          issue,
+          metric: `${fileMiB} MiB file shared in the group, until all ${members} members hold it`,
+          value: fileMs,
+          unit: 'ms',
+          target: '',
+          met: null,
+          conditions: `from sendGroupFile to the last member's verified copy (prepared and posted after ${postedMs.toFixed(0)} ms); ${((fileMiB * members) / (fileMs / 1000)).toFixed(1)} MiB/s delivered in total; the sender sent ${(fromSender / MiB).toFixed(0)} MiB of chunks, other members the rest; ${conditions}`,
         },
         {
           issue,
