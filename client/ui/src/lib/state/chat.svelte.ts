@@ -3,15 +3,12 @@ import { directConversationId, type Message, type RemovedMessage } from '../../.
 import { peerLimits } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'
-import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { filesState } from './files.svelte.ts'
+import { MessageWindow } from './message-window.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
-const pageSize = 50
-/** A message jumped to (from a search or a quote) stays highlighted this long. */
-const highlightMs = 2500
 /** Our "typing" ends after this long without a keystroke. */
 const typingIdleMs = 3000
 /** A friend's "typing" is forgotten after this long if their "stopped" never arrives. */
@@ -20,23 +17,8 @@ const typingStaleMs = 8000
 /** The open conversation: its messages, paging, typing both ways, read marking. */
 class ChatState {
   peer = $state<string | undefined>()
-  messages = $state.raw<readonly Message[]>([])
-  loaded = $state(false)
-  hasOlder = $state(false)
-  loadingOlder = $state(false)
-  /**
-   * The list was opened around an older message (a search hit, a quote): newer messages exist
-   * below what is loaded, and are fetched as the user scrolls down.
-   */
-  hasNewer = $state(false)
-  loadingNewer = $state(false)
-  /** Counts pages added at the newest end by scrolling, so the list does not follow them to the bottom. */
-  pagedNewer = $state(0)
-  /** The message the list should scroll to, and a counter that changes on every jump. */
-  jumpTarget: string | undefined = undefined
-  jumps = $state(0)
-  /** The message shown highlighted for a moment after a jump. */
-  highlighted = $state<string | undefined>()
+  /** The messages shown, paged at both ends. */
+  readonly list = new MessageWindow({ errorText, onLatest: () => this.markRead() })
   /** The composer answers this message (a quote bar shows above it). */
   replyTo = $state.raw<Message | undefined>()
   /** The composer edits this message of the user's instead of sending a new one. */
@@ -46,17 +28,12 @@ class ChatState {
   confirmingDelete = $state(false)
   /** Friends typing right now. */
   readonly typing = new SvelteSet<string>()
-  /** Counts messages added at the newest end, so the list knows when to follow. */
-  appended = $state(0)
-  /** Counts requests to show the newest messages (the list scrolls to the bottom). */
-  toBottom = $state(0)
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private myTyping: { peer: string; timer: ReturnType<typeof setTimeout> } | undefined
   private sending: Promise<unknown> = Promise.resolve()
-  private highlightTimer: ReturnType<typeof setTimeout> | undefined
 
   attach(client: TincanClient): void {
     this.client = client
@@ -88,7 +65,7 @@ class ChatState {
     const client = this.client
     if (client === undefined) return
     if (this.peer === peer) {
-      if (focus !== undefined) await this.focusMessage(focus)
+      if (focus !== undefined) await this.list.focus(focus)
       return
     }
     this.stopTyping()
@@ -96,15 +73,7 @@ class ChatState {
     this.peer = peer
     this.reset()
     client.connect(peer)
-    try {
-      const found = focus !== undefined && (await this.loadAround(client, peer, focus))
-      if (!found) await this.loadLatest(client, peer)
-      if (focus !== undefined && !found && this.peer === peer) toasts.info(t('chat.messageGone'))
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    } finally {
-      if (this.peer === peer) this.loaded = true
-    }
+    await this.list.show(client, directConversationId(peer), focus)
     this.markRead()
   }
 
@@ -116,148 +85,11 @@ class ChatState {
   }
 
   private reset(): void {
-    this.messages = []
-    this.loaded = false
-    this.hasOlder = false
-    this.hasNewer = false
+    this.list.clear()
     this.replyTo = undefined
     this.editing = undefined
     this.pendingDelete = undefined
     this.confirmingDelete = false
-    this.jumpTarget = undefined
-    this.highlighted = undefined
-    clearTimeout(this.highlightTimer)
-  }
-
-  private async loadLatest(client: TincanClient, peer: string): Promise<void> {
-    const page = await client.loadMessages(directConversationId(peer), undefined, pageSize)
-    if (this.peer !== peer) return
-    // Messages that arrived while this page was read are kept, unless the list showed an older
-    // stretch (a gap would open between it and this page).
-    this.messages = this.hasNewer ? page : merge(this.messages, page)
-    this.hasOlder = page.length === pageSize
-    this.hasNewer = false
-  }
-
-  /** Loads the messages around one (a page each side); false if it is not in this chat on this device. */
-  private async loadAround(client: TincanClient, peer: string, id: string): Promise<boolean> {
-    const conversationId = directConversationId(peer)
-    const target = await client.message(id)
-    if (target?.conversationId !== conversationId) return false
-    const [before, after] = await Promise.all([
-      client.loadMessages(conversationId, target.sentAt + 1, pageSize),
-      client.loadMessagesAfter(conversationId, target.sentAt, pageSize),
-    ])
-    if (this.peer !== peer) return true
-    this.messages = merge(before, after)
-    this.hasOlder = before.length === pageSize
-    this.hasNewer = after.length === pageSize
-    this.jumpTo(id)
-    return true
-  }
-
-  /** Scrolls the open chat to a message and highlights it, loading the messages around it if needed. */
-  async focusMessage(id: string): Promise<void> {
-    const client = this.client
-    const peer = this.peer
-    if (client === undefined || peer === undefined) return
-    if (this.messages.some((m) => m.id === id)) {
-      this.jumpTo(id)
-      return
-    }
-    try {
-      if (!(await this.loadAround(client, peer, id))) toasts.info(t('chat.messageGone'))
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    }
-  }
-
-  private jumpTo(id: string): void {
-    this.jumpTarget = id
-    this.jumps++
-    this.highlighted = id
-    clearTimeout(this.highlightTimer)
-    this.highlightTimer = setTimeout(() => {
-      if (this.highlighted === id) this.highlighted = undefined
-    }, highlightMs)
-  }
-
-  /** Back to the newest messages (after reading around an older one). */
-  async showLatest(): Promise<void> {
-    const client = this.client
-    const peer = this.peer
-    if (client === undefined || peer === undefined || !this.hasNewer) return
-    try {
-      await this.loadLatest(client, peer)
-      this.toBottom++
-      this.markRead()
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    }
-  }
-
-  /** Reloads the open chat from storage (after a restore brought messages in). */
-  async reload(): Promise<void> {
-    const client = this.client
-    const peer = this.peer
-    if (client === undefined || peer === undefined) return
-    try {
-      await this.loadLatest(client, peer)
-      this.toBottom++
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    }
-  }
-
-  async loadOlder(): Promise<void> {
-    const client = this.client
-    const peer = this.peer
-    const oldest = this.messages[0]
-    if (
-      client === undefined ||
-      peer === undefined ||
-      !this.hasOlder ||
-      this.loadingOlder ||
-      oldest === undefined
-    )
-      return
-    this.loadingOlder = true
-    try {
-      const page = await client.loadMessages(directConversationId(peer), oldest.sentAt, pageSize)
-      if (this.peer !== peer) return
-      this.messages = merge(this.messages, page)
-      this.hasOlder = page.length === pageSize
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    } finally {
-      this.loadingOlder = false
-    }
-  }
-
-  async loadNewer(): Promise<void> {
-    const client = this.client
-    const peer = this.peer
-    const newest = this.messages.at(-1)
-    if (
-      client === undefined ||
-      peer === undefined ||
-      !this.hasNewer ||
-      this.loadingNewer ||
-      newest === undefined
-    )
-      return
-    this.loadingNewer = true
-    try {
-      const page = await client.loadMessagesAfter(directConversationId(peer), newest.sentAt, pageSize)
-      if (this.peer !== peer) return
-      this.messages = merge(this.messages, page)
-      this.hasNewer = page.length === pageSize
-      this.pagedNewer++
-    } catch (e: unknown) {
-      toasts.error(errorText(e))
-    } finally {
-      this.loadingNewer = false
-    }
   }
 
   /**
@@ -285,7 +117,7 @@ class ChatState {
     this.stopTyping()
     const replyTo = this.replyTo
     try {
-      await this.showLatest()
+      await this.list.showLatest()
       const m = await client.sendText(peer, body, replyTo === undefined ? undefined : { replyTo: replyTo.id })
       if (this.replyTo?.id === replyTo?.id) this.replyTo = undefined
       this.onMessage(m)
@@ -382,7 +214,7 @@ class ChatState {
     const peer = this.peer
     if (client === undefined || peer === undefined) return
     try {
-      await this.showLatest()
+      await this.list.showLatest()
       this.onMessage(await client.setDisappearingTimer(peer, seconds))
     } catch (e: unknown) {
       toasts.error(errorText(e))
@@ -417,32 +249,21 @@ class ChatState {
 
   private onMessage(m: Message): void {
     if (m.author !== this.client?.username) this.setTyping(m.author, false)
-    if (this.peer === undefined || m.conversationId !== directConversationId(this.peer)) return
-    const newest = this.messages.at(-1)
-    const oldest = this.messages[0]
-    const isNew = !this.messages.some((x) => x.id === m.id)
-    // A receipt for a message older than the loaded page must not open a gap in the list, nor a
-    // new message below a list opened around an older one (it is loaded when scrolled to).
-    if (isNew && this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return
-    if (isNew && this.hasNewer && newest !== undefined && byTime(newest, m) < 0) return
-    this.messages = merge(this.messages, [m])
-    if (isNew && (newest === undefined || byTime(newest, m) < 0)) this.appended++
-    if (isNew && m.state === 'received') this.markRead()
+    if (this.list.add(m) && m.state === 'received') this.markRead()
   }
 
   /** An edit, a reaction, a deletion for everyone or a cleared quote: replace the message where it is shown. */
   private onUpdated(m: Message): void {
     if (this.editing?.id === m.id) this.editing = m.content.deleted === true ? undefined : m
     if (this.replyTo?.id === m.id) this.replyTo = m.content.deleted === true ? undefined : m
-    if (!this.messages.some((x) => x.id === m.id)) return
-    this.messages = this.messages.map((x) => (x.id === m.id ? m : x))
+    this.list.update(m)
   }
 
   /** Deleted for me, or disappeared. */
   private onRemoved(r: RemovedMessage): void {
     if (this.editing?.id === r.id) this.editing = undefined
     if (this.replyTo?.id === r.id) this.replyTo = undefined
-    if (this.messages.some((x) => x.id === r.id)) this.messages = this.messages.filter((x) => x.id !== r.id)
+    this.list.remove(r.id)
   }
 
   private setTyping(peer: string, typing: boolean): void {

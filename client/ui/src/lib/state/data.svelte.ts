@@ -6,6 +6,7 @@ import { downloadBlob } from '../download.ts'
 import { dataErrorText, errorText } from '../errors.ts'
 import { i18n } from '../i18n/i18n.svelte.ts'
 import { chatState } from './chat.svelte.ts'
+import { groupChatState } from './group-chat.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
 export type ExportFormat = 'json' | 'html' | 'zip'
@@ -117,7 +118,7 @@ class DataState {
     try {
       await nextFrame()
       this.restoreSummary = await client.restoreBackup(file, passphrase)
-      await chatState.reload()
+      await Promise.all([chatState.list.reload(), groupChatState.list.reload()])
       return true
     } catch (e: unknown) {
       this.restoreError = e instanceof DataError ? dataErrorText(e) : errorText(e)

@@ -3,22 +3,16 @@ import type { Message } from '../../../../core/store/history.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
 import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
-import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { filesState } from './files.svelte.ts'
 import { groupErrorText } from './groups.svelte.ts'
+import { MessageWindow } from './message-window.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
-
-const pageSize = 50
 
 /** The open group conversation: its messages, paging, sending and read marking. */
 class GroupChatState {
   groupId = $state<string | undefined>()
-  messages = $state.raw<readonly Message[]>([])
-  loaded = $state(false)
-  hasOlder = $state(false)
-  loadingOlder = $state(false)
-  /** Counts messages added at the newest end, so the list knows when to follow. */
-  appended = $state(0)
+  /** The messages shown, paged at both ends. */
+  readonly list = new MessageWindow({ errorText: groupErrorText, onLatest: () => this.markRead() })
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
@@ -41,61 +35,29 @@ class GroupChatState {
     this.close()
   }
 
-  async open(groupId: string): Promise<void> {
+  /** Opens a group at its newest messages, or around `focus` (a message id) with that message highlighted. */
+  async open(groupId: string, focus?: string): Promise<void> {
     const client = this.client
-    if (client === undefined || this.groupId === groupId) return
+    if (client === undefined) return
+    if (this.groupId === groupId) {
+      if (focus !== undefined) await this.list.focus(focus)
+      return
+    }
     filesState.releaseImages()
     this.groupId = groupId
-    this.reset()
-    try {
-      const page = await client.loadMessages(groupConversationId(groupId), undefined, pageSize)
-      if (this.groupId !== groupId) return
-      // Messages that arrived while the page was read are kept.
-      this.messages = merge(this.messages, page)
-      this.hasOlder = page.length === pageSize
-    } catch (e: unknown) {
-      toasts.error(groupErrorText(e))
-    } finally {
-      if (this.groupId === groupId) this.loaded = true
-    }
+    await this.list.show(client, groupConversationId(groupId), focus)
     this.markRead()
   }
 
   close(): void {
     filesState.releaseImages()
     this.groupId = undefined
-    this.reset()
+    this.list.clear()
   }
 
   /** The pane of `groupId` went away: stop following it, unless another group is open already. */
   release(groupId: string): void {
     if (this.groupId === groupId) this.close()
-  }
-
-  private reset(): void {
-    this.messages = []
-    this.loaded = false
-    this.hasOlder = false
-    this.loadingOlder = false
-  }
-
-  async loadOlder(): Promise<void> {
-    const client = this.client
-    const groupId = this.groupId
-    const oldest = this.messages[0]
-    if (client === undefined || groupId === undefined || !this.hasOlder || this.loadingOlder) return
-    if (oldest === undefined) return
-    this.loadingOlder = true
-    try {
-      const page = await client.loadMessages(groupConversationId(groupId), oldest.sentAt, pageSize)
-      if (this.groupId !== groupId) return
-      this.messages = merge(this.messages, page)
-      this.hasOlder = page.length === pageSize
-    } catch (e: unknown) {
-      toasts.error(groupErrorText(e))
-    } finally {
-      this.loadingOlder = false
-    }
   }
 
   /**
@@ -118,6 +80,7 @@ class GroupChatState {
       return false
     }
     try {
+      await this.list.showLatest()
       this.onMessage(await client.sendGroupText(groupId, body))
       return true
     } catch (e: unknown) {
@@ -127,17 +90,8 @@ class GroupChatState {
   }
 
   private onMessage(m: Message): void {
-    if (this.groupId === undefined || m.conversationId !== groupConversationId(this.groupId)) return
-    const newest = this.messages.at(-1)
-    const oldest = this.messages[0]
-    const isNew = !this.messages.some((x) => x.id === m.id)
-    // A message older than the loaded page (caught up late) is loaded when scrolled to.
-    if (isNew && this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return
-    this.messages = merge(this.messages, [m])
-    if (isNew && (newest === undefined || byTime(newest, m) < 0)) this.appended++
-    if (isNew && m.state === 'received') this.markRead()
+    if (this.list.add(m) && m.state === 'received') this.markRead()
   }
-
   /** Marks the open group read while the page is visible; bursts of messages make one call. */
   private readonly markRead = coalesced(() => {
     const client = this.client

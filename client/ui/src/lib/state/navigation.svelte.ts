@@ -23,11 +23,14 @@ class Navigation {
     void chatState.open(peer, focus)
   }
 
-  /** Opens a group's conversation (its pane closes it again when it goes). */
-  openGroup(groupId: string): void {
+  /**
+   * Opens a group's conversation (its pane closes it again when it goes); with `focus` (a message
+   * id), scrolled to that message and highlighting it.
+   */
+  openGroup(groupId: string, focus?: string): void {
     this.leaveChat()
     this.route = { kind: 'group', groupId }
-    void groupChatState.open(groupId)
+    void groupChatState.open(groupId, focus)
   }
 
   openSafety(peer: string): void {
