@@ -162,6 +162,30 @@ export class Person {
     await expect.poll(() => this.messageTexts(), { timeout }).toContain(text)
   }
 
+  /** Types `query` into the sidebar's search and waits until it shows exactly one hit: that hit, and its message's id. */
+  async searchOne(query: string): Promise<{ hit: Locator; messageId: string }> {
+    await this.byTestId('search-input').fill(query)
+    const hit = this.byTestId('search-hit')
+    await expect.poll(() => hit.count(), { timeout: 10_000 }).toBe(1)
+    return { hit, messageId: (await hit.getAttribute('data-message-id')) ?? '' }
+  }
+
+  /**
+   * Waits until the message `id`, inside `scope`, is shown highlighted (as after a jump to it)
+   * and wholly within the visible part of its list.
+   */
+  async expectJumpedTo(id: string, scope: Page | Locator = this.page): Promise<void> {
+    const target = scope.locator(`[data-testid="message"][data-id="${id}"]`)
+    await expect.poll(() => target.getAttribute('data-highlighted'), { timeout: 10_000 }).toBe('true')
+    const inView = () =>
+      target.evaluate((el) => {
+        const list = el.closest('[data-testid="message-list"]')?.getBoundingClientRect()
+        const box = el.getBoundingClientRect()
+        return list !== undefined && box.top >= list.top && box.bottom <= list.bottom
+      })
+    await expect.poll(inView).toBe(true)
+  }
+
   /** Sends files (paths on disk) from the open chat through the composer's file picker. */
   async sendFiles(...paths: string[]): Promise<void> {
     await this.byTestId('attach-input').setInputFiles(paths)

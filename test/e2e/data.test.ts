@@ -111,22 +111,12 @@ describe.skipIf(chromiumPath === undefined)('your data and message actions in Ch
     await bob.expectMessage(filler(fillerCount - 1))
 
     await bob.byTestId('nav-settings').click()
-    await bob.byTestId('search-input').fill('Lighthouse')
-    const hit = bob.byTestId('search-hit')
-    await expect.poll(() => hit.count(), { timeout: 10_000 }).toBe(1)
+    const { hit, messageId } = await bob.searchOne('Lighthouse')
     expect(await hit.getByTestId('search-mark').allTextContents()).toEqual(['lighthouse'])
-    const id = await hit.getAttribute('data-message-id')
     await bob.shot('10-search')
 
     await hit.click()
-    const target = bob.page.locator(`[data-testid="message"][data-id="${id}"]`)
-    await expect.poll(() => target.getAttribute('data-highlighted'), { timeout: 10_000 }).toBe('true')
-    const inView = await target.evaluate((el) => {
-      const list = el.closest('[data-testid="message-list"]')?.getBoundingClientRect()
-      const box = el.getBoundingClientRect()
-      return list !== undefined && box.top >= list.top && box.bottom <= list.bottom
-    })
-    expect(inView).toBe(true)
+    await bob.expectJumpedTo(messageId)
     // Opened around an old message: the newest ones come back on request.
     await bob.byTestId('jump-latest').click()
     await expect.poll(() => bob.byTestId('jump-latest').count()).toBe(0)

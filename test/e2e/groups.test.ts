@@ -23,6 +23,10 @@ const docsImages = resolve(import.meta.dirname, '../../docs/images')
 const hostileName = '<img src=x onerror=window.__pwned=1>\u202Etxt.exe'
 const groupName = 'Weekend hike 🥾'
 const mib = 1024 * 1024
+const oldNews = 'Whoever finds the brass compass keeps it'
+/** More than a page (50) of messages, written after `oldNews`. */
+const trailNotes = Array.from({ length: 56 }, (_, i) => `Trail note ${i}, nothing to report`)
+const newestNote = trailNotes.at(-1) ?? ''
 
 function groupItem(p: Person, groupId: string) {
   return p.page.locator(`[data-testid="group-item"][data-group-id="${groupId}"]`)
@@ -246,5 +250,39 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
     await ann.send('Just the two of us now')
     await bob.expectMessage('Just the two of us now')
     expect(await cat.messageTexts()).not.toContain('Just the two of us now')
+  })
+
+  it('opens the group at an old message Bob searches for, highlighted, and pages newer ones in as he scrolls down', async () => {
+    for (const text of [oldNews, ...trailNotes]) await ann.send(text)
+    await bob.expectMessage(newestNote)
+
+    // From another pane, so the group is opened by the hit itself.
+    await bob.byTestId('nav-settings').click()
+    const { hit, messageId } = await bob.searchOne('Compass')
+    expect(await bob.byTestId('search-group').getAttribute('data-kind')).toBe('group')
+    await hit.click()
+
+    const pane = bob.page.locator(`[data-testid="group-pane"][data-group-id="${groupId}"]`)
+    await bob.expectJumpedTo(messageId, pane)
+    // More than a page was written after it: the newest messages are not loaded yet.
+    expect(await bob.messageTexts()).not.toContain(newestNote)
+    expect(await pane.getByTestId('jump-latest').count()).toBe(1)
+
+    // Scrolling down brings the newer pages in, up to the newest message.
+    await expect
+      .poll(
+        async () => {
+          await pane.getByTestId('message-list').evaluate((el) => {
+            el.scrollTop = el.scrollHeight
+          })
+          return bob.messageTexts()
+        },
+        { timeout: 15_000 },
+      )
+      .toContain(newestNote)
+    await expect.poll(() => pane.getByTestId('jump-latest').count()).toBe(0)
+    // Paged in below, not replaced by the newest page: the old message is still there.
+    expect(await bob.messageTexts()).toContain(oldNews)
+    await bob.byTestId('search-clear').click()
   })
 })
