@@ -44,6 +44,7 @@ import { chainId, GroupStore, LiveGroup } from './group-store.ts'
 import { PeerView } from './holdings.ts'
 import { MemberChain } from './member-chain.ts'
 import { GroupOutgoing, type FrameSink } from './outgoing.ts'
+import { GroupSignals } from './signals.ts'
 import { chooseLinks, forwardingParents, ringNeighbors } from './overlay.ts'
 import { RangeSet } from './ranges.ts'
 import { groupConversationId, type GroupErrorEvent, type GroupEvents, type GroupView } from './types.ts'
@@ -73,6 +74,10 @@ export interface GroupsOptions {
   readonly nextTimestamp?: () => number
   /** What files shared in groups do (files/transfers.ts). */
   readonly files?: GroupFileHandler
+  /** Off: no read receipts are sent in groups, and the others' do not count. */
+  readonly readReceipts?: () => boolean
+  /** Off: typing is not sent to groups, and the others' is not reported. */
+  readonly typingIndicators?: () => boolean
 }
 
 /** The file transfers' side of files in groups. */
@@ -110,6 +115,8 @@ const maxPendingOwn = 500
 const maxParked = 2000
 /** A connection to the same member is asked for at most this often. */
 const connectEveryMs = 2000
+/** A member with the larger name waits this long for the other to call before calling itself. */
+const callGraceMs = 1500
 /** The same refusal from the same member is reported at most this often. */
 const errorEveryMs = 5000
 /** Summaries to more members wait until a catch-up has brought nothing new for this long. */
@@ -168,6 +175,8 @@ export class Groups extends Emitter<GroupEvents> {
   private readonly mismatched = new Set<string>()
   private readonly errorsAt = new Map<string, number>()
   private readonly connectedAt = new Map<string, number>()
+  private readonly answerTimers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly signals: GroupSignals
   private readonly maxLinks: number
   private readonly now: () => number
   private readonly nextTimestamp: () => number
@@ -192,6 +201,22 @@ export class Groups extends Emitter<GroupEvents> {
     super()
     this.store = new GroupStore(o.me, o.vaultKey)
     this.out = new GroupOutgoing(o.transport)
+    this.signals = new GroupSignals({
+      me: o.me,
+      history: o.history,
+      send: async (peer, frame) =>
+        o.transport.isOpen(peer) && o.transport.send(peer, utf8Encode(JSON.stringify(frame))),
+      openMembers: (groupId) => {
+        const g = this.activeGroup(groupId)
+        return g === undefined ? [] : this.openMembers(g)
+      },
+      members: (groupId) => this.otherMembers(groupId),
+      connect: (peer) => this.connect(peer),
+      readReceipts: o.readReceipts ?? (() => true),
+      typingIndicators: o.typingIndicators ?? (() => true),
+      onTyping: (e) => this.emit('group-typing', e),
+      onMessage: (m) => this.emit('message', m),
+    })
     this.maxLinks = o.maxLinks ?? 8
     this.now = o.now ?? Date.now
     this.nextTimestamp = o.nextTimestamp ?? this.now
@@ -225,6 +250,7 @@ export class Groups extends Emitter<GroupEvents> {
     clearInterval(this.antiEntropy)
     for (const t of this.repairs.values()) clearTimeout(t)
     for (const c of this.catchUps.values()) clearTimeout(c.timer)
+    for (const t of this.answerTimers) clearTimeout(t)
     void this.store.close()
   }
 
@@ -304,22 +330,30 @@ export class Groups extends Emitter<GroupEvents> {
   /** In a group with us and not a contact: their connection is for group frames only. */
   /** What files shared in groups need from the groups (files/group-files.ts). */
   fileRoutes(): GroupFileRoutes {
-    const activeGroup = (groupId: string): LiveGroup | undefined => {
-      const g = this.groups.get(groupId)
-      return g?.active === true && g.chain.isMember(this.o.me) ? g : undefined
-    }
     return {
-      canPost: (groupId) => activeGroup(groupId) !== undefined,
-      members: (groupId) =>
-        activeGroup(groupId)
-          ?.chain.members.map((m) => m.id)
-          .filter((u) => u !== this.o.me) ?? [],
-      isMember: (groupId, username) => activeGroup(groupId)?.chain.isMember(username) === true,
+      canPost: (groupId) => this.activeGroup(groupId) !== undefined,
+      members: (groupId) => this.otherMembers(groupId),
+      isMember: (groupId, username) => this.activeGroup(groupId)?.chain.isMember(username) === true,
       connect: (username) => this.connect(username),
       send: async (peer, frame) =>
         this.o.transport.isOpen(peer) && this.o.transport.send(peer, utf8Encode(JSON.stringify(frame))),
       post: (groupId, offer, type, content) => this.postFile(groupId, offer, type, content),
     }
+  }
+
+  /** The group, if this user is an active member of it. */
+  private activeGroup(groupId: string): LiveGroup | undefined {
+    const g = this.groups.get(groupId)
+    return g?.active === true && g.chain.isMember(this.o.me) ? g : undefined
+  }
+
+  /** The other members in the group's newest signed list; none once this user is out. */
+  private otherMembers(groupId: string): string[] {
+    return (
+      this.activeGroup(groupId)
+        ?.chain.members.map((m) => m.id)
+        .filter((u) => u !== this.o.me) ?? []
+    )
   }
 
   isGroupOnly(username: string): boolean {
@@ -386,7 +420,18 @@ export class Groups extends Emitter<GroupEvents> {
     const now = this.now()
     if (now - (this.connectedAt.get(peer) ?? -Infinity) < connectEveryMs) return
     this.connectedAt.set(peer, now)
-    this.o.transport.connect(peer)
+    if (this.o.me < peer) {
+      this.o.transport.connect(peer)
+      return
+    }
+    // Two members who want each other (ring neighbors do) would call at the same moment, and one
+    // call would be thrown away: the smaller name calls, the other only if no call came meanwhile.
+    const timer = setTimeout(() => {
+      this.answerTimers.delete(timer)
+      if (!this.closed && !this.o.transport.isOpen(peer) && this.o.online().has(peer))
+        this.o.transport.connect(peer)
+    }, callGraceMs)
+    this.answerTimers.add(timer)
   }
 
   /** The server's connection came back (or the client started): catch up with neighbors. */
@@ -405,6 +450,7 @@ export class Groups extends Emitter<GroupEvents> {
 
   /** A connection opened: summaries of every group the member is (or was) in go both ways. */
   linkOpened(peer: string): void {
+    this.signals.linkOpened(peer)
     void this.loaded.then(() => {
       this.views.delete(peer)
       this.peerVersions.delete(peer)
@@ -1218,8 +1264,16 @@ export class Groups extends Emitter<GroupEvents> {
     const conversationId = groupConversationId(groupId)
     await this.o.history.markRead(conversationId)
     const recent = await this.o.history.page(conversationId, { limit: 200 })
-    for (const m of recent)
-      if (m.author !== this.o.me && m.state === 'received') await this.o.history.setState(m.id, 'read')
+    const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
+    for (const m of unread) await this.o.history.setState(m.id, 'read')
+    this.signals.read(groupId, unread)
+  }
+
+  /** Tells the connected members of the group that this user is typing (or stopped). */
+  async sendTyping(groupId: string, typing: boolean): Promise<void> {
+    await this.loaded
+    if (this.groups.get(groupId)?.active !== true) return
+    await this.signals.typing(groupId, typing)
   }
 
   // ---- frames from members ----
@@ -1236,15 +1290,22 @@ export class Groups extends Emitter<GroupEvents> {
     const decoded = decodeGroupFrame(raw)
     if (!decoded.ok) return
     const frame = decoded.value
+    // Chunk traffic, typing and reads do not wait behind the group's other work; membership is
+    // checked all the same.
     if (
       frame.type === 'group-file-get' ||
       frame.type === 'group-file-ack' ||
       frame.type === 'group-file-stop'
     ) {
-      // Chunk traffic does not wait behind the group's other work; membership is checked all the same.
-      await this.loaded
-      const g = this.groups.get(frame.g)
-      if (g !== undefined && this.admits(g, peer)) await this.o.files?.groupControl(peer, frame)
+      if (await this.admitted(frame.g, peer)) await this.o.files?.groupControl(peer, frame)
+      return
+    }
+    if (frame.type === 'group-typing') {
+      if (await this.admitted(frame.g, peer)) this.signals.typingFrom(peer, frame)
+      return
+    }
+    if (frame.type === 'group-read') {
+      if (await this.admitted(frame.g, peer)) await this.signals.readBy(peer, frame)
       return
     }
     await this.run(frame.g, async () => {
@@ -1291,6 +1352,12 @@ export class Groups extends Emitter<GroupEvents> {
    * named a newer version is probably new: its frames wait for the list (dropped now, synced
    * again after). Anyone else is refused and reported.
    */
+  private async admitted(groupId: string, peer: string): Promise<boolean> {
+    await this.loaded
+    const g = this.groups.get(groupId)
+    return g !== undefined && this.admits(g, peer)
+  }
+
   private admits(g: LiveGroup, peer: string): boolean {
     if (g.active && g.chain.isMember(peer)) return true
     const theirs = this.peerVersions.get(peer)?.get(g.id)
