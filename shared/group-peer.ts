@@ -152,6 +152,24 @@ export const GroupFileStopFrame = Type.Object(
 export type GroupFileStopFrame = Static<typeof GroupFileStopFrame>
 
 export const GroupFileFrame = Type.Union([GroupFileGetFrame, GroupFileAckFrame, GroupFileStopFrame])
+
+/** The sending member is typing in the group (or stopped): to the members it is connected to, not relayed. */
+export const GroupTypingFrame = Type.Object(
+  { type: Type.Literal('group-typing'), g: Id, t: Type.Boolean() },
+  strict,
+)
+export type GroupTypingFrame = Static<typeof GroupTypingFrame>
+
+/** To a message's author: the sending member has read these of the author's messages. */
+export const GroupReadFrame = Type.Object(
+  {
+    type: Type.Literal('group-read'),
+    g: Id,
+    m: Type.Array(MessageId, { minItems: 1, maxItems: peerLimits.maxReceiptIds }),
+  },
+  strict,
+)
+export type GroupReadFrame = Static<typeof GroupReadFrame>
 export type GroupFileFrame = Static<typeof GroupFileFrame>
 
 export const GroupFrame = Type.Union([
@@ -164,6 +182,8 @@ export const GroupFrame = Type.Union([
   GroupFileGetFrame,
   GroupFileAckFrame,
   GroupFileStopFrame,
+  GroupTypingFrame,
+  GroupReadFrame,
 ])
 export type GroupFrame = Static<typeof GroupFrame>
 

@@ -59,8 +59,9 @@ import {
   type GroupErrorEvent,
   type GroupView,
 } from './groups/groups.ts'
+import type { GroupTypingEvent } from './groups/signals.ts'
 
-export { GroupError, groupConversationId, type GroupErrorEvent, type GroupView }
+export { GroupError, groupConversationId, type GroupErrorEvent, type GroupTypingEvent, type GroupView }
 export type { GroupMemberView } from './groups/groups.ts'
 
 export interface ClientEnv {
@@ -129,6 +130,8 @@ export interface ClientEvents extends Record<string, unknown> {
   'group-removed': { groupId: string; name: string; by: string }
   /** Group data refused: membership the server claims, forged or altered messages, bad member lists. */
   'group-error': GroupErrorEvent
+  /** A member is typing in a group, or stopped. */
+  'group-typing': GroupTypingEvent
 }
 
 export interface SafetyNumberView {
@@ -249,6 +252,8 @@ export class TincanClient extends Emitter<ClientEvents> {
       ...(env.groups?.maxLinks === undefined ? {} : { maxLinks: env.groups.maxLinks }),
       nextTimestamp: () => this.messenger.nextTimestamp(),
       files: this.files,
+      readReceipts: () => this.readReceipts,
+      typingIndicators: () => this.typingIndicators,
     })
     // Group members who are not friends are authenticated with the key their signed list gives.
     this.trust.setFallback((username) => this.groupChat.groupKey(username))
@@ -424,6 +429,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     })
     g.on('group-removed', (r) => this.emit('group-removed', r))
     g.on('group-error', (e) => this.emit('group-error', e))
+    g.on('group-typing', (e) => this.emit('group-typing', e))
   }
 
   private emitFriends(): void {
@@ -735,6 +741,11 @@ export class TincanClient extends Emitter<ClientEvents> {
    */
   async sendGroupText(groupId: string, text: string): Promise<Message> {
     return this.groupChat.sendText(groupId, text)
+  }
+
+  /** Tells the group's connected members that the user is typing (or stopped), if typing indicators are on. */
+  async setGroupTyping(groupId: string, typing: boolean): Promise<void> {
+    await this.groupChat.sendTyping(groupId, typing)
   }
 
   async markGroupRead(groupId: string): Promise<void> {

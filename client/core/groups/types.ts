@@ -1,6 +1,7 @@
 import { utf8Encode } from '../../../crypto/index.ts'
 import type { Message } from '../store/history.ts'
 import type { GroupState } from './group-store.ts'
+import type { GroupTypingEvent } from './signals.ts'
 
 // What the group layer shows the UI and the client facade: views, events, conversation ids.
 
@@ -80,6 +81,8 @@ export interface GroupEvents extends Record<string, unknown> {
   /** The admin's signed list no longer has this user: the group is read-only from now on. */
   'group-removed': { groupId: string; name: string; by: string }
   'group-error': GroupErrorEvent
+  /** A member is typing in a group, or stopped (not relayed: from connected members only). */
+  'group-typing': GroupTypingEvent
 }
 
 export const groupConversationId = (groupId: string): string => `group:${groupId}`
