@@ -156,10 +156,15 @@ export function peerOfConversation(conversationId: string): string | undefined {
 
 const previewLength = 140
 
-/** What the conversation list shows for a message; undefined for lines that do not count (timer changes). */
+/**
+ * What the conversation list shows for a message; undefined for lines that do not count (timer
+ * changes). A file or image is its name after a sign that needs no translation.
+ */
 function previewOf(m: { type: string; content: MessageContent }): string | undefined {
   if (m.type === 'timer') return undefined
-  return m.content.text.slice(0, previewLength)
+  const file = m.content.file
+  const text = file === undefined ? m.content.text : `${file.kind === 'image' ? '📷' : '📎'} ${file.name}`
+  return text.slice(0, previewLength)
 }
 
 /** Reactions as stored: removals are kept (with an empty emoji) so an older reaction resent later cannot come back. */

@@ -89,6 +89,9 @@ describe('files and images in a group', () => {
       await untilState(c, image.fileId, ['done'])
       expect((await c.fileTransfer(file.fileId))?.state).toBe('offered')
     }
+    // The chat list shows the newest message, a file, by its name after a sign.
+    const conversation = (await bob.conversations()).find((x) => x.id === group.conversationId)
+    expect(conversation?.preview).toBe('📎 route <b>map<_b>.gpx')
     const photoHash = await sha256OfSource(photo)
     for (const c of [bob, cat, dan]) expect(await sha256Of(c.files.readFile(image.fileId))).toBe(photoHash)
 
