@@ -18,12 +18,18 @@ const fanoutMessages = Number(process.env.BENCH_GROUP_MESSAGES ?? 200)
 const fanoutIntervalMs = 100
 const missed = Number(process.env.BENCH_GROUP_MISSED ?? 1000)
 const fileMiB = Number(process.env.BENCH_GROUP_FILE_MIB ?? 16)
+/**
+ * Group connections per device. Browsers keep 8; here all 11 clients share one process, and
+ * @roamhq/wrtc holds 70–90 file descriptors per connection when many open at once (sockets on
+ * every local address), so 8 links each exceed this machine's limit of 20,000 descriptors.
+ */
+const maxLinks = Number(process.env.BENCH_GROUP_LINKS ?? 4)
 
 const bench: Bench = {
   name: 'groups',
   async run() {
     const server = await startServerProcess({ AUTH_RATE_PER_IP: '100000', AUTH_RATE_PER_USER: '100000' })
-    const env: ClientEnv = await nodeClientEnv(server.url)
+    const env: ClientEnv = { ...(await nodeClientEnv(server.url)), groups: { maxLinks } }
     const clients: TincanClient[] = []
     try {
       const sender = await registerClient(env, 'gsend')
@@ -147,7 +153,7 @@ const bench: Bench = {
           unit: 'ms',
           target: '',
           met: null,
-          conditions: `${fanoutMessages} messages, one every ${fanoutIntervalMs} ms after the previous reached everyone; send → stored and shown at the last of the ${members}; default bound of 8 group connections per device (links per member: ${Math.min(...links)}–${Math.max(...links)}), so some arrive relayed; ${conditions}`,
+          conditions: `${fanoutMessages} messages, one every ${fanoutIntervalMs} ms after the previous reached everyone; send → stored and shown at the last of the ${members}; bound of ${maxLinks} group connections per device (browsers: 8) (links per member: ${Math.min(...links)}–${Math.max(...links)}), so some arrive relayed; ${conditions}`,
         },
         {
           issue,
