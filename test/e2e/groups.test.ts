@@ -152,7 +152,9 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
       expect(authors).toEqual(others)
     }
     const first = ann.page.locator('[data-testid="message"][data-direction="out"]').first()
-    await expect.poll(() => first.getAttribute('data-state'), { timeout: 30_000 }).toMatch(/sent|delivered/)
+    await expect
+      .poll(() => first.getAttribute('data-state'), { timeout: 30_000 })
+      .toMatch(/sent|delivered|read/)
 
     await showMembers(bob)
     for (const p of [ann, bob, cat])
@@ -168,6 +170,36 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
     await bob.shot('group-02-chat')
     mkdirSync(docsImages, { recursive: true })
     copyFileSync(join(screenshotDir, 'group-02-chat.png'), join(docsImages, 'group.png'))
+  })
+
+  it('shows Ann who is typing in the group, and her message as read once Bob and Cat have seen it', async () => {
+    // What Ann's typing line says, read while `typists` go on typing (a space each time), so
+    // none of them pauses long enough to count as stopped.
+    const typingLine =
+      (...typists: Person[]) =>
+      async () => {
+        for (const p of typists) await p.byTestId('composer-input').press('Space')
+        return ((await ann.byTestId('typing-indicator').textContent()) ?? '').trim()
+      }
+    await bob.byTestId('composer-input').fill('Leaving now')
+    await expect.poll(typingLine(bob), { timeout: 10_000 }).toContain(bob.name)
+    await cat.byTestId('composer-input').fill('Be there in')
+    await expect
+      .poll(typingLine(bob, cat), { timeout: 10_000 })
+      .toMatch(new RegExp(`${bob.name}.* and .*${cat.name}`))
+    // Sending ends Bob's typing; Cat emptying her composer ends hers.
+    await bob.byTestId('composer-input').press('Enter')
+    await ann.expectMessage('Leaving now')
+    await expect.poll(typingLine(cat), { timeout: 10_000 }).not.toContain(bob.name)
+    expect(await typingLine(cat)()).toContain(cat.name)
+    await cat.byTestId('composer-input').fill('')
+    await expect.poll(typingLine(), { timeout: 10_000 }).toBe('')
+
+    // Bob and Cat have the group open, so each reads it as it comes.
+    await ann.send('See you at the trailhead')
+    await expect
+      .poll(() => ann.message('See you at the trailhead').getAttribute('data-state'), { timeout: 30_000 })
+      .toBe('read')
   })
 
   it('shows an image Ann attaches inline to Bob and Cat, and gives Bob the file she sent with it, byte for byte', async () => {

@@ -381,6 +381,8 @@ export const en = {
   'group.beginning':
     'This is the start of the group. Messages are end-to-end encrypted and stored only on members’ devices; someone added later sees only what is sent after.',
   'group.composerLabel': 'Message to {name}',
+  'group.typingTwo': '{first} and {second} are typing…',
+  'group.typingMany': '{count} people are typing…',
   'group.membersButton': 'Members',
   'group.membersTitle': 'Members ({count})',
   'group.closeMembers': 'Close members',

@@ -371,6 +371,8 @@ export const zhCN: Record<MessageKey, string> = {
   'group.beginning':
     '这是群组的开始。消息端到端加密，只保存在成员的设备上；之后加入的人只能看到加入后发送的消息。',
   'group.composerLabel': '发送到 {name} 的消息',
+  'group.typingTwo': '{first} 和 {second} 正在输入…',
+  'group.typingMany': '{count} 人正在输入…',
   'group.membersButton': '成员',
   'group.membersTitle': '成员（{count}）',
   'group.closeMembers': '关闭成员列表',

@@ -1,18 +1,13 @@
 import type { TincanClient } from '../../../../core/client.ts'
 import { directConversationId, type Message, type RemovedMessage } from '../../../../core/store/history.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
-import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'
 import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { MessageWindow } from './message-window.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
-
-/** Our "typing" ends after this long without a keystroke. */
-const typingIdleMs = 3000
-/** A friend's "typing" is forgotten after this long if their "stopped" never arrives. */
-const typingStaleMs = 8000
+import { OwnTyping, Typists } from './typing.svelte.ts'
 
 /** The open conversation: its messages, paging, typing both ways, read marking. */
 class ChatState {
@@ -27,12 +22,11 @@ class ChatState {
   pendingDelete = $state.raw<{ message: Message; everyone: boolean } | undefined>()
   confirmingDelete = $state(false)
   /** Friends typing right now. */
-  readonly typing = new SvelteSet<string>()
+  readonly typing = new Typists()
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
-  private typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
-  private myTyping: { peer: string; timer: ReturnType<typeof setTimeout> } | undefined
+  private readonly myTyping = new OwnTyping((peer, typing) => this.client?.setTyping(peer, typing))
   private sending: Promise<unknown> = Promise.resolve()
 
   attach(client: TincanClient): void {
@@ -43,7 +37,7 @@ class ChatState {
       client.on('message', (m) => this.onMessage(m)),
       client.on('message-updated', (m) => this.onUpdated(m)),
       client.on('message-removed', (r) => this.onRemoved(r)),
-      client.on('typing', ({ peer, typing }) => this.setTyping(peer, typing)),
+      client.on('typing', ({ peer, typing }) => this.typing.set(peer, typing)),
       () => document.removeEventListener('visibilitychange', onVisible),
     ]
   }
@@ -51,10 +45,6 @@ class ChatState {
   detach(): void {
     for (const off of this.off) off()
     this.off = []
-    for (const timer of this.typingTimers.values()) clearTimeout(timer)
-    this.typingTimers.clear()
-    if (this.myTyping !== undefined) clearTimeout(this.myTyping.timer)
-    this.myTyping = undefined
     this.client = undefined
     this.close()
     this.typing.clear()
@@ -68,7 +58,7 @@ class ChatState {
       if (focus !== undefined) await this.list.focus(focus)
       return
     }
-    this.stopTyping()
+    this.myTyping.stop()
     filesState.releaseImages()
     this.peer = peer
     this.reset()
@@ -78,7 +68,7 @@ class ChatState {
   }
 
   close(): void {
-    this.stopTyping()
+    this.myTyping.stop()
     filesState.releaseImages()
     this.peer = undefined
     this.reset()
@@ -114,7 +104,7 @@ class ChatState {
       toasts.error(t('chat.tooLong', { max: peerLimits.maxTextLength }))
       return false
     }
-    this.stopTyping()
+    this.myTyping.stop()
     const replyTo = this.replyTo
     try {
       await this.list.showLatest()
@@ -137,7 +127,7 @@ class ChatState {
       toasts.error(t('chat.tooLong', { max: peerLimits.maxTextLength }))
       return false
     }
-    this.stopTyping()
+    this.myTyping.stop()
     try {
       if (body !== editing.content.text) this.onUpdated(await client.editMessage(editing.id, body))
       if (this.editing?.id === editing.id) this.editing = undefined
@@ -223,32 +213,11 @@ class ChatState {
 
   /** Called on each edit of the composer: tells the friend we are typing, and when we stop. */
   edited(empty: boolean): void {
-    const client = this.client
-    const peer = this.peer
-    if (client === undefined || peer === undefined) return
-    if (empty) {
-      this.stopTyping()
-      return
-    }
-    if (this.myTyping?.peer !== peer) {
-      this.stopTyping()
-      client.setTyping(peer, true).catch(() => undefined)
-    } else {
-      clearTimeout(this.myTyping.timer)
-    }
-    this.myTyping = { peer, timer: setTimeout(() => this.stopTyping(), typingIdleMs) }
-  }
-
-  private stopTyping(): void {
-    const mine = this.myTyping
-    if (mine === undefined) return
-    clearTimeout(mine.timer)
-    this.myTyping = undefined
-    this.client?.setTyping(mine.peer, false).catch(() => undefined)
+    if (this.client !== undefined && this.peer !== undefined) this.myTyping.edited(this.peer, empty)
   }
 
   private onMessage(m: Message): void {
-    if (m.author !== this.client?.username) this.setTyping(m.author, false)
+    if (m.author !== this.client?.username) this.typing.set(m.author, false)
     if (this.list.add(m) && m.state === 'received') this.markRead()
   }
 
@@ -264,20 +233,6 @@ class ChatState {
     if (this.editing?.id === r.id) this.editing = undefined
     if (this.replyTo?.id === r.id) this.replyTo = undefined
     this.list.remove(r.id)
-  }
-
-  private setTyping(peer: string, typing: boolean): void {
-    clearTimeout(this.typingTimers.get(peer))
-    this.typingTimers.delete(peer)
-    if (!typing) {
-      this.typing.delete(peer)
-      return
-    }
-    this.typing.add(peer)
-    this.typingTimers.set(
-      peer,
-      setTimeout(() => this.setTyping(peer, false), typingStaleMs),
-    )
   }
 
   /** Marks the open chat read while the page is visible; bursts of messages make one call. */

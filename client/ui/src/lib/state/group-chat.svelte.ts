@@ -1,14 +1,17 @@
 import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
+import { groupOfConversation } from '../../../../core/groups/groups.ts'
 import type { Message } from '../../../../core/store/history.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
+import { SvelteMap } from 'svelte/reactivity'
 import { coalesced } from '../coalesce.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { groupErrorText } from './groups.svelte.ts'
 import { MessageWindow } from './message-window.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
+import { OwnTyping, Typists } from './typing.svelte.ts'
 
-/** The open group conversation: its messages, paging, sending and read marking. */
+/** The open group conversation: its messages, paging, sending, typing both ways and read marking. */
 class GroupChatState {
   groupId = $state<string | undefined>()
   /** The messages shown, paged at both ends. */
@@ -16,6 +19,9 @@ class GroupChatState {
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
+  /** Per group, the members typing there (kept for every group, so opening one shows it at once). */
+  private readonly typing = new SvelteMap<string, Typists>()
+  private readonly myTyping = new OwnTyping((groupId, typing) => this.client?.setGroupTyping(groupId, typing))
   private sending: Promise<unknown> = Promise.resolve()
 
   attach(client: TincanClient): void {
@@ -24,6 +30,7 @@ class GroupChatState {
     document.addEventListener('visibilitychange', onVisible)
     this.off = [
       client.on('message', (m) => this.onMessage(m)),
+      client.on('group-typing', (e) => this.setTyping(e.groupId, e.username, e.typing)),
       () => document.removeEventListener('visibilitychange', onVisible),
     ]
   }
@@ -33,6 +40,7 @@ class GroupChatState {
     this.off = []
     this.client = undefined
     this.close()
+    this.clearTyping()
   }
 
   /** Opens a group at its newest messages, or around `focus` (a message id) with that message highlighted. */
@@ -43,6 +51,7 @@ class GroupChatState {
       if (focus !== undefined) await this.list.focus(focus)
       return
     }
+    this.myTyping.stop()
     filesState.releaseImages()
     this.groupId = groupId
     await this.list.show(client, groupConversationId(groupId), focus)
@@ -50,6 +59,7 @@ class GroupChatState {
   }
 
   close(): void {
+    this.myTyping.stop()
     filesState.releaseImages()
     this.groupId = undefined
     this.list.clear()
@@ -79,6 +89,7 @@ class GroupChatState {
       toasts.error(t('chat.tooLong', { max: peerLimits.maxTextLength }))
       return false
     }
+    this.myTyping.stop()
     try {
       await this.list.showLatest()
       this.onMessage(await client.sendGroupText(groupId, body))
@@ -89,9 +100,38 @@ class GroupChatState {
     }
   }
 
+  /** Members typing in `groupId` right now, in the order they started. */
+  typists(groupId: string): readonly string[] {
+    return this.typing.get(groupId)?.all ?? []
+  }
+
+  /** Called on each edit of the composer: tells the group's members we are typing, and when we stop. */
+  edited(empty: boolean): void {
+    if (this.client !== undefined && this.groupId !== undefined) this.myTyping.edited(this.groupId, empty)
+  }
+
+  /** Typing indicators were switched off: no one is shown typing. */
+  clearTyping(): void {
+    for (const typists of this.typing.values()) typists.clear()
+    this.typing.clear()
+  }
+
+  private setTyping(groupId: string, username: string, typing: boolean): void {
+    let typists = this.typing.get(groupId)
+    if (typists === undefined) {
+      if (!typing) return
+      typists = new Typists()
+      this.typing.set(groupId, typists)
+    }
+    typists.set(username, typing)
+  }
+
   private onMessage(m: Message): void {
+    const groupId = groupOfConversation(m.conversationId)
+    if (groupId !== undefined && m.author !== this.client?.username) this.setTyping(groupId, m.author, false)
     if (this.list.add(m) && m.state === 'received') this.markRead()
   }
+
   /** Marks the open group read while the page is visible; bursts of messages make one call. */
   private readonly markRead = coalesced(() => {
     const client = this.client

@@ -96,7 +96,10 @@ class Session {
   setTypingIndicators(on: boolean): void {
     settings.setTypingIndicators(on)
     this.client?.setTypingIndicators(on)
-    if (!on) chatState.typing.clear()
+    if (!on) {
+      chatState.typing.clear()
+      groupChatState.clearTyping()
+    }
   }
 
   setAutoAcceptImagesMb(mb: number): void {
