@@ -6,7 +6,7 @@ import type { GroupView } from '../../../client/core/groups/groups.ts'
 import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
-import { MiB, patternSource, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
+import { MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
 import { deliver, groupEnv, groupErrors, groupMessages } from './helpers.ts'
 
 /**
@@ -132,6 +132,38 @@ describe('files and images in a group', () => {
     bob = await TincanClient.login(env, bob.username, testPassword)
     await until('bob back in touch with the group', () =>
       bob.group(group.id)?.members.some((x) => x.connected),
+    )
+  })
+
+  it('carries on from another member, where it stopped, when the member sending a file goes away', async () => {
+    const source = patternSource('rehearsal.mp4', 40 * MiB + 7, 51, 'video/mp4')
+    const sent = await cat.sendGroupFile(group.id, source)
+    await untilFileMessage(ann, sent.fileId)
+    await ann.acceptFile(sent.fileId)
+    await untilState(ann, sent.fileId, ['done'], 120_000)
+    // Cat and Ann hold it now; Dan fetches it from one of them and loses that one on the way.
+    await untilFileMessage(dan, sent.fileId)
+    const past = progressPast(dan, sent.fileId, 0.3)
+    await dan.acceptFile(sent.fileId)
+    await past
+    const source1 = (dan.files as unknown as { lives: Map<string, { source?: string }> }).lives.get(
+      sent.fileId,
+    )?.source
+    expect([cat.username, ann.username]).toContain(source1)
+    const gone = source1 === cat.username ? cat : ann
+    gone.close()
+
+    const view = await untilState(dan, sent.fileId, ['done', 'failed'], 120_000)
+    expect(view.state).toBe('done')
+    expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    // Resumed, not started over: what came over the wire is about one file, not one and a third.
+    expect(view.wireBytes).toBeLessThan(source.size * 1.25)
+
+    const back = await TincanClient.login(env, gone.username, testPassword)
+    if (gone === cat) cat = back
+    else ann = back
+    await until('the member back in touch with the group', () =>
+      back.group(group.id)?.members.some((x) => x.connected),
     )
   })
 
