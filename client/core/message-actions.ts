@@ -1,6 +1,7 @@
 import { decodePeerMessage, type MessageActionMessage } from '../../shared/index.ts'
 import { MessageActionError, type MessageActionErrorCode } from './action-error.ts'
 import { Emitter } from './emitter.ts'
+import { groupConversationId, groupOfConversation } from './groups/types.ts'
 import { newMessageId, type MessageActionHandler, type Messenger } from './messenger.ts'
 import type { OutboxRecord } from './store/db.ts'
 import {
@@ -37,6 +38,16 @@ export interface MessageActionsOptions {
   /** Whether sending to this friend is allowed now (pinned key, no unaccepted change). */
   readonly canSend: (peer: string) => Promise<boolean>
   readonly files?: ActionFiles
+  /** Changes to group messages travel as group messages (late-bound: groups/groups.ts). */
+  readonly groups?: () => ActionGroups
+}
+
+/** What changes to group messages need from the group layer. */
+export interface ActionGroups {
+  /** Whether this user may post in the group now. */
+  canPost(groupId: string): boolean
+  /** Sends a change as a group message: encrypted once with our sender key, signed, kept for catch-up. */
+  postChange(groupId: string, frame: MessageActionMessage): Promise<void>
 }
 
 /** Refusals that mean the friend's app tried something it may not: reported, not just ignored. */
@@ -123,9 +134,12 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
   private async act(
     messageId: string,
     frameOf: (of: string, ts: number) => MessageActionMessage,
-    change: (who: ChangeBy, entry: OutboxRecord) => Promise<ChangeOutcome>,
+    change: (who: ChangeBy, entry?: OutboxRecord) => Promise<ChangeOutcome>,
   ): Promise<Message> {
     const target = await this.o.history.get(messageId)
+    const groupId = target === undefined ? undefined : groupOfConversation(target.conversationId)
+    if (target !== undefined && groupId !== undefined)
+      return this.actInGroup(groupId, target.conversationId, messageId, frameOf, change)
     const peer = target === undefined ? undefined : peerOfConversation(target.conversationId)
     if (target === undefined || peer === undefined)
       throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
@@ -153,9 +167,54 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
     return outcome.message
   }
 
+  /**
+   * A change in a group: applied here first, then sent to the members as a group message (which
+   * is kept for members who catch up later, like any other).
+   */
+  private async actInGroup(
+    groupId: string,
+    conversationId: string,
+    messageId: string,
+    frameOf: (of: string, ts: number) => MessageActionMessage,
+    change: (who: ChangeBy) => Promise<ChangeOutcome>,
+  ): Promise<Message> {
+    const groups = this.o.groups?.()
+    if (groups?.canPost(groupId) !== true)
+      throw new MessageActionError('forbidden', 'you are no longer in this group')
+    const ts = this.o.messenger.nextTimestamp()
+    const frame = frameOf(messageId, ts)
+    const checked = decodePeerMessage(frame)
+    if (!checked.ok)
+      throw new MessageActionError(
+        'invalid',
+        `not a valid ${frame.type}: ${'path' in checked ? checked.path : ''}`,
+      )
+    const outcome = await change({ by: this.o.me, conversationId, at: ts })
+    if (!outcome.ok)
+      throw new MessageActionError(
+        localError[outcome.reason],
+        `cannot ${frame.type} this message: ${outcome.reason}`,
+      )
+    await groups.postChange(groupId, frame)
+    await this.applied(outcome)
+    return outcome.message
+  }
+
   /** @internal MessageActionHandler: a reaction, edit or deletion from a friend. */
   async receive(peer: string, frame: MessageActionMessage): Promise<void> {
-    const who: ChangeBy = { by: peer, conversationId: directConversationId(peer), at: frame.ts }
+    await this.apply({ by: peer, conversationId: directConversationId(peer), at: frame.ts }, frame)
+  }
+
+  /**
+   * A change from a group message, by `author` (whose signature the group layer verified): a
+   * reaction from any member; an edit or a delete only of the author's own message.
+   */
+  async receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void> {
+    await this.apply({ by: author, conversationId: groupConversationId(groupId), at: frame.ts }, frame)
+  }
+
+  private async apply(who: ChangeBy, frame: MessageActionMessage): Promise<void> {
+    const peer = who.by
     let outcome: ChangeOutcome
     switch (frame.type) {
       case 'reaction':

@@ -8,7 +8,6 @@ import {
 } from '../../crypto/index.ts'
 import {
   decodePeerMessage,
-  peerLimits,
   type FileControlMessage,
   type FileOfferMessage,
   type MessageActionMessage,
@@ -17,8 +16,8 @@ import {
   type ReplyQuote,
   type TimerMessage,
 } from '../../shared/index.ts'
-import { MessageActionError } from './action-error.ts'
 import { Emitter } from './emitter.ts'
+import { quoteFor } from './quotes.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxRecord } from './store/db.ts'
 import {
@@ -96,13 +95,7 @@ export function expiryOf(
   return expiresAfter === undefined ? undefined : Math.min(sentAt, receivedAt) + expiresAfter * 1000
 }
 
-/** The start of a text, cut between characters (never inside a surrogate pair). */
-export function excerptOf(text: string, maxLength: number = peerLimits.maxQuoteExcerptLength): string {
-  if (text.length <= maxLength) return text
-  const cut = text.slice(0, maxLength)
-  const last = cut.charCodeAt(cut.length - 1)
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut
-}
+export { excerptOf } from './quotes.ts'
 
 export const newMessageId = (): string => toBase64Url(randomBytes(16))
 
@@ -157,12 +150,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async quote(conversationId: string, id: string): Promise<ReplyQuote> {
-    const quoted = await this.o.history.get(id)
-    if (quoted === undefined || quoted.conversationId !== conversationId)
-      throw new MessageActionError('not-found', 'the message to reply to is not in this conversation')
-    if (quoted.content.deleted === true || quoted.type === 'timer')
-      throw new MessageActionError('deleted', 'a deleted message cannot be quoted')
-    return { id, author: quoted.author, excerpt: excerptOf(quoted.content.text) }
+    return quoteFor(this.o.history, conversationId, id)
   }
 
   private async expiresAfter(conversationId: string): Promise<number | undefined> {
