@@ -15,7 +15,7 @@ import { MemberChain } from './member-chain.ts'
 //               positions the original device already used — two messages under one message
 //               key, and members dropping the second as a duplicate. After a restore the first
 //               message sent makes a fresh sender key, at an epoch after `lastEpoch` (and after
-//               the clock, groups.ts), as when joining.
+//               the clock, sender-keys.ts), as when joining.
 //   left out    every receiving chain and signed sender key (`chains`): the backup file lives
 //               long, and a chain in it would read every later message of that epoch. They are
 //               not needed either: a restored group holds nothing, so the first member whose

@@ -140,3 +140,54 @@ export class PeerView {
     this.ranges(sender, epoch).addAll(RangeSet.of(pairs))
   }
 }
+
+/**
+ * Per connected member and group: what they hold, as far as this connection knows, and the
+ * member-list version their last summary named. Both go when the connection closes or opens again.
+ */
+export class PeerViews {
+  private readonly views = new Map<string, Map<string, PeerView>>()
+  private readonly versions = new Map<string, Map<string, number>>()
+
+  /** The member's view of the group, made empty (nothing known yet) the first time. */
+  of(peer: string, groupId: string): PeerView {
+    let byGroup = this.views.get(peer)
+    if (byGroup === undefined) {
+      byGroup = new Map()
+      this.views.set(peer, byGroup)
+    }
+    let v = byGroup.get(groupId)
+    if (v === undefined) {
+      v = new PeerView()
+      byGroup.set(groupId, v)
+    }
+    return v
+  }
+
+  /** The member's summary of the group replaces whatever this connection knew. */
+  replace(peer: string, groupId: string, view: PeerView): void {
+    this.views.get(peer)?.delete(groupId)
+    const byGroup = this.views.get(peer) ?? new Map<string, PeerView>()
+    byGroup.set(groupId, view)
+    this.views.set(peer, byGroup)
+  }
+
+  version(peer: string, groupId: string): number | undefined {
+    return this.versions.get(peer)?.get(groupId)
+  }
+
+  setVersion(peer: string, groupId: string, version: number): void {
+    let byGroup = this.versions.get(peer)
+    if (byGroup === undefined) {
+      byGroup = new Map()
+      this.versions.set(peer, byGroup)
+    }
+    byGroup.set(groupId, version)
+  }
+
+  /** Forgets everything about the member (its connection opened anew, or closed). */
+  drop(peer: string): void {
+    this.views.delete(peer)
+    this.versions.delete(peer)
+  }
+}

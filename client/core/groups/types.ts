@@ -1,6 +1,6 @@
 import { utf8Encode } from '../../../crypto/index.ts'
 import type { Message } from '../store/history.ts'
-import type { GroupState } from './group-store.ts'
+import type { GroupState, LiveGroup } from './group-store.ts'
 import type { GroupTypingEvent } from './signals.ts'
 
 // What the group layer shows the UI and the client facade: views, events, conversation ids.
@@ -44,6 +44,34 @@ export interface GroupView {
    * server's list arrived.
    */
   readonly serverView: 'agrees' | 'differs' | 'missing' | 'unknown'
+}
+
+/** A group as the UI sees it now: who is online and connected, and what the server says of it. */
+export function groupView(
+  g: LiveGroup,
+  me: string,
+  online: ReadonlySet<string>,
+  isOpen: (peer: string) => boolean,
+  serverView: GroupView['serverView'],
+): GroupView {
+  return {
+    id: g.id,
+    conversationId: groupConversationId(g.id),
+    name: g.name,
+    admin: g.chain.creator,
+    isAdmin: g.chain.isAdmin(me),
+    members: g.chain.members.map((m) => ({
+      username: m.id,
+      admin: m.admin,
+      me: m.id === me,
+      online: m.id === me || online.has(m.id),
+      connected: m.id !== me && isOpen(m.id),
+    })),
+    state: g.state,
+    ...(g.removedBy === undefined ? {} : { removedBy: g.removedBy }),
+    version: g.chain.version,
+    serverView,
+  }
 }
 
 export type GroupErrorEventCode =
