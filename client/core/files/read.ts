@@ -57,3 +57,19 @@ export async function storedFileBlob(
   if (batch.length > 0) parts.push(new Blob(batch))
   return new Blob(parts, { type: meta.mime })
 }
+
+/** Chunks as a ReadableStream (to pipe into a file picked with `showSaveFilePicker`). */
+export function readableStream(
+  chunks: AsyncGenerator<Uint8Array, void, undefined>,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next()
+      if (next.done === true) controller.close()
+      else controller.enqueue(next.value)
+    },
+    async cancel() {
+      await chunks.return(undefined)
+    },
+  })
+}

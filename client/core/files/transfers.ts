@@ -1,42 +1,23 @@
-import {
-  fileChunkCount,
-  fromBase64Url,
-  newFileId,
-  newFileKey,
-  toBase64Url,
-  type FileCryptoParams,
-} from '../../../crypto/index.ts'
-import {
-  peerLimits,
-  type FileAcceptMessage,
-  type GroupFileFrame,
-  type FileCancelMessage,
-  type FileControlMessage,
-  type FileOfferMessage,
+import type {
+  FileCancelMessage,
+  FileControlMessage,
+  FileOfferMessage,
+  GroupFileFrame,
 } from '../../../shared/index.ts'
 import { Emitter } from '../emitter.ts'
 import { newMessageId, type FileMessageHandler } from '../messenger.ts'
 import { capMaxMessageBytes } from '../peer/link.ts'
-import type { FileRecord, FileState } from '../store/db.ts'
 import type { MessageContent } from '../store/history.ts'
-import { chunkSizeFor, fileIdToBytes, readChunkFrame } from './chunk-frame.ts'
-import {
-  bytesOf,
-  clampSide,
-  cleanMime,
-  cleanName,
-  errorMessage,
-  fileContent,
-  hasRoomFor,
-  isInlineImage,
-} from './describe.ts'
-import { blobSource, isFileSource, type FileSource } from './file-source.ts'
+import { chunkSizeFor } from './chunk-frame.ts'
+import { hasRoomFor } from './describe.ts'
+import type { FileSource } from './file-source.ts'
 import { groupConversationId, GroupFileServer, groupOfFile, type GroupFileRoutes } from './group-files.ts'
-import { isFinal, isQuotaError, type FileMeta, type FileStore } from './file-store.ts'
-import { openIncomingHere, type IncomingFailure, type IncomingSink, type OpenIncoming } from './incoming.ts'
-import { RateMeter } from './meter.ts'
-import { OutgoingStream, prepareFile, PrepareError } from './outgoing.ts'
-import { readStoredFile, storedFileBlob } from './read.ts'
+import { isFinal, type FileStore } from './file-store.ts'
+import type { OpenIncoming } from './incoming.ts'
+import { LiveTransfers, newLive, type Live, type TransferDeps } from './live-transfers.ts'
+import { readableStream, readStoredFile, storedFileBlob } from './read.ts'
+import { FileReceiving } from './receiving.ts'
+import { FileSending } from './sending.ts'
 import {
   defaultAutoAcceptImagesUnderBytes,
   defaultFileTuning,
@@ -68,29 +49,8 @@ export interface FileTransfersOptions {
   readonly groups?: () => GroupFileRoutes | undefined
 }
 
-/** A group file with no member to fetch from is asked for again this often (someone may have finished it meanwhile). */
-const groupRetryMs = 15_000
-
 /** Until a connection says otherwise, assume what every current browser accepts. */
 const assumedMaxMessageBytes = capMaxMessageBytes
-
-interface Live {
-  record: FileRecord
-  meta: FileMeta
-  /** out: the stream feeding the current connection. */
-  stream?: OutgoingStream | undefined
-  /** in: the stream decrypting and storing. */
-  incoming?: IncomingSink | undefined
-  opening?: Promise<void> | undefined
-  lastAck: number
-  gapAskedAt: number
-  /** in, group file: the member sending us the chunks now. */
-  source?: string | undefined
-  /** in, group file: members who said they do not have it (asked again once their connection reopens, or after a while). */
-  readonly refused: Set<string>
-  readonly meter: RateMeter
-  lastProgressMs: number
-}
 
 /**
  * Files and images between friends. The offer (with the file key) and every decision travel
@@ -98,19 +58,22 @@ interface Live {
  * chat and shared round-robin between transfers. The sender stores the encrypted file when it
  * is offered and sends from storage; the receiver stores each verified chunk as it arrives, so
  * a transfer resumes where it stopped after a lost connection or a reload. See docs/PROTOCOL.md.
+ *
+ * This class is the entry point and takes the friend's decisions; the sending side is in
+ * sending.ts, the receiving side in receiving.ts, what both follow of a transfer in
+ * live-transfers.ts, and serving group files to members in group-files.ts.
  */
 export class FileTransfers extends Emitter<FileTransferEvents> implements FileMessageHandler {
   private readonly store: FileStore
-  private readonly lives = new Map<string, Live>()
   private readonly knownMaxMessageBytes = new Map<string, number>()
-  /** Chunk bytes on the wire per file since this page loaded (kept after the transfer ends). */
-  private readonly wireBytes = new Map<string, number>()
   private readonly tuning: FileTuning
   private readonly now: () => number
   private readonly offs: (() => void)[] = []
   private readonly started: Promise<void>
+  private readonly lives: LiveTransfers
+  private readonly sending: FileSending
+  private readonly receiving: FileReceiving
   private readonly server: GroupFileServer
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
   /** Images from friends up to this size are accepted without asking (0: never). */
   autoAcceptImagesUnderBytes: number
@@ -121,6 +84,31 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     this.tuning = { ...defaultFileTuning, ...o.tuning }
     this.now = o.now ?? Date.now
     this.autoAcceptImagesUnderBytes = o.autoAcceptImagesUnderBytes ?? defaultAutoAcceptImagesUnderBytes
+    const shared: TransferDeps = {
+      store: this.store,
+      messenger: o.messenger,
+      peers: o.peers,
+      tuning: this.tuning,
+      now: this.now,
+    }
+    const started = (): Promise<void> => this.started
+    const closed = (): boolean => this.closed
+    const routes = (): GroupFileRoutes => this.routes()
+    const lives = (this.lives = new LiveTransfers({
+      ...shared,
+      started,
+      closed,
+      emit: (event, value) => this.emit(event, value),
+      stopSource: (live) => this.receiving.stopSource(live),
+    }))
+    this.sending = new FileSending(lives, { ...shared, routes })
+    this.receiving = new FileReceiving(lives, {
+      ...shared,
+      openIncoming: o.openIncoming,
+      routes,
+      started,
+      closed,
+    })
     this.server = new GroupFileServer({
       store: this.store,
       peers: o.peers,
@@ -133,25 +121,25 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
         post: (g, offer, type, content) => this.routes().post(g, offer, type, content),
       },
       tuning: this.tuning,
-      countWire: (fileId, bytes) => this.countWire(fileId, bytes),
-      report: (work) => this.background(work),
+      countWire: (fileId, bytes) => lives.countWire(fileId, bytes),
+      report: (work) => lives.background(work),
     })
     this.offs.push(
-      o.peers.on('file-data', ({ peer, data }) => this.onData(peer, data)),
-      o.peers.on('open', ({ peer }) => this.background(this.onOpen(peer))),
+      o.peers.on('file-data', ({ peer, data }) => this.receiving.onData(peer, data)),
+      o.peers.on('open', ({ peer }) => lives.background(this.onOpen(peer))),
       o.peers.on('state', ({ peer, state }) => {
         if (state !== 'idle') return
-        for (const live of this.livesOf(peer)) this.emitView(live)
+        for (const live of lives.withPeer(peer)) lives.emitView(live)
         // A group file whose member went away is fetched from another one.
-        for (const live of this.lives.values())
+        for (const live of lives.byId.values())
           if (live.source === peer) {
             live.source = undefined
-            this.background(this.resumeIncoming(live))
+            lives.background(this.receiving.resumeIncoming(live))
           }
       }),
     )
     this.started = this.start()
-    this.background(this.started)
+    lives.background(this.started)
   }
 
   /** Loads unfinished transfers; a file whose preparation a reload interrupted is dropped. */
@@ -161,27 +149,15 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
         await this.store.remove(record.fileId)
         continue
       }
-      this.lives.set(record.fileId, this.newLive(record, this.store.meta(record)))
-    }
-  }
-
-  private newLive(record: FileRecord, meta: FileMeta): Live {
-    return {
-      record,
-      meta,
-      lastAck: record.storedChunks,
-      gapAskedAt: -1,
-      refused: new Set(),
-      meter: new RateMeter(),
-      lastProgressMs: 0,
+      this.lives.byId.set(record.fileId, newLive(record, this.store.meta(record)))
     }
   }
 
   close(): void {
     this.closed = true
-    clearTimeout(this.retryTimer)
+    this.receiving.close()
     for (const off of this.offs.splice(0)) off()
-    for (const live of this.lives.values()) this.stopStreams(live)
+    for (const live of this.lives.byId.values()) this.lives.stopStreams(live)
     this.server.close()
   }
 
@@ -210,7 +186,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     const chunkSize = chunkSizeFor(
       link?.maxMessageBytes ?? this.knownMaxMessageBytes.get(peer) ?? assumedMaxMessageBytes,
     )
-    return this.begin(peer, chunkSize, file, options)
+    return this.sending.begin(peer, chunkSize, file, options)
   }
 
   /**
@@ -229,80 +205,12 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     if (!this.routes().canPost(groupId))
       throw new FileTransferError('forbidden', 'you are not a member of this group now')
     // Chunks are cut into frames to fit each connection, so one size serves every member.
-    return this.begin(groupConversationId(groupId), chunkSizeFor(capMaxMessageBytes), file, options)
+    return this.sending.begin(groupConversationId(groupId), chunkSizeFor(capMaxMessageBytes), file, options)
   }
 
   /** Several files at once in a group; each is prepared and posted on its own. */
   async sendGroupFiles(groupId: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
     return Promise.all(files.map((f) => this.sendGroupFile(groupId, f)))
-  }
-
-  /** Records an outgoing file for `peer` (a friend, or `group:<id>`) and prepares it in the background. */
-  private async begin(
-    peer: string,
-    chunkSize: number,
-    file: Blob | FileSource,
-    options: SendFileOptions,
-  ): Promise<FileTransferView> {
-    const source = isFileSource(file) ? file : blobSource(file, options.name)
-    if (source.size > peerLimits.maxFileBytes)
-      throw new FileTransferError('too-large', 'files are limited to 1 TiB')
-    const thumbnail = options.thumbnail === undefined ? undefined : await bytesOf(options.thumbnail)
-    if (
-      thumbnail !== undefined &&
-      (thumbnail.length === 0 || thumbnail.length > peerLimits.maxThumbnailBytes)
-    )
-      throw new FileTransferError(
-        'bad-thumbnail',
-        `a thumbnail must be 1 byte to ${peerLimits.maxThumbnailBytes / 1024} KiB`,
-      )
-    const mime = cleanMime(options.mime ?? source.type)
-    const kind =
-      (options.kind ?? (isInlineImage(mime) ? 'image' : 'file')) === 'image' && isInlineImage(mime)
-        ? 'image'
-        : 'file'
-    const fileIdBytes = newFileId()
-    const fileId = toBase64Url(fileIdBytes)
-    const key = newFileKey()
-    const meta: FileMeta = {
-      name: cleanName(options.name ?? source.name),
-      mime,
-      hash: '',
-      key: toBase64Url(key),
-      ...(thumbnail === undefined
-        ? {}
-        : { thumbnail: toBase64Url(thumbnail), thumbnailMime: options.thumbnailMime ?? 'image/jpeg' }),
-      ...(options.width === undefined ? {} : { width: clampSide(options.width) }),
-      ...(options.height === undefined ? {} : { height: clampSide(options.height) }),
-    }
-    const record: FileRecord = {
-      fileId,
-      peer,
-      direction: 'out',
-      kind,
-      size: source.size,
-      chunkSize,
-      createdAt: this.now(),
-      state: 'preparing',
-      storedChunks: 0,
-      doneChunks: 0,
-      error: null,
-      sealed: this.store.seal(fileId, meta),
-    }
-    const live = this.newLive(record, meta)
-    this.lives.set(fileId, live)
-    if (!(await hasRoomFor(source.size))) {
-      // Checked up front where the browser can tell; a write that fails later is caught too.
-      await this.store.create(record)
-      await this.fail(live, 'storage-full', 'not enough storage on this device to send this file', false)
-      return this.view(live)
-    }
-    await this.store.create(record)
-    this.emitView(live)
-    this.background(
-      this.prepare(live, source, { key, fileId: fileIdBytes, fileSize: source.size, chunkSize }),
-    )
-    return this.view(live)
   }
 
   /** Several files at once; each is prepared and offered on its own. */
@@ -312,26 +220,26 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
 
   /** Accepts an offered file: it starts (or resumes) as soon as the friend is connected. */
   async accept(fileId: string): Promise<void> {
-    const live = await this.mustGet(fileId)
+    const live = await this.lives.mustGet(fileId)
     if (live.record.direction !== 'in')
       throw new FileTransferError('bad-state', 'only a received offer can be accepted')
     if (live.record.state === 'transferring') return
     if (live.record.state !== 'offered')
       throw new FileTransferError('bad-state', `the file is ${live.record.state}`)
     if (!(await hasRoomFor(live.record.size))) {
-      await this.fail(live, 'storage-full', 'not enough storage on this device for this file', true)
+      await this.lives.fail(live, 'storage-full', 'not enough storage on this device for this file', true)
       return
     }
-    await this.setState(live, 'transferring')
-    await this.resumeIncoming(live)
+    await this.lives.setState(live, 'transferring')
+    await this.receiving.resumeIncoming(live)
   }
 
   async decline(fileId: string): Promise<void> {
-    const live = await this.mustGet(fileId)
+    const live = await this.lives.mustGet(fileId)
     if (live.record.direction !== 'in' || live.record.state !== 'offered')
       throw new FileTransferError('bad-state', 'only an offer waiting for a decision can be declined')
-    await this.setState(live, 'declined')
-    this.lives.delete(fileId)
+    await this.lives.setState(live, 'declined')
+    this.lives.byId.delete(fileId)
     // In a group nobody waits for an answer: the file stays with whoever holds it.
     if (groupOfFile(live.record) !== undefined) return
     await this.o.messenger.sendReliable(live.record.peer, {
@@ -344,25 +252,25 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
 
   /** Cancels on either side, in any unfinished state; the friend is told. */
   async cancel(fileId: string): Promise<void> {
-    const live = await this.mustGet(fileId)
+    const live = await this.lives.mustGet(fileId)
     const was = live.record.state
     if (isFinal(was)) return
-    this.stopStreams(live)
-    await this.setState(live, 'cancelled')
-    this.lives.delete(fileId)
+    this.lives.stopStreams(live)
+    await this.lives.setState(live, 'cancelled')
+    this.lives.byId.delete(fileId)
     await this.store.deleteChunks(fileId)
-    if (groupOfFile(live.record) !== undefined) await this.stopSource(live)
-    else if (was !== 'preparing') await this.sendCancel(live.record.peer, fileId, 'cancelled', true)
+    if (groupOfFile(live.record) !== undefined) await this.receiving.stopSource(live)
+    else if (was !== 'preparing') await this.lives.sendCancel(live.record.peer, fileId, 'cancelled', true)
   }
 
   /** Frees a file's stored bytes (its message stays). An unfinished transfer is cancelled. */
   async deleteFile(fileId: string): Promise<void> {
-    const live = await this.mustGet(fileId)
+    const live = await this.lives.mustGet(fileId)
     if (!isFinal(live.record.state)) await this.cancel(fileId)
     this.server.stopFile(fileId)
     await this.store.deleteChunks(fileId)
     const record = await this.store.get(fileId)
-    if (record !== undefined) this.emit('file', this.view(this.newLive(record, live.meta)))
+    if (record !== undefined) this.emit('file', this.lives.view(newLive(record, live.meta)))
   }
 
   /**
@@ -371,28 +279,30 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
    */
   async forget(fileId: string): Promise<void> {
     await this.started
-    const live = this.lives.get(fileId)
+    const live = this.lives.byId.get(fileId)
     if (live !== undefined && !isFinal(live.record.state)) await this.cancel(fileId)
     this.server.stopFile(fileId)
-    this.lives.delete(fileId)
-    this.wireBytes.delete(fileId)
+    this.lives.byId.delete(fileId)
+    this.lives.forgetWire(fileId)
     await this.store.remove(fileId)
   }
 
   async transfer(fileId: string): Promise<FileTransferView | undefined> {
-    const live = await this.get(fileId)
-    return live && this.view(live)
+    const live = await this.lives.get(fileId)
+    return live && this.lives.view(live)
   }
 
   /** A friend's transfers (or every unfinished one), oldest first. */
   async transfers(peer?: string): Promise<FileTransferView[]> {
     await this.started
     if (peer === undefined)
-      return [...this.lives.values()]
+      return [...this.lives.byId.values()]
         .sort((a, b) => a.record.createdAt - b.record.createdAt)
-        .map((l) => this.view(l))
+        .map((l) => this.lives.view(l))
     const records = await this.store.forPeer(peer)
-    return records.map((r) => this.view(this.lives.get(r.fileId) ?? this.newLive(r, this.store.meta(r))))
+    return records.map((r) =>
+      this.lives.view(this.lives.byId.get(r.fileId) ?? newLive(r, this.store.meta(r))),
+    )
   }
 
   /**
@@ -401,35 +311,25 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
    * @throws FileTransferError 'not-found' / 'bad-state' when the bytes are not (or no longer) available.
    */
   async openFile(fileId: string): Promise<Blob> {
-    const { record, meta } = await this.readable(fileId)
-    return storedFileBlob(this.store, record, meta, this.batchChunks(record))
+    const { record, meta } = await this.lives.readable(fileId)
+    return storedFileBlob(this.store, record, meta, this.lives.batchChunks(record))
   }
 
   /** The file's plaintext chunk by chunk, without ever holding the whole file. */
   async *readFile(fileId: string): AsyncGenerator<Uint8Array, void, undefined> {
-    const { record, meta } = await this.readable(fileId)
-    yield* readStoredFile(this.store, record, meta, this.batchChunks(record))
+    const { record, meta } = await this.lives.readable(fileId)
+    yield* readStoredFile(this.store, record, meta, this.lives.batchChunks(record))
   }
 
   /** The same as a ReadableStream (to pipe into a file picked with `showSaveFilePicker`). */
   fileStream(fileId: string): ReadableStream<Uint8Array> {
-    const chunks = this.readFile(fileId)
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = await chunks.next()
-        if (next.done === true) controller.close()
-        else controller.enqueue(next.value)
-      },
-      async cancel() {
-        await chunks.return(undefined)
-      },
-    })
+    return readableStream(this.readFile(fileId))
   }
 
   /** Connects to friends with unfinished transfers (after a reload, or when they come online). */
   reconnect(peer?: string): void {
     const peers = new Set<string>()
-    for (const live of this.lives.values())
+    for (const live of this.lives.byId.values())
       if (
         live.record.state === 'transferring' &&
         groupOfFile(live.record) === undefined &&
@@ -439,374 +339,6 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     for (const p of peers) this.o.peers.connect(p)
   }
 
-  // ---- sending ----
-
-  private async prepare(live: Live, source: FileSource, params: FileCryptoParams): Promise<void> {
-    const { fileId, peer } = live.record
-    const chunkCount = fileChunkCount(params.fileSize, params.chunkSize)
-    let hash: Uint8Array
-    try {
-      hash = await prepareFile({
-        store: this.store,
-        fileId,
-        params,
-        source,
-        chunkCount,
-        batchBytes: this.tuning.batchBytes,
-        onProgress: (bytes) => {
-          live.record.storedChunks = Math.ceil(bytes / params.chunkSize)
-          this.progress(live, 'preparing', bytes)
-        },
-      })
-    } catch (e: unknown) {
-      if (e instanceof PrepareError && e.code === 'cancelled') return
-      if (e instanceof PrepareError) await this.fail(live, 'read-failed', e.message, false)
-      else if (isQuotaError(e))
-        await this.fail(live, 'storage-full', 'storage is full: the file could not be prepared', false)
-      else await this.fail(live, 'storage-failed', errorMessage(e), false)
-      return
-    }
-    const meta: FileMeta = { ...live.meta, hash: toBase64Url(hash) }
-    live.meta = meta
-    const content = fileContent(fileId, live.record, meta)
-    const offer: Omit<FileOfferMessage, 'ts'> = {
-      type: 'file-offer',
-      id: fileId,
-      kind: live.record.kind,
-      name: meta.name,
-      size: live.record.size,
-      mime: meta.mime,
-      hash: meta.hash,
-      key: meta.key,
-      chunkSize: live.record.chunkSize,
-      ...(meta.thumbnail === undefined ? {} : { thumbnail: meta.thumbnail }),
-      ...(meta.thumbnailMime === undefined ? {} : { thumbnailMime: meta.thumbnailMime }),
-      ...(meta.width === undefined ? {} : { width: meta.width }),
-      ...(meta.height === undefined ? {} : { height: meta.height }),
-    }
-    const groupId = groupOfFile(live.record)
-    if (groupId !== undefined) {
-      await this.post(live, groupId, offer, content)
-      return
-    }
-    // The offer goes into the outbox (sent now, or when the friend is next reachable) first, so
-    // a transfer recorded as offered always has its offer on the way.
-    await this.o.messenger.sendFileOffer(peer, offer, live.record.kind, content)
-    const record = await this.store.update(fileId, (r) => {
-      if (r.state !== 'preparing') return false
-      r.state = 'offered'
-      r.sealed = this.store.seal(fileId, meta)
-      return true
-    })
-    if (record === undefined || record.state !== 'offered') {
-      // Cancelled while the offer was being written: tell the friend.
-      await this.sendCancel(peer, fileId, 'cancelled', true)
-      return
-    }
-    live.record.state = record.state
-    live.record.storedChunks = record.storedChunks
-    this.emitView(live)
-  }
-
-  /**
-   * A prepared group file: its description goes to the group as a signed message and the file is
-   * `done` here — members fetch it from this device or any member who has it already.
-   */
-  private async post(
-    live: Live,
-    groupId: string,
-    offer: Omit<FileOfferMessage, 'ts'>,
-    content: MessageContent,
-  ): Promise<void> {
-    const { fileId } = live.record
-    // Sealed with its hash first, so the file can be served the moment its message is out.
-    const chunkCount = fileChunkCount(live.record.size, live.record.chunkSize)
-    const ready = await this.store.update(fileId, (r) => {
-      if (r.state !== 'preparing') return false
-      r.sealed = this.store.seal(fileId, live.meta)
-      return true
-    })
-    if (ready?.state !== 'preparing') return
-    try {
-      await this.routes().post(groupId, offer, live.record.kind, content)
-    } catch (e: unknown) {
-      // Removed from the group while the file was prepared: it was never shared.
-      await this.fail(live, 'not-member', errorMessage(e), false)
-      return
-    }
-    live.record.doneChunks = chunkCount
-    if (await this.setState(live, 'done')) this.lives.delete(fileId)
-  }
-
-  private onAccept(peer: string, frame: FileAcceptMessage, live: Live): void {
-    const r = live.record
-    if (r.direction !== 'out') return
-    if (isFinal(r.state)) {
-      // The friend did not hear how it ended (or raced it): say it again.
-      if (r.state !== 'done') this.background(this.sendCancel(peer, r.fileId, cancelReasonOf(live), false))
-      return
-    }
-    const chunkCount = fileChunkCount(r.size, r.chunkSize)
-    const link = this.o.peers.fileLink(peer)
-    if (r.state === 'preparing' || link === undefined || frame.fromChunk > chunkCount) return
-    if (r.state === 'offered') {
-      r.state = 'transferring'
-      this.background(this.persistTransferring(live))
-    }
-    this.stopStreams(live)
-    live.meter.reset()
-    live.record.doneChunks = Math.max(live.record.doneChunks, frame.fromChunk)
-    const chunksPer = (bytes: number): number => Math.max(2, Math.ceil(bytes / r.chunkSize))
-    const stream: OutgoingStream = new OutgoingStream({
-      store: this.store,
-      fileId: r.fileId,
-      fileIdBytes: fileIdToBytes(r.fileId),
-      chunkCount,
-      from: frame.fromChunk,
-      maxMessageBytes: link.maxMessageBytes,
-      scheduler: link.scheduler,
-      windowChunks: chunksPer(this.tuning.windowBytes),
-      readAheadChunks: chunksPer(this.tuning.readAheadBytes),
-      onSent: (bytes) => this.countWire(r.fileId, bytes),
-      onDetached: () => {
-        if (live.stream !== stream) return
-        live.stream = undefined
-        this.emitView(live)
-      },
-      onUnavailable: () => {
-        this.background(this.fail(live, 'unavailable', 'the file is no longer stored on this device', true))
-      },
-    })
-    live.stream = stream
-    link.scheduler.add(stream)
-    this.emitView(live)
-  }
-
-  private async persistTransferring(live: Live): Promise<void> {
-    await this.store.update(live.record.fileId, (r) => {
-      if (r.state !== 'offered') return false
-      r.state = 'transferring'
-      return true
-    })
-  }
-
-  private onAck(live: Live, chunks: number): void {
-    const r = live.record
-    if (r.direction !== 'out' || r.state !== 'transferring') return
-    const chunkCount = fileChunkCount(r.size, r.chunkSize)
-    const done = Math.min(chunks, chunkCount)
-    if (done <= r.doneChunks) return
-    r.doneChunks = done
-    live.stream?.acknowledge(done)
-    this.progress(live, 'transferring', Math.min(r.size, done * r.chunkSize))
-  }
-
-  // ---- receiving ----
-
-  /** Brings the receiving side up (reading back what is stored) and asks for the rest. */
-  private async resumeIncoming(live: Live): Promise<void> {
-    const r = live.record
-    const groupId = groupOfFile(r)
-    if (groupId !== undefined) {
-      if (r.state !== 'transferring') return
-      if (!this.routes().canPost(groupId)) {
-        // Removed or left: members serve only those in the signed member list.
-        await this.fail(live, 'not-member', 'you are no longer in this group', false)
-        return
-      }
-      live.source = this.pickSource(live, groupId)
-      if (live.source === undefined) {
-        this.emitView(live)
-        return
-      }
-    } else if (!this.o.peers.isOpen(r.peer)) {
-      this.o.peers.connect(r.peer)
-      this.emitView(live)
-      return
-    }
-    // Already under way: its caller reports any failure.
-    if (live.opening !== undefined) return live.opening.catch(() => undefined)
-    live.opening = (async () => {
-      if (live.incoming === undefined) {
-        const open = this.o.openIncoming ?? openIncomingHere
-        const sink = await open(this.incomingOptions(live), r.storedChunks, this.batchChunks(r))
-        // Cancelled or failed while storage was read back: this sink must not write anything.
-        if (live.record.state !== 'transferring') sink.stop()
-        else live.incoming = sink
-      } else {
-        await live.incoming.settled()
-        live.incoming.resetPieces()
-      }
-    })()
-    try {
-      await live.opening
-    } catch (e: unknown) {
-      // Storage could not be read back (or the worker failed): the user can send it again.
-      await this.fail(live, isQuotaError(e) ? 'storage-full' : 'storage-failed', errorMessage(e), true)
-      return
-    } finally {
-      live.opening = undefined
-    }
-    const incoming = live.incoming
-    if (incoming === undefined || live.record.state !== 'transferring') return
-    live.gapAskedAt = -1
-    live.meter.reset()
-    await this.askFrom(live, incoming.resumeFrom)
-    this.emitView(live)
-  }
-
-  /** Asks whoever sends us the file for the chunks from `from` on. */
-  private async askFrom(live: Live, from: number): Promise<void> {
-    const r = live.record
-    const groupId = groupOfFile(r)
-    if (groupId === undefined) {
-      await this.o.messenger.sendEphemeral(r.peer, {
-        type: 'file-accept',
-        id: newMessageId(),
-        ts: this.now(),
-        fileId: r.fileId,
-        fromChunk: from,
-      })
-      return
-    }
-    const source = live.source
-    if (source === undefined) return
-    if (!(await this.routes().send(source, { type: 'group-file-get', g: groupId, f: r.fileId, c: from }))) {
-      if (live.source === source) live.source = undefined
-    }
-  }
-
-  /**
-   * The member to fetch a group file from: the one already sending it, else its author, else any
-   * connected member who has not said it lacks the file. With none connected, the author is
-   * called and the others are asked again later.
-   */
-  private pickSource(live: Live, groupId: string): string | undefined {
-    const routes = this.routes()
-    const open = (u: string): boolean => this.o.peers.isOpen(u) && routes.isMember(groupId, u)
-    if (live.source !== undefined && open(live.source)) return live.source
-    const author = live.meta.from
-    const members = routes.members(groupId)
-    const order = author === undefined ? members : [author, ...members.filter((m) => m !== author)]
-    const found = order.find((u) => open(u) && !live.refused.has(u))
-    if (found !== undefined) return found
-    if (author !== undefined && !this.o.peers.isOpen(author)) routes.connect(author)
-    this.retryLater()
-    return undefined
-  }
-
-  /** Group files with nobody to fetch from are asked for again, from every member, in a while. */
-  private retryLater(): void {
-    if (this.retryTimer !== undefined || this.closed) return
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      for (const live of this.lives.values()) {
-        if (groupOfFile(live.record) === undefined || live.source !== undefined) continue
-        live.refused.clear()
-        this.background(this.resumeIncoming(live))
-      }
-    }, groupRetryMs)
-  }
-
-  /** Tells the member sending us a group file to stop (done, cancelled or failed here). */
-  private async stopSource(live: Live): Promise<void> {
-    const groupId = groupOfFile(live.record)
-    const source = live.source
-    live.source = undefined
-    if (groupId === undefined || source === undefined) return
-    await this.routes().send(source, { type: 'group-file-stop', g: groupId, f: live.record.fileId })
-  }
-
-  private incomingOptions(live: Live) {
-    const r = live.record
-    return {
-      store: this.store,
-      fileId: r.fileId,
-      params: {
-        key: fromBase64Url(live.meta.key, 32, 'file key'),
-        fileId: fileIdToBytes(r.fileId),
-        fileSize: r.size,
-        chunkSize: r.chunkSize,
-      },
-      chunkCount: fileChunkCount(r.size, r.chunkSize),
-      expectedHash: fromBase64Url(live.meta.hash, 32, 'file hash'),
-      onStored: (stored: number) => this.onStored(live, stored),
-      onComplete: () => this.background(this.onComplete(live)),
-      onFailed: (code: IncomingFailure, e: unknown) => this.background(this.onIncomingFailed(live, code, e)),
-    }
-  }
-
-  private onData(peer: string, body: Uint8Array): void {
-    const piece = readChunkFrame(body)
-    if (piece === null) return
-    const live = this.lives.get(piece.fileId)
-    // Only the friend the file came from (or the member serving it), and only once accepted.
-    if (live === undefined || this.sourceOf(live) !== peer || live.incoming === undefined) return
-    this.countWire(piece.fileId, body.length + 1)
-    if (live.incoming.push(piece) === 'gap' && live.gapAskedAt !== live.incoming.resumeFrom) {
-      live.gapAskedAt = live.incoming.resumeFrom
-      this.background(this.askFrom(live, live.incoming.resumeFrom))
-    }
-  }
-
-  private onStored(live: Live, stored: number): void {
-    const r = live.record
-    r.storedChunks = stored
-    r.doneChunks = stored
-    const chunkCount = fileChunkCount(r.size, r.chunkSize)
-    this.progress(live, 'transferring', Math.min(r.size, stored * r.chunkSize))
-    const every = Math.max(1, Math.floor(this.tuning.ackEveryBytes / r.chunkSize))
-    if (stored - live.lastAck >= every || stored === chunkCount) {
-      live.lastAck = stored
-      const groupId = groupOfFile(r)
-      if (groupId === undefined)
-        this.background(
-          this.o.messenger.sendEphemeral(r.peer, {
-            type: 'file-ack',
-            id: newMessageId(),
-            ts: this.now(),
-            fileId: r.fileId,
-            chunks: stored,
-          }),
-        )
-      else if (live.source !== undefined)
-        this.background(
-          this.routes().send(live.source, { type: 'group-file-ack', g: groupId, f: r.fileId, c: stored }),
-        )
-    }
-  }
-
-  private async onComplete(live: Live): Promise<void> {
-    const { fileId, peer } = live.record
-    live.incoming = undefined
-    if (!(await this.setState(live, 'done'))) return
-    this.lives.delete(fileId)
-    this.progress(live, 'transferring', live.record.size, true)
-    if (groupOfFile(live.record) !== undefined) {
-      await this.stopSource(live)
-      return
-    }
-    await this.o.messenger.sendReliable(peer, {
-      type: 'file-done',
-      id: newMessageId(),
-      ts: this.now(),
-      fileId,
-    })
-  }
-
-  private async onIncomingFailed(live: Live, code: IncomingFailure, e: unknown): Promise<void> {
-    live.incoming = undefined
-    const message =
-      code === 'bad-data'
-        ? 'a chunk of the file failed verification: it was altered or is not part of this file'
-        : code === 'hash-mismatch'
-          ? 'the received file does not match the hash its sender announced'
-          : code === 'storage-full'
-            ? 'storage is full: the file could not be stored (nothing else was lost)'
-            : `storing the file failed: ${errorMessage(e)}`
-    await this.fail(live, code, message, true)
-  }
-
   // ---- the friend's decisions ----
 
   /** @internal FileMessageHandler: an offer arrived. */
@@ -814,7 +346,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     peer: string,
     frame: FileOfferMessage,
   ): Promise<{ type: string; content: MessageContent } | undefined> {
-    return this.recordOffer(peer, frame, undefined)
+    return this.receiving.recordOffer(peer, frame, undefined)
   }
 
   /**
@@ -826,98 +358,40 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     author: string,
     frame: FileOfferMessage,
   ): Promise<{ type: 'file' | 'image'; content: MessageContent } | undefined> {
-    return this.recordOffer(groupConversationId(groupId), frame, author)
-  }
-
-  private async recordOffer(
-    peer: string,
-    frame: FileOfferMessage,
-    from: string | undefined,
-  ): Promise<{ type: 'file' | 'image'; content: MessageContent } | undefined> {
-    await this.started
-    try {
-      fileIdToBytes(frame.id)
-      fromBase64Url(frame.key, 32)
-      fromBase64Url(frame.hash, 32)
-      if (frame.thumbnail !== undefined) fromBase64Url(frame.thumbnail)
-    } catch {
-      return undefined
-    }
-    const kind = frame.kind === 'image' && isInlineImage(frame.mime) ? 'image' : 'file'
-    const meta: FileMeta = {
-      name: cleanName(frame.name),
-      mime: frame.mime.toLowerCase(),
-      hash: frame.hash,
-      key: frame.key,
-      ...(frame.thumbnail === undefined ? {} : { thumbnail: frame.thumbnail }),
-      ...(frame.thumbnailMime === undefined ? {} : { thumbnailMime: frame.thumbnailMime }),
-      ...(frame.width === undefined ? {} : { width: frame.width }),
-      ...(frame.height === undefined ? {} : { height: frame.height }),
-      ...(from === undefined ? {} : { from }),
-    }
-    const record: FileRecord = {
-      fileId: frame.id,
-      peer,
-      direction: 'in',
-      kind,
-      size: frame.size,
-      chunkSize: frame.chunkSize,
-      createdAt: this.now(),
-      state: 'offered',
-      storedChunks: 0,
-      doneChunks: 0,
-      error: null,
-      sealed: this.store.seal(frame.id, meta),
-    }
-    if (!(await this.store.create(record))) {
-      const existing = await this.store.get(frame.id)
-      // A resent offer is fine; an id another friend's file already has is not.
-      if (existing?.peer !== peer || existing.direction !== 'in') return undefined
-      return { type: existing.kind, content: fileContent(frame.id, existing, this.store.meta(existing)) }
-    }
-    this.lives.set(frame.id, this.newLive(record, meta))
-    return { type: kind, content: fileContent(frame.id, record, meta) }
+    return this.receiving.recordOffer(groupConversationId(groupId), frame, author)
   }
 
   /** @internal FileMessageHandler: the offer's message is stored. */
   async offerStored(_peer: string | undefined, frame: FileOfferMessage, isNew: boolean): Promise<void> {
-    const live = this.lives.get(frame.id)
+    const live = this.lives.byId.get(frame.id)
     if (!isNew || live === undefined || live.record.state !== 'offered') return
-    this.emitView(live)
+    this.lives.emitView(live)
     if (live.record.kind === 'image' && live.record.size <= this.autoAcceptImagesUnderBytes)
       await this.accept(frame.id)
   }
 
   /** @internal FileMessageHandler: a decision or acknowledgement from the friend. */
   async control(peer: string, frame: FileControlMessage): Promise<void> {
-    const live = await this.get(frame.fileId)
+    const live = await this.lives.get(frame.fileId)
     if (live === undefined) {
       // Asked for a file this device does not have (its preparation was cut short by a reload
       // just after the offer went out, say): say so, or the friend would wait for ever.
-      if (frame.type === 'file-accept') await this.sendCancel(peer, frame.fileId, 'unavailable', false)
+      if (frame.type === 'file-accept') await this.lives.sendCancel(peer, frame.fileId, 'unavailable', false)
       return
     }
     if (live.record.peer !== peer) return
     switch (frame.type) {
       case 'file-accept':
-        this.onAccept(peer, frame, live)
+        this.sending.onAccept(peer, frame, live)
         return
       case 'file-ack':
-        this.onAck(live, frame.chunks)
+        this.sending.onAck(live, frame.chunks)
         return
       case 'file-decline':
-        if (live.record.direction !== 'out' || isFinal(live.record.state)) return
-        this.stopStreams(live)
-        await this.setState(live, 'declined')
-        this.lives.delete(frame.fileId)
-        await this.store.deleteChunks(frame.fileId)
+        await this.sending.onDecline(live)
         return
       case 'file-done':
-        if (live.record.direction !== 'out' || isFinal(live.record.state)) return
-        this.stopStreams(live)
-        live.record.doneChunks = fileChunkCount(live.record.size, live.record.chunkSize)
-        if (await this.setState(live, 'done')) this.progress(live, 'transferring', live.record.size, true)
-        this.lives.delete(frame.fileId)
+        await this.sending.onDone(live)
         return
       case 'file-cancel':
         await this.onCancel(live, frame)
@@ -942,16 +416,10 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       case 'group-file-ack':
         this.server.ack(peer, frame.f, frame.c)
         return
-      case 'group-file-stop': {
-        if (this.server.stopFor(peer, frame.f)) return
-        // The member we asked does not have it: ask the next one.
-        const live = this.lives.get(frame.f)
-        if (live === undefined || live.source !== peer || groupOfFile(live.record) !== frame.g) return
-        live.refused.add(peer)
-        live.source = undefined
-        await this.resumeIncoming(live)
+      case 'group-file-stop':
+        // A member we serve stops, or one we asked does not have the file.
+        if (!this.server.stopFor(peer, frame.f)) await this.receiving.refusedBy(peer, frame.g, frame.f)
         return
-      }
       default: {
         const unreachable: never = frame
         return unreachable
@@ -962,9 +430,9 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   private async onCancel(live: Live, frame: FileCancelMessage): Promise<void> {
     if (isFinal(live.record.state)) return
     if (frame.reason === 'cancelled') {
-      this.stopStreams(live)
-      await this.setState(live, 'cancelled')
-      this.lives.delete(live.record.fileId)
+      this.lives.stopStreams(live)
+      await this.lives.setState(live, 'cancelled')
+      this.lives.byId.delete(live.record.fileId)
       await this.store.deleteChunks(live.record.fileId)
       return
     }
@@ -974,216 +442,21 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
         : frame.reason === 'unavailable'
           ? ['unavailable', `${live.record.peer} no longer has this file`]
           : ['peer-failed', `the transfer failed on ${live.record.peer}'s side`]
-    await this.fail(live, code, message, false)
+    await this.lives.fail(live, code, message, false)
   }
 
-  // ---- shared ----
+  // ---- connections ----
 
+  /** A connection opened: transfers with that friend, and group files nobody sends us, go on. */
   private async onOpen(peer: string): Promise<void> {
     const link = this.o.peers.fileLink(peer)
     if (link !== undefined) this.knownMaxMessageBytes.set(peer, link.maxMessageBytes)
     await this.started
-    for (const live of this.livesOf(peer)) {
+    for (const live of this.lives.withPeer(peer)) {
       if (live.record.direction === 'in' && live.record.state === 'transferring')
-        await this.resumeIncoming(live)
-      else this.emitView(live)
+        await this.receiving.resumeIncoming(live)
+      else this.lives.emitView(live)
     }
-    // Group files with nobody sending them: this member may have them.
-    for (const live of this.lives.values()) {
-      const groupId = groupOfFile(live.record)
-      if (groupId === undefined || live.source !== undefined || live.record.state !== 'transferring') continue
-      live.refused.delete(peer)
-      if (this.routes().isMember(groupId, peer)) await this.resumeIncoming(live)
-    }
+    await this.receiving.memberOpened(peer)
   }
-
-  /**
-   * Ends a transfer as failed: frees its data (a failed file cannot be trusted, and a full disk
-   * needs the space back for the rest of the history), tells the user and, if `notify`, the friend.
-   */
-  private async fail(live: Live, code: FileErrorCode, message: string, notify: boolean): Promise<void> {
-    const { fileId, peer } = live.record
-    if (isFinal(live.record.state)) return
-    const wasOffered = live.record.state !== 'preparing'
-    this.stopStreams(live)
-    live.record.state = 'failed'
-    live.record.error = { code, message }
-    this.lives.delete(fileId)
-    this.emit('file-error', { fileId, peer, code, message })
-    await this.store
-      .update(fileId, (r) => {
-        if (isFinal(r.state)) return false
-        r.state = 'failed'
-        r.error = { code, message }
-        return true
-      })
-      .catch(() => undefined)
-    await this.store.deleteChunks(fileId).catch(() => undefined)
-    live.record.storedChunks = 0
-    this.emitView(live)
-    if (groupOfFile(live.record) !== undefined) {
-      if (notify) await this.stopSource(live).catch(() => undefined)
-      return
-    }
-    if (notify && wasOffered) {
-      const reason =
-        code === 'storage-full' ? 'storage-full' : code === 'unavailable' ? 'unavailable' : 'failed'
-      await this.sendCancel(peer, fileId, reason, true)
-    }
-  }
-
-  private async sendCancel(
-    peer: string,
-    fileId: string,
-    reason: FileCancelMessage['reason'],
-    reliable: boolean,
-  ): Promise<void> {
-    const frame: FileCancelMessage = {
-      type: 'file-cancel',
-      id: newMessageId(),
-      ts: this.now(),
-      fileId,
-      reason,
-    }
-    if (reliable) await this.o.messenger.sendReliable(peer, frame)
-    else await this.o.messenger.sendEphemeral(peer, frame)
-  }
-
-  /** Persists a state change; false if the transfer had ended already. */
-  private async setState(live: Live, state: FileState): Promise<boolean> {
-    let changed = false
-    const stored = await this.store.update(live.record.fileId, (r) => {
-      if (isFinal(r.state)) return false
-      r.state = state
-      r.doneChunks = Math.max(r.doneChunks, live.record.doneChunks)
-      changed = true
-      return true
-    })
-    // Counters in memory run ahead of storage; only the state is taken from there.
-    if (stored !== undefined) live.record.state = stored.state
-    if (changed) this.emitView(live)
-    return changed
-  }
-
-  private stopStreams(live: Live): void {
-    const stream = live.stream
-    live.stream = undefined
-    if (stream !== undefined) this.o.peers.fileLink(live.record.peer)?.scheduler.remove(stream)
-    live.incoming?.stop()
-    live.incoming = undefined
-  }
-
-  private progress(live: Live, phase: 'preparing' | 'transferring', bytesDone: number, final = false): void {
-    live.meter.record(bytesDone)
-    const t = this.now()
-    if (!final && bytesDone < live.record.size && t - live.lastProgressMs < this.tuning.progressIntervalMs)
-      return
-    live.lastProgressMs = t
-    const r = live.record
-    this.emit('file-progress', {
-      fileId: r.fileId,
-      peer: r.peer,
-      direction: r.direction,
-      phase,
-      bytesDone,
-      bytesTotal: r.size,
-      bytesPerSecond: live.meter.bytesPerSecond(),
-      etaSeconds: live.meter.etaSeconds(r.size),
-    })
-  }
-
-  private view(live: Live): FileTransferView {
-    const r = live.record
-    const chunkCount = fileChunkCount(r.size, r.chunkSize)
-    const source = this.sourceOf(live)
-    const groupId = groupOfFile(r)
-    const moving =
-      r.direction === 'out'
-        ? live.stream !== undefined
-        : source !== undefined && this.o.peers.isOpen(source) && live.incoming !== undefined
-    const bytes = (chunks: number): number => Math.min(r.size, chunks * r.chunkSize)
-    return {
-      fileId: r.fileId,
-      peer: r.peer,
-      direction: r.direction,
-      kind: r.kind,
-      name: live.meta.name,
-      mime: live.meta.mime,
-      size: r.size,
-      state: r.state === 'transferring' && !moving ? 'waiting' : r.state,
-      bytesDone: bytes(r.state === 'preparing' ? r.storedChunks : r.doneChunks),
-      error: r.error === null ? null : { code: r.error.code as FileErrorCode, message: r.error.message },
-      // The sender's copy is deleted when the transfer is declined, cancelled or failed.
-      available:
-        r.storedChunks >= chunkCount &&
-        (r.state === 'done' ||
-          (r.direction === 'out' && (r.state === 'offered' || r.state === 'transferring'))),
-      wireBytes: this.wireBytes.get(r.fileId) ?? 0,
-      chunkSize: r.chunkSize,
-      ...(groupId === undefined ? {} : { groupId }),
-      ...(live.meta.from === undefined ? {} : { from: live.meta.from }),
-    }
-  }
-
-  /** Who sends us the chunks of an incoming file: the friend, or the member serving a group file. */
-  private sourceOf(live: Live): string | undefined {
-    return groupOfFile(live.record) === undefined ? live.record.peer : live.source
-  }
-
-  private countWire(fileId: string, bytes: number): void {
-    this.wireBytes.set(fileId, (this.wireBytes.get(fileId) ?? 0) + bytes)
-  }
-
-  private emitView(live: Live): void {
-    if (!this.closed) this.emit('file', this.view(live))
-  }
-
-  private livesOf(peer: string): Live[] {
-    return [...this.lives.values()].filter((l) => l.record.peer === peer)
-  }
-
-  private async get(fileId: string): Promise<Live | undefined> {
-    await this.started
-    const live = this.lives.get(fileId)
-    if (live !== undefined) return live
-    const record = await this.store.get(fileId)
-    if (record === undefined) return undefined
-    const loaded = this.newLive(record, this.store.meta(record))
-    if (!isFinal(record.state)) this.lives.set(fileId, loaded)
-    return loaded
-  }
-
-  private async mustGet(fileId: string): Promise<Live> {
-    const live = await this.get(fileId)
-    if (live === undefined) throw new FileTransferError('not-found', 'no such file')
-    return live
-  }
-
-  private async readable(fileId: string): Promise<{ record: FileRecord; meta: FileMeta }> {
-    await this.started
-    const record = await this.store.get(fileId)
-    if (record === undefined) throw new FileTransferError('not-found', 'no such file')
-    const live = this.lives.get(fileId) ?? this.newLive(record, this.store.meta(record))
-    live.record = record
-    if (!this.view(live).available)
-      throw new FileTransferError('bad-state', 'the file is not available on this device')
-    return { record, meta: live.meta }
-  }
-
-  private batchChunks(r: FileRecord): number {
-    return Math.max(1, Math.floor(this.tuning.batchBytes / r.chunkSize))
-  }
-
-  private background(work: Promise<unknown>): void {
-    work.catch((e: unknown) => {
-      if (!this.closed) console.error('file transfer work failed', e)
-    })
-  }
-}
-
-function cancelReasonOf(live: Live): FileCancelMessage['reason'] {
-  const code = live.record.error?.code
-  if (live.record.state === 'cancelled' || live.record.state === 'declined' || code === undefined)
-    return 'cancelled'
-  return code === 'storage-full' ? 'storage-full' : code === 'unavailable' ? 'unavailable' : 'failed'
 }

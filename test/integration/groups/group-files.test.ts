@@ -146,9 +146,8 @@ describe('files and images in a group', () => {
     const past = progressPast(dan, sent.fileId, 0.3)
     await dan.acceptFile(sent.fileId)
     await past
-    const source1 = (dan.files as unknown as { lives: Map<string, { source?: string }> }).lives.get(
-      sent.fileId,
-    )?.source
+    const lives = (dan.files as unknown as { lives: { byId: Map<string, { source?: string }> } }).lives
+    const source1 = lives.byId.get(sent.fileId)?.source
     expect([cat.username, ann.username]).toContain(source1)
     const gone = source1 === cat.username ? cat : ann
     gone.close()
