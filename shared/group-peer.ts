@@ -1,6 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id, Username } from './common.ts'
-import { FileId, FileOfferMessage, MessageId, peerLimits } from './peer.ts'
+import {
+  DeleteMessage,
+  EditMessage,
+  FileId,
+  FileOfferMessage,
+  MessageId,
+  peerLimits,
+  ReactionMessage,
+  ReplyQuote,
+} from './peer.ts'
 
 /**
  * Group chat frames (see docs/PROTOCOL.md, "Groups"). Two layers:
@@ -194,6 +203,7 @@ export const GroupTextContent = Type.Object(
     id: MessageId,
     ts: Type.Integer({ minimum: 0 }),
     text: Type.String({ minLength: 1, maxLength: peerLimits.maxTextLength }),
+    replyTo: Type.Optional(ReplyQuote),
   },
   strict,
 )
@@ -206,6 +216,16 @@ export type GroupTextContent = Static<typeof GroupTextContent>
 export const GroupFileContent = FileOfferMessage
 export type GroupFileContent = FileOfferMessage
 
-/** Everything a group message can carry. */
-export const GroupContent = Type.Union([GroupTextContent, GroupFileContent])
+/**
+ * Everything a group message can carry: a text, a shared file, or a change to a message of the
+ * group (a reaction by anyone; an edit or a delete for everyone by the message's author only,
+ * which the signature on the group message proves).
+ */
+export const GroupContent = Type.Union([
+  GroupTextContent,
+  GroupFileContent,
+  ReactionMessage,
+  EditMessage,
+  DeleteMessage,
+])
 export type GroupContent = Static<typeof GroupContent>

@@ -229,6 +229,11 @@ export class TincanClient extends Emitter<ClientEvents> {
       messenger: this.messenger,
       canSend: (peer) => this.trust.canSend(peer),
       files: this.files,
+      // Late-bound: the groups are made after the actions, and hand them changes from groups.
+      groups: () => ({
+        canPost: (groupId) => this.groupChat.fileRoutes().canPost(groupId),
+        postChange: (groupId, frame) => this.groupChat.postChange(groupId, frame),
+      }),
     })
     this.expiry = new ExpirySweeper({
       history: this.history,
@@ -252,6 +257,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       ...(env.groups?.maxLinks === undefined ? {} : { maxLinks: env.groups.maxLinks }),
       nextTimestamp: () => this.messenger.nextTimestamp(),
       files: this.files,
+      actions: this.actions,
       readReceipts: () => this.readReceipts,
       typingIndicators: () => this.typingIndicators,
     })
@@ -735,12 +741,14 @@ export class TincanClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * Sends a text to a group (conversation `group:<id>`): `queued`, then `sent` once another
-   * member's device has it, `delivered` once every member connected to this device has it.
-   * @throws GroupError 'not-found', 'not-member', 'invalid'.
+   * Sends a text to a group (conversation `group:<id>`), or a reply quoting one of its messages:
+   * `queued`, then `sent` once another member's device has it, `delivered` once every member
+   * connected to this device has it, `read` once every other member has read it.
+   * @throws GroupError 'not-found', 'not-member', 'invalid'; MessageActionError 'not-found' or
+   * 'deleted' for a `replyTo` that is not (or no longer) a message of the group.
    */
-  async sendGroupText(groupId: string, text: string): Promise<Message> {
-    return this.groupChat.sendText(groupId, text)
+  async sendGroupText(groupId: string, text: string, options?: SendTextOptions): Promise<Message> {
+    return this.groupChat.sendText(groupId, text, options)
   }
 
   /** Tells the group's connected members that the user is typing (or stopped), if typing indicators are on. */

@@ -1,4 +1,4 @@
-import type { FileOfferMessage, GroupFileFrame } from '../../../shared/index.ts'
+import type { FileOfferMessage, GroupFileFrame, MessageActionMessage } from '../../../shared/index.ts'
 import type { MessageContent } from '../store/history.ts'
 import type { GroupStore, LiveGroup } from './group-store.ts'
 import type { PeerViews } from './holdings.ts'
@@ -24,6 +24,12 @@ export interface GroupFileHandler {
   offerStored(peer: undefined, frame: FileOfferMessage, isNew: boolean): Promise<void>
   /** A member asks for, acknowledges or stops a file (already checked to be in the signed list). */
   groupControl(peer: string, frame: GroupFileFrame): Promise<void>
+}
+
+/** The message actions' side of changes in groups (message-actions.ts). */
+export interface GroupActionHandler {
+  /** A reaction, edit or delete from a group message whose author's signature was verified. */
+  receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void>
 }
 
 /**

@@ -1,12 +1,19 @@
 import { utf8Encode, type Identity } from '../../../crypto/index.ts'
-import { peerLimits, type FileOfferMessage, type GroupFrame, type Group } from '../../../shared/index.ts'
+import {
+  peerLimits,
+  type FileOfferMessage,
+  type GroupFrame,
+  type Group,
+  type MessageActionMessage,
+} from '../../../shared/index.ts'
 import type { Api } from '../api.ts'
 import { Emitter } from '../emitter.ts'
 import type { History, Message, MessageContent } from '../store/history.ts'
 import type { ContactRecord } from '../store/db.ts'
 import type { GroupFileRoutes } from '../files/group-files.ts'
+import { quoteFor } from '../quotes.ts'
 import { GroupAdmin } from './admin.ts'
-import type { GroupContext, GroupFileHandler, GroupTransport } from './context.ts'
+import type { GroupActionHandler, GroupContext, GroupFileHandler, GroupTransport } from './context.ts'
 import { GroupDelivery } from './delivery.ts'
 import { GroupError } from './errors.ts'
 import { portableGroup, type GroupRestoreCounts, type PortableGroupValue } from './group-backup.ts'
@@ -50,13 +57,15 @@ export interface GroupsOptions {
   readonly nextTimestamp?: () => number
   /** What files shared in groups do (files/transfers.ts). */
   readonly files?: GroupFileHandler
+  /** What reactions, edits and deletes in groups do (message-actions.ts). */
+  readonly actions?: GroupActionHandler
   /** Off: no read receipts are sent in groups, and the others' do not count. */
   readonly readReceipts?: () => boolean
   /** Off: typing is not sent to groups, and the others' is not reported. */
   readonly typingIndicators?: () => boolean
 }
 
-export type { GroupFileHandler, GroupTransport } from './context.ts'
+export type { GroupActionHandler, GroupFileHandler, GroupTransport } from './context.ts'
 export {
   groupConversationId,
   groupOfConversation,
@@ -127,7 +136,7 @@ export class Groups extends Emitter<GroupEvents> {
       changed: () => this.changed(),
     }
     const onMessage = (m: Message): void => this.emit('message', m)
-    const { identity, history, contact, api, files } = o
+    const { identity, history, contact, api, files, actions } = o
     const pins = (this.pins = new MemberPins(c, contact))
     const maxLinks = o.maxLinks ?? 8
     const links = (this.links = new GroupLinks(c, { maxLinks, mismatched: (u) => pins.isMismatched(u) }))
@@ -144,7 +153,7 @@ export class Groups extends Emitter<GroupEvents> {
       traffic: (groupId) => sync.traffic(groupId),
       onMessage,
     }))
-    const inbox = new GroupInbox(c, { history, files, keys, relay, sync, onMessage })
+    const inbox = new GroupInbox(c, { history, files, actions, keys, relay, sync, onMessage })
     const lists = new MemberLists(c, {
       identity,
       contact,
@@ -410,10 +419,32 @@ export class Groups extends Emitter<GroupEvents> {
    * `delivered` once every member connected to us has confirmed it.
    * @throws GroupError 'not-found', 'not-member', 'invalid'.
    */
-  async sendText(groupId: string, text: string): Promise<Message> {
+  async sendText(
+    groupId: string,
+    text: string,
+    options: { readonly replyTo?: string } = {},
+  ): Promise<Message> {
     if (text.length === 0 || text.length > peerLimits.maxTextLength)
       throw new GroupError('invalid', `a message has 1 to ${peerLimits.maxTextLength} characters`)
-    return this.relay.post(groupId, (id, ts) => ({ type: 'text', id, ts, text }), 'text', { text })
+    const replyTo =
+      options.replyTo === undefined
+        ? undefined
+        : await quoteFor(this.o.history, groupConversationId(groupId), options.replyTo)
+    const extra = replyTo === undefined ? {} : { replyTo }
+    const sent = await this.relay.post(groupId, (id, ts) => ({ type: 'text', id, ts, text, ...extra }), {
+      type: 'text',
+      content: { text, ...extra },
+    })
+    return sent as Message
+  }
+
+  /**
+   * Sends a reaction, edit or delete (already applied here by message-actions.ts) to the group as
+   * a group message: signed, so the others apply it as this user's change and no one else's.
+   * @throws GroupError 'not-found', 'not-member'.
+   */
+  async postChange(groupId: string, frame: MessageActionMessage): Promise<void> {
+    await this.relay.post(groupId, () => frame, undefined, frame.id)
   }
 
   /**
@@ -427,7 +458,8 @@ export class Groups extends Emitter<GroupEvents> {
     type: 'file' | 'image',
     content: MessageContent,
   ): Promise<Message> {
-    return this.relay.post(groupId, (_id, ts) => ({ ...offer, ts }), type, content, offer.id)
+    const sent = await this.relay.post(groupId, (_id, ts) => ({ ...offer, ts }), { type, content }, offer.id)
+    return sent as Message
   }
 
   /** Marks the conversation read; the authors are told when read receipts are on (signals.ts). */

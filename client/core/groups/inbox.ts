@@ -7,7 +7,8 @@ import {
 } from '../../../crypto/index.ts'
 import { decodeGroupContent, type GroupKeysFrame, type GroupMessagesFrame } from '../../../shared/index.ts'
 import type { History, Message } from '../store/history.ts'
-import { keptCopies, type GroupContext, type GroupFileHandler } from './context.ts'
+import { groupQuote } from '../quotes.ts'
+import { keptCopies, type GroupActionHandler, type GroupContext, type GroupFileHandler } from './context.ts'
 import type { CopyRow } from './group-db.ts'
 import { chainId, type LiveGroup } from './group-store.ts'
 import type { MessageRelay } from './relay.ts'
@@ -21,6 +22,7 @@ const maxParked = 2000
 export interface GroupInboxOptions {
   readonly history: History
   readonly files: GroupFileHandler | undefined
+  readonly actions: GroupActionHandler | undefined
   readonly keys: Pick<SenderKeys, 'install' | 'forward'>
   readonly relay: Pick<MessageRelay, 'forward'>
   readonly sync: Pick<GroupSync, 'sendSync' | 'repairSoon' | 'traffic' | 'progress'>
@@ -124,14 +126,28 @@ export class GroupInbox {
       this.o.relay.forward(g, h, bytes, peer)
       if (!content.ok) continue
       const value = content.value
+      if (value.type === 'reaction' || value.type === 'edit' || value.type === 'delete') {
+        await this.o.actions?.receiveGroup(g.id, h.sender, value)
+        continue
+      }
+      const conversationId = groupConversationId(g.id)
       const described =
         value.type === 'text'
-          ? { type: 'text', content: { text: value.text } }
+          ? {
+              type: 'text',
+              content:
+                value.replyTo === undefined
+                  ? { text: value.text }
+                  : {
+                      text: value.text,
+                      replyTo: await groupQuote(this.o.history, conversationId, value.replyTo),
+                    },
+            }
           : await this.o.files?.groupOffer(g.id, h.sender, value)
       if (described === undefined) continue
       const message: Message = {
         id: value.id,
-        conversationId: groupConversationId(g.id),
+        conversationId,
         author: h.sender,
         sentAt: value.ts,
         receivedAt: this.c.now(),

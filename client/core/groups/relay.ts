@@ -37,14 +37,17 @@ export class MessageRelay {
     private readonly o: MessageRelayOptions,
   ) {}
 
-  /** Encrypts once with our sender key, signs, stores and sends a group message. */
+  /**
+   * Encrypts once with our sender key, signs, stores and sends a group message. `stored` is what
+   * the history keeps of it; a change to another message (a reaction, an edit, a delete) keeps
+   * nothing of its own (`undefined`), only its ciphertext for members who catch up.
+   */
   async post(
     groupId: string,
     make: (id: string, ts: number) => GroupContent,
-    type: string,
-    stored: MessageContent,
+    stored: { readonly type: string; readonly content: MessageContent } | undefined,
     id: string = newMessageId(),
-  ): Promise<Message> {
+  ): Promise<Message | undefined> {
     return this.c.run(groupId, async () => {
       const { me, store } = this.c
       const g = this.c.groups.get(groupId)
@@ -61,15 +64,20 @@ export class MessageRelay {
       const copy: CopyRow = { groupId, seq: g.nextSeq++, ...h, ct, messageId: content.id }
       // The sending chain is stored before anything encrypted with it leaves.
       await store.save(g, { sender: true, chains: [chainId(h.sender, h.epoch)], copies: [copy] })
+      if (stored === undefined) {
+        this.o.traffic(groupId)
+        this.forward(g, h, ct, undefined)
+        return undefined
+      }
       const message: Message = {
         id: content.id,
         conversationId: groupConversationId(groupId),
         author: me,
         sentAt: ts,
         receivedAt: ts,
-        type,
+        type: stored.type,
         state: 'queued',
-        content: stored,
+        content: stored.content,
       }
       await this.o.history.add(message, { incoming: false, kind: 'group', peer: groupId })
       this.o.delivery.track(groupId, h, content.id)

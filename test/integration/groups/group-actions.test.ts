@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MessageActionError } from '../../../client/core/message-actions.ts'
+import { TincanClient, type ClientEnv, type GroupView } from '../../../client/core/client.ts'
+import type { Message } from '../../../client/core/store/history.ts'
+import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
+import { startServer, type TestServer } from '../../helpers/server.ts'
+import { until } from '../../helpers/until.ts'
+import { patternSource, untilState } from '../files/helpers.ts'
+import { groupEnv, groupMessages, untilTexts } from './helpers.ts'
+
+/**
+ * Replies, reactions, edits and deletions in a group of three real clients in Node (real server,
+ * real WebRTC): Ann made the group with her friends Bob and Cat, who are not friends of each other.
+ */
+describe('message actions in a group', () => {
+  let server: TestServer
+  let env: ClientEnv
+  let ann: TincanClient
+  let bob: TincanClient
+  let cat: TincanClient
+  let group: GroupView
+
+  beforeAll(async () => {
+    server = await startServer()
+    env = await groupEnv(server.baseUrl, 8)
+    ann = await registerClient(env, 'ann')
+    bob = await registerClient(env, 'bob')
+    cat = await registerClient(env, 'cat')
+    await befriend(ann, bob)
+    await befriend(ann, cat)
+    group = await ann.createGroup('Garden', [bob.username, cat.username])
+    for (const c of [ann, bob, cat])
+      await until(`${c.username} to see the group`, () => c.group(group.id)?.members.length === 3)
+  })
+
+  afterAll(async () => {
+    for (const c of [ann, bob, cat]) c.close()
+    await server.close()
+  })
+
+  /** A client's copy of a group message, once `check` holds for it. */
+  async function untilMessage(client: TincanClient, id: string, check: (m: Message) => boolean) {
+    return until(`${client.username}'s copy of ${id}`, async () => {
+      const m = (await groupMessages(client, group.id)).find((x) => x.id === id)
+      return m !== undefined && check(m) ? m : undefined
+    })
+  }
+
+  it('carries a reply with its quote, and reactions from any member, to everyone', async () => {
+    const question = await ann.sendGroupText(group.id, 'Who waters the tomatoes this week?')
+    await untilTexts(bob, group.id, [question.content.text])
+    const answer = await bob.sendGroupText(group.id, 'I will 🍅', { replyTo: question.id })
+    expect(answer.content.replyTo).toEqual({
+      id: question.id,
+      author: ann.username,
+      excerpt: question.content.text,
+    })
+    for (const c of [ann, cat]) {
+      const got = await untilMessage(c, answer.id, () => true)
+      expect(got.content.replyTo).toEqual({
+        id: question.id,
+        author: ann.username,
+        excerpt: question.content.text,
+      })
+    }
+    await cat.react(question.id, '👍')
+    await bob.react(question.id, '❤️')
+    for (const c of [ann, bob, cat]) {
+      const got = await untilMessage(c, question.id, (m) => (m.content.reactions?.length ?? 0) === 2)
+      expect(got.content.reactions?.map((r) => [r.author, r.emoji]).sort()).toEqual(
+        [
+          [bob.username, '❤️'],
+          [cat.username, '👍'],
+        ].sort(),
+      )
+    }
+  })
+
+  it("lets the author edit and delete their message for everyone, and no one else's", async () => {
+    const note = await cat.sendGroupText(group.id, 'Compost bin is full')
+    await untilTexts(ann, group.id, [note.content.text])
+    await untilTexts(bob, group.id, [note.content.text])
+    await cat.editMessage(note.id, 'Compost bin is full — emptied on Sunday')
+    for (const c of [ann, bob])
+      await untilMessage(c, note.id, (m) => m.content.text === 'Compost bin is full — emptied on Sunday')
+    // Someone else's message is not theirs to edit or delete: refused on their own device.
+    await expect(bob.editMessage(note.id, 'changed by bob')).rejects.toSatisfy((e) =>
+      MessageActionError.is(e, 'not-author'),
+    )
+    await expect(ann.deleteForEveryone(note.id)).rejects.toSatisfy((e) =>
+      MessageActionError.is(e, 'not-author'),
+    )
+    await cat.deleteForEveryone(note.id)
+    for (const c of [ann, bob]) {
+      const gone = await untilMessage(c, note.id, (m) => m.content.deleted === true)
+      expect(gone.content.text).toBe('')
+    }
+  })
+
+  it('refuses an edit that a member forges for another member’s message', async () => {
+    const original = await ann.sendGroupText(group.id, 'Meeting at the shed at six')
+    await untilTexts(bob, group.id, [original.content.text])
+    // Bob's device sends an edit of Ann's message as its own group message: its signature is
+    // Bob's, so the others see it is not Ann's change to make.
+    const refusals: string[] = []
+    cat.on('peer-error', (r) => {
+      if (r.code === 'not-author') refusals.push(r.peer)
+    })
+    await bob.groupChat.postChange(group.id, {
+      type: 'edit',
+      id: 'forged-edit-0001',
+      ts: Date.now(),
+      of: original.id,
+      text: 'Meeting cancelled',
+    })
+    await until('cat to refuse bob’s edit', () => refusals.includes(bob.username))
+    const atCat = await untilMessage(cat, original.id, () => true)
+    expect(atCat.content.text).toBe('Meeting at the shed at six')
+  })
+
+  it('gives a member who was away the changes made meanwhile, from the others', async () => {
+    const plan = await ann.sendGroupText(group.id, 'Seeds arrive Tuesday')
+    await untilTexts(cat, group.id, [plan.content.text])
+    cat.close()
+    await ann.editMessage(plan.id, 'Seeds arrive Wednesday')
+    await bob.react(plan.id, '🌱')
+    const image = await ann.sendGroupFile(group.id, patternSource('bed.png', 40 * 1024, 3, 'image/png'))
+    await untilState(bob, image.fileId, ['done'])
+    await ann.deleteForEveryone(image.fileId)
+    await untilMessage(bob, image.fileId, (m) => m.content.deleted === true)
+
+    cat = await TincanClient.login(env, cat.username, testPassword)
+    const got = await untilMessage(
+      cat,
+      plan.id,
+      (m) => m.content.text === 'Seeds arrive Wednesday' && (m.content.reactions?.length ?? 0) === 1,
+    )
+    expect(got.content.reactions?.[0]).toMatchObject({ author: bob.username, emoji: '🌱' })
+    const deleted = await untilMessage(cat, image.fileId, (m) => m.content.deleted === true)
+    expect(deleted.content.file).toBeUndefined()
+    expect(await cat.fileTransfer(image.fileId)).toBeUndefined()
+  })
+})
