@@ -154,6 +154,14 @@ export class Person {
       .filter({ has: this.page.getByTestId('message-text').getByText(text, { exact: true }) })
   }
 
+  /** Opens the menu of the message whose text is `text` (hovering shows its button); the menu. */
+  async messageMenu(text: string): Promise<Locator> {
+    const message = this.message(text)
+    await message.hover()
+    await message.getByTestId('message-menu').click()
+    return message.getByTestId('message-actions')
+  }
+
   messageTexts() {
     return this.page.getByTestId('message-text').allTextContents()
   }

@@ -202,6 +202,60 @@ describe.skipIf(chromiumPath === undefined)('a group of three in Chromium, throu
       .toBe('read')
   })
 
+  it('lets Bob answer Ann with a quote, Bob and Cat react, and Ann edit her message and then delete it for everyone', async () => {
+    const plan = 'Who brings the first-aid kit?'
+    const answer = 'I will, it is in my car 🩹'
+    const fixed = 'Who brings the first-aid kit and the sunscreen?'
+    await ann.send(plan)
+    for (const p of [bob, cat]) await p.expectMessage(plan)
+    const planId = (await ann.message(plan).getAttribute('data-id')) ?? ''
+    const planFor = (p: Person) => p.page.locator(`[data-testid="message"][data-id="${planId}"]`)
+
+    // Bob may answer and react, but only Ann may edit or delete it for everyone.
+    const menu = await bob.messageMenu(plan)
+    expect(await menu.getByTestId('action-edit').count()).toBe(0)
+    expect(await menu.getByTestId('action-delete-everyone').count()).toBe(0)
+    await menu.getByTestId('action-reply').click()
+    await expect.poll(() => bob.byTestId('reply-bar').textContent()).toContain(plan)
+    await bob.send(answer)
+    await expect.poll(() => bob.byTestId('reply-bar').count()).toBe(0)
+    for (const p of [ann, cat]) {
+      await p.expectMessage(answer)
+      const quote = p.message(answer).getByTestId('quote')
+      expect(await quote.getAttribute('data-quote-id')).toBe(planId)
+      expect(await quote.getAttribute('data-quote-author')).toBe(ann.name)
+      expect(await quote.getByTestId('quote-excerpt').textContent()).toBe(plan)
+    }
+    expect(await cat.message(answer).getByTestId('quote-author').textContent()).toBe(ann.name)
+    expect(await ann.message(answer).getByTestId('quote-author').textContent()).toBe('You')
+
+    for (const p of [cat, bob])
+      await (await p.messageMenu(plan)).locator('[data-testid="action-react"][data-emoji="👍"]').click()
+    const thumbs = planFor(ann).locator('[data-testid="reaction"][data-emoji="👍"]')
+    await expect.poll(() => thumbs.getAttribute('data-count'), { timeout: 30_000 }).toBe('2')
+    expect(await thumbs.textContent()).toContain('2')
+    expect(await thumbs.getAttribute('data-mine')).toBe('false')
+    const label = (await thumbs.getAttribute('aria-label')) ?? ''
+    for (const p of [bob, cat]) expect(label).toContain(p.name)
+    await ann.shot('group-05-message-actions')
+
+    await (await ann.messageMenu(plan)).getByTestId('action-edit').click()
+    await expect.poll(() => ann.byTestId('composer-input').inputValue()).toBe(plan)
+    await ann.send(fixed)
+    for (const p of [bob, cat]) {
+      await p.expectMessage(fixed)
+      await expect.poll(() => planFor(p).getByTestId('message-edited').count()).toBe(1)
+      expect(await p.messageTexts()).not.toContain(plan)
+    }
+
+    await (await ann.messageMenu(fixed)).getByTestId('action-delete-everyone').click()
+    await ann.byTestId('confirm-delete-confirm').click()
+    for (const p of [bob, cat]) {
+      await expect.poll(() => planFor(p).getByTestId('message-deleted').count(), { timeout: 30_000 }).toBe(1)
+      expect(await p.messageTexts()).not.toContain(fixed)
+    }
+  })
+
   it('shows an image Ann attaches inline to Bob and Cat, and gives Bob the file she sent with it, byte for byte', async () => {
     // A 640 px wide trail map, and a 3 MiB file of random bytes, picked together.
     const map = pngImage(640, 360, (x, y) => [

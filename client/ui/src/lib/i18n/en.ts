@@ -155,6 +155,9 @@ export const en = {
   'msg.deleteEveryoneTitle': 'Delete this message for everyone?',
   'msg.deleteEveryoneBody':
     'It is removed from your device and from {name}’s, where it shows as deleted. If {name} is offline, it goes when they are back.',
+  'msg.deleteMeBodyGroup': 'It is removed from this device only. The other members keep their copies.',
+  'msg.deleteEveryoneBodyGroup':
+    'It is removed from your device and from the other members’, where it shows as deleted. Members who are offline get it when they are back.',
   'msg.deleted': 'This message was deleted',
   'msg.deletedByYou': 'You deleted this message',
   'msg.quoteLabel': 'Reply to {name}: show the original message',

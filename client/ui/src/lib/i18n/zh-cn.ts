@@ -155,6 +155,9 @@ export const zhCN: Record<MessageKey, string> = {
   'msg.deleteEveryoneTitle': '为所有人删除这条消息？',
   'msg.deleteEveryoneBody':
     '它会从你的设备和 {name} 的设备上删除，对方会看到“消息已删除”。如果 {name} 不在线，会在其上线后删除。',
+  'msg.deleteMeBodyGroup': '只从此设备删除。其他成员仍保留他们的副本。',
+  'msg.deleteEveryoneBodyGroup':
+    '它会从你和其他成员的设备上删除，他们会看到“消息已删除”。不在线的成员会在上线后删除。',
   'msg.deleted': '此消息已被删除',
   'msg.deletedByYou': '你删除了这条消息',
   'msg.quoteLabel': '回复 {name}：查看原消息',

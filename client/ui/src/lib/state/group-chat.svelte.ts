@@ -1,14 +1,12 @@
 import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
 import { groupOfConversation } from '../../../../core/groups/groups.ts'
 import type { Message } from '../../../../core/store/history.ts'
-import { peerLimits } from '../../../../../shared/index.ts'
 import { SvelteMap } from 'svelte/reactivity'
 import { coalesced } from '../coalesce.ts'
-import { t } from '../i18n/i18n.svelte.ts'
 import { filesState } from './files.svelte.ts'
-import { groupErrorText } from './groups.svelte.ts'
+import { groupErrorText, groupsState } from './groups.svelte.ts'
+import { MessageActions } from './message-actions.svelte.ts'
 import { MessageWindow } from './message-window.svelte.ts'
-import { toasts } from './toasts.svelte.ts'
 import { OwnTyping, Typists } from './typing.svelte.ts'
 
 /** The open group conversation: its messages, paging, sending, typing both ways and read marking. */
@@ -16,13 +14,25 @@ class GroupChatState {
   groupId = $state<string | undefined>()
   /** The messages shown, paged at both ends. */
   readonly list = new MessageWindow({ errorText: groupErrorText, onLatest: () => this.markRead() })
+  /** Sending, replying, reacting, editing and deleting in the open group; once out of it, only reading. */
+  readonly actions: MessageActions = new MessageActions({
+    list: this.list,
+    client: () => this.client,
+    errorText: groupErrorText,
+    post: (client, text, replyTo) => {
+      if (this.groupId === undefined) return undefined
+      return client.sendGroupText(this.groupId, text, replyTo === undefined ? undefined : { replyTo })
+    },
+    stopTyping: () => this.myTyping.stop(),
+    sent: (m) => this.onMessage(m),
+    writable: () => this.groupId !== undefined && groupsState.group(this.groupId)?.state === 'active',
+  })
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
   /** Per group, the members typing there (kept for every group, so opening one shows it at once). */
   private readonly typing = new SvelteMap<string, Typists>()
   private readonly myTyping = new OwnTyping((groupId, typing) => this.client?.setGroupTyping(groupId, typing))
-  private sending: Promise<unknown> = Promise.resolve()
 
   attach(client: TincanClient): void {
     this.client = client
@@ -30,6 +40,8 @@ class GroupChatState {
     document.addEventListener('visibilitychange', onVisible)
     this.off = [
       client.on('message', (m) => this.onMessage(m)),
+      client.on('message-updated', (m) => this.actions.updated(m)),
+      client.on('message-removed', (r) => this.actions.removed(r)),
       client.on('group-typing', (e) => this.setTyping(e.groupId, e.username, e.typing)),
       () => document.removeEventListener('visibilitychange', onVisible),
     ]
@@ -54,6 +66,7 @@ class GroupChatState {
     this.myTyping.stop()
     filesState.releaseImages()
     this.groupId = groupId
+    this.actions.reset()
     await this.list.show(client, groupConversationId(groupId), focus)
     this.markRead()
   }
@@ -63,41 +76,12 @@ class GroupChatState {
     filesState.releaseImages()
     this.groupId = undefined
     this.list.clear()
+    this.actions.reset()
   }
 
   /** The pane of `groupId` went away: stop following it, unless another group is open already. */
   release(groupId: string): void {
     if (this.groupId === groupId) this.close()
-  }
-
-  /**
-   * Sends a text to the open group; false (with a toast) if it could not be sent. Sends run one
-   * after another, so messages typed quickly still go out in order.
-   */
-  send(text: string): Promise<boolean> {
-    const run = this.sending.then(() => this.sendNow(text))
-    this.sending = run.catch(() => undefined)
-    return run
-  }
-
-  private async sendNow(text: string): Promise<boolean> {
-    const client = this.client
-    const groupId = this.groupId
-    const body = text.trim()
-    if (client === undefined || groupId === undefined || body === '') return false
-    if (body.length > peerLimits.maxTextLength) {
-      toasts.error(t('chat.tooLong', { max: peerLimits.maxTextLength }))
-      return false
-    }
-    this.myTyping.stop()
-    try {
-      await this.list.showLatest()
-      this.onMessage(await client.sendGroupText(groupId, body))
-      return true
-    } catch (e: unknown) {
-      toasts.error(groupErrorText(e))
-      return false
-    }
   }
 
   /** Members typing in `groupId` right now, in the order they started. */
