@@ -1,5 +1,5 @@
 import { fileChunkCount } from '../../../crypto/index.ts'
-import type { FileCancelMessage } from '../../../shared/index.ts'
+import type { FileAcceptMessage, FileCancelMessage } from '../../../shared/index.ts'
 import { newMessageId } from '../messenger.ts'
 import type { FileRecord, FileState } from '../store/db.ts'
 import { isFinal, type FileMeta, type FileStore } from './file-store.ts'
@@ -28,6 +28,8 @@ export interface Live {
   gapAskedAt: number
   /** in, group file: the member sending us the chunks now. */
   source?: string | undefined
+  /** out: an accept that came while the offer was still being recorded here (taken up right after). */
+  earlyAccept?: { readonly peer: string; readonly frame: FileAcceptMessage } | undefined
   /** in, group file: members who said they do not have it (asked again once their connection reopens, or after a while). */
   readonly refused: Set<string>
   readonly meter: RateMeter

@@ -186,6 +186,9 @@ export class FileSending {
     live.record.state = record.state
     live.record.storedChunks = record.storedChunks
     this.lives.emitView(live)
+    const early = live.earlyAccept
+    live.earlyAccept = undefined
+    if (early !== undefined) this.onAccept(early.peer, early.frame, live)
   }
 
   /**
@@ -228,8 +231,14 @@ export class FileSending {
       return
     }
     const chunkCount = fileChunkCount(r.size, r.chunkSize)
+    if (r.state === 'preparing') {
+      // The offer is out but not yet recorded as offered (the friend answered within that
+      // moment): taken up as soon as it is, or the friend would wait for chunks that never come.
+      if (live.meta.hash !== '') live.earlyAccept = { peer, frame }
+      return
+    }
     const link = this.o.peers.fileLink(peer)
-    if (r.state === 'preparing' || link === undefined || frame.fromChunk > chunkCount) return
+    if (link === undefined || frame.fromChunk > chunkCount) return
     if (r.state === 'offered') {
       r.state = 'transferring'
       this.lives.background(this.persistTransferring(live))

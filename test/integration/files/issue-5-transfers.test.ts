@@ -155,6 +155,41 @@ describe('file transfers between two clients in Node', () => {
     bob.setAutoAcceptImagesUnderBytes(10 * MiB)
   })
 
+  it('takes an accept that arrives before the sender has recorded its offer as sent', async () => {
+    await connected()
+    // The sender's "offered" write is held back until Bob's accept has reached Alice: on a busy
+    // machine that moment is real, and an accept lost in it left Bob waiting for ever.
+    const store = storeOf(alice)
+    const update = store.update.bind(store)
+    let releaseOffered!: () => void
+    const offeredHeld = new Promise<void>((resolve) => (releaseOffered = resolve))
+    store.update = async (fileId, change) => {
+      if ((await store.get(fileId))?.state === 'preparing') await offeredHeld
+      return update(fileId, change)
+    }
+    const control = alice.files.control.bind(alice.files)
+    let acceptArrived!: () => void
+    const acceptSeen = new Promise<void>((resolve) => (acceptArrived = resolve))
+    alice.files.control = async (peer, frame) => {
+      if (frame.type === 'file-accept') acceptArrived()
+      return control(peer, frame)
+    }
+    try {
+      const source = patternSource('minutes.txt', 3 * MiB + 11, 61, 'text/plain')
+      const sent = await alice.sendFile(bob.username, source)
+      await untilState(bob, sent.fileId, ['offered'])
+      await bob.acceptFile(sent.fileId)
+      await acceptSeen
+      releaseOffered()
+      await untilState(bob, sent.fileId, ['done'])
+      expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    } finally {
+      releaseOffered()
+      store.update = update
+      alice.files.control = control
+    }
+  })
+
   it('tells the sender when the receiver declines, and frees the sender’s copy', async () => {
     const sent = await alice.sendFile(bob.username, patternSource('big.iso', 3 * MiB, 51))
     await untilState(bob, sent.fileId, ['offered'])
