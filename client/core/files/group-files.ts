@@ -36,9 +36,14 @@ export function groupOfFile(r: FileRecord): string | undefined {
 
 export { groupConversationId }
 
-/** Whether this device can serve the whole file: received and verified, or its own shared file. */
+/**
+ * Whether this device can serve the whole file: received and verified, or its own shared file —
+ * also in the moment between its message going out and it being recorded as done (a member who
+ * asks at once must not be sent away).
+ */
 export function canServe(r: FileRecord): boolean {
-  return r.state === 'done' && r.storedChunks >= fileChunkCount(r.size, r.chunkSize)
+  const whole = r.storedChunks >= fileChunkCount(r.size, r.chunkSize)
+  return whole && (r.state === 'done' || (r.direction === 'out' && r.state === 'preparing'))
 }
 
 interface ServeOptions {
