@@ -137,14 +137,8 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
     change: (who: ChangeBy, entry?: OutboxRecord) => Promise<ChangeOutcome>,
   ): Promise<Message> {
     const target = await this.o.history.get(messageId)
-    const groupId = target === undefined ? undefined : groupOfConversation(target.conversationId)
-    if (target !== undefined && groupId !== undefined)
-      return this.actInGroup(groupId, target.conversationId, messageId, frameOf, change)
-    const peer = target === undefined ? undefined : peerOfConversation(target.conversationId)
-    if (target === undefined || peer === undefined)
-      throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
-    if (!(await this.o.canSend(peer)))
-      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
+    if (target === undefined) throw new MessageActionError('not-found', 'no such message')
+    const deliver = await this.routeOf(target.conversationId)
     const ts = this.o.messenger.nextTimestamp()
     const frame = frameOf(messageId, ts)
     const checked = decodePeerMessage(frame)
@@ -153,11 +147,8 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
         'invalid',
         `not a valid ${frame.type}: ${'path' in checked ? checked.path : ''}`,
       )
-    let outcome = { ok: false, reason: 'not-found' } as ChangeOutcome
-    await this.o.messenger.sendWritten(peer, frame, async (entry) => {
-      outcome = await change({ by: this.o.me, conversationId: target.conversationId, at: ts }, entry)
-      return outcome.ok
-    })
+    const who: ChangeBy = { by: this.o.me, conversationId: target.conversationId, at: ts }
+    const outcome = await deliver(frame, (entry) => change(who, entry))
     if (!outcome.ok)
       throw new MessageActionError(
         localError[outcome.reason],
@@ -168,36 +159,43 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
   }
 
   /**
-   * A change in a group: applied here first, then sent to the members as a group message (which
-   * is kept for members who catch up later, like any other).
+   * How a change reaches the others, checked before anything changes: to a friend through the
+   * outbox, written in the same transaction as the change; in a group as a group message once
+   * applied here (kept for members who catch up later, like any other).
+   * @throws MessageActionError 'not-found' (not a conversation this user can write to), 'forbidden'.
    */
-  private async actInGroup(
-    groupId: string,
+  private async routeOf(
     conversationId: string,
-    messageId: string,
-    frameOf: (of: string, ts: number) => MessageActionMessage,
-    change: (who: ChangeBy) => Promise<ChangeOutcome>,
-  ): Promise<Message> {
-    const groups = this.o.groups?.()
-    if (groups?.canPost(groupId) !== true)
-      throw new MessageActionError('forbidden', 'you are no longer in this group')
-    const ts = this.o.messenger.nextTimestamp()
-    const frame = frameOf(messageId, ts)
-    const checked = decodePeerMessage(frame)
-    if (!checked.ok)
-      throw new MessageActionError(
-        'invalid',
-        `not a valid ${frame.type}: ${'path' in checked ? checked.path : ''}`,
-      )
-    const outcome = await change({ by: this.o.me, conversationId, at: ts })
-    if (!outcome.ok)
-      throw new MessageActionError(
-        localError[outcome.reason],
-        `cannot ${frame.type} this message: ${outcome.reason}`,
-      )
-    await groups.postChange(groupId, frame)
-    await this.applied(outcome)
-    return outcome.message
+  ): Promise<
+    (
+      frame: MessageActionMessage,
+      apply: (entry?: OutboxRecord) => Promise<ChangeOutcome>,
+    ) => Promise<ChangeOutcome>
+  > {
+    const groupId = groupOfConversation(conversationId)
+    if (groupId !== undefined) {
+      const groups = this.o.groups?.()
+      if (groups?.canPost(groupId) !== true)
+        throw new MessageActionError('forbidden', 'you are no longer in this group')
+      return async (frame, apply) => {
+        const outcome = await apply()
+        if (outcome.ok) await groups.postChange(groupId, frame)
+        return outcome
+      }
+    }
+    const peer = peerOfConversation(conversationId)
+    if (peer === undefined)
+      throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
+    if (!(await this.o.canSend(peer)))
+      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
+    return async (frame, apply) => {
+      let outcome = { ok: false, reason: 'not-found' } as ChangeOutcome
+      await this.o.messenger.sendWritten(peer, frame, async (entry) => {
+        outcome = await apply(entry)
+        return outcome.ok
+      })
+      return outcome
+    }
   }
 
   /** @internal MessageActionHandler: a reaction, edit or deletion from a friend. */
