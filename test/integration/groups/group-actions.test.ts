@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MessageActionError } from '../../../client/core/message-actions.ts'
 import { TincanClient, type ClientEnv, type GroupView } from '../../../client/core/client.ts'
 import type { Message } from '../../../client/core/store/history.ts'
-import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
-import { startServer, type TestServer } from '../../helpers/server.ts'
+import { testPassword } from '../../helpers/clients.ts'
+import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { patternSource, untilState } from '../files/helpers.ts'
-import { groupEnv, groupMessages, untilTexts } from './helpers.ts'
+import { groupMessages, startGroup, untilTexts } from './helpers.ts'
 
 /**
  * Replies, reactions, edits and deletions in a group of three real clients in Node (real server,
@@ -21,16 +21,9 @@ describe('message actions in a group', () => {
   let group: GroupView
 
   beforeAll(async () => {
-    server = await startServer()
-    env = await groupEnv(server.baseUrl, 8)
-    ann = await registerClient(env, 'ann')
-    bob = await registerClient(env, 'bob')
-    cat = await registerClient(env, 'cat')
-    await befriend(ann, bob)
-    await befriend(ann, cat)
-    group = await ann.createGroup('Garden', [bob.username, cat.username])
-    for (const c of [ann, bob, cat])
-      await until(`${c.username} to see the group`, () => c.group(group.id)?.members.length === 3)
+    const started = await startGroup(['ann', 'bob', 'cat'], 'Garden', 8)
+    ;({ server, env, group } = started)
+    ;[ann, bob, cat] = started.clients as [TincanClient, TincanClient, TincanClient]
   })
 
   afterAll(async () => {

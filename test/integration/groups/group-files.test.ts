@@ -3,11 +3,11 @@ import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { FileTransferError } from '../../../client/core/files/transfers.ts'
 import { FileEncryptor, fromBase64Url } from '../../../crypto/index.ts'
 import type { GroupView } from '../../../client/core/groups/groups.ts'
-import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
-import { startServer, type TestServer } from '../../helpers/server.ts'
+import { registerClient, befriend, testPassword } from '../../helpers/clients.ts'
+import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
-import { deliver, groupEnv, groupErrors, groupMessages } from './helpers.ts'
+import { deliver, groupErrors, groupMessages, startGroup } from './helpers.ts'
 
 /**
  * Files and images in a group, with four real clients in Node (real server, real WebRTC): Ann
@@ -27,18 +27,9 @@ describe('files and images in a group', () => {
   const members = (): TincanClient[] => [ann, bob, cat, dan]
 
   beforeAll(async () => {
-    server = await startServer()
-    env = await groupEnv(server.baseUrl, 2)
-    ann = await registerClient(env, 'ann')
-    bob = await registerClient(env, 'bob')
-    cat = await registerClient(env, 'cat')
-    dan = await registerClient(env, 'dan')
-    await befriend(ann, bob)
-    await befriend(ann, cat)
-    await befriend(ann, dan)
-    group = await ann.createGroup('Photos', [bob.username, cat.username, dan.username])
-    for (const c of members())
-      await until(`${c.username} to see the group`, () => c.group(group.id)?.members.length === 4)
+    const started = await startGroup(['ann', 'bob', 'cat', 'dan'], 'Photos', 2)
+    ;({ server, env, group } = started)
+    ;[ann, bob, cat, dan] = started.clients as [TincanClient, TincanClient, TincanClient, TincanClient]
   })
 
   afterAll(async () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GroupTypingEvent, GroupView, TincanClient } from '../../../client/core/client.ts'
-import { befriend, registerClient } from '../../helpers/clients.ts'
-import { startServer, type TestServer } from '../../helpers/server.ts'
+import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
-import { groupEnv, groupMessages, untilTexts } from './helpers.ts'
+import { groupMessages, startGroup, untilTexts } from './helpers.ts'
 
 /**
  * Typing and read receipts in a group of three real clients in Node (real server, real WebRTC):
@@ -17,14 +16,9 @@ describe('typing and read receipts in a group', () => {
   let group: GroupView
 
   beforeAll(async () => {
-    server = await startServer()
-    const env = await groupEnv(server.baseUrl, 8)
-    ann = await registerClient(env, 'ann')
-    bob = await registerClient(env, 'bob')
-    cat = await registerClient(env, 'cat')
-    await befriend(ann, bob)
-    await befriend(ann, cat)
-    group = await ann.createGroup('Choir', [bob.username, cat.username])
+    const started = await startGroup(['ann', 'bob', 'cat'], 'Choir', 8)
+    ;({ server, group } = started)
+    ;[ann, bob, cat] = started.clients as [TincanClient, TincanClient, TincanClient]
     for (const c of [ann, bob, cat])
       await until(`${c.username} connected to both others`, () =>
         c.group(group.id)?.members.every((m) => m.me || m.connected),

@@ -1,11 +1,13 @@
 import { utf8Encode } from '../../../crypto/index.ts'
-import type { ClientEnv, TincanClient } from '../../../client/core/client.ts'
+import type { ClientEnv, GroupView, TincanClient } from '../../../client/core/client.ts'
 import type { CopyRow } from '../../../client/core/groups/group-db.ts'
 import type { LiveGroup } from '../../../client/core/groups/group-store.ts'
 import type { GroupFrame } from '../../../shared/index.ts'
 import { groupConversationId, type GroupErrorEvent } from '../../../client/core/groups/groups.ts'
 import type { Message } from '../../../client/core/store/history.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
+import { befriend, registerClient } from '../../helpers/clients.ts'
+import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 
 /** A Node client environment whose devices open at most `maxLinks` group connections each. */
@@ -63,4 +65,38 @@ export async function copiesOf(client: TincanClient, groupId: string): Promise<C
 /** Hands frames to a client's group layer as if `from`'s connection had delivered them. */
 export async function deliver(client: TincanClient, from: string, frame: GroupFrame): Promise<void> {
   await client.groupChat.receive(from, utf8Encode(JSON.stringify(frame)))
+}
+
+/** A server, and a group the first client made with the others, its friends (who are not friends of one another). */
+export interface StartedGroup {
+  readonly server: TestServer
+  readonly env: ClientEnv
+  readonly clients: TincanClient[]
+  readonly group: GroupView
+}
+
+/**
+ * Starts a server, registers one client per stem, befriends the first with each of the others
+ * and has it create the group `name` with them; resolves once every client holds the group with
+ * all its members.
+ */
+export async function startGroup(
+  stems: readonly string[],
+  name: string,
+  maxLinks: number,
+): Promise<StartedGroup> {
+  const server = await startServer()
+  const env = await groupEnv(server.baseUrl, maxLinks)
+  const clients: TincanClient[] = []
+  for (const stem of stems) clients.push(await registerClient(env, stem))
+  const [admin, ...others] = clients
+  if (admin === undefined) throw new Error('a group needs an admin')
+  for (const c of others) await befriend(admin, c)
+  const group = await admin.createGroup(
+    name,
+    others.map((c) => c.username),
+  )
+  for (const c of clients)
+    await until(`${c.username} to see the group`, () => c.group(group.id)?.members.length === clients.length)
+  return { server, env, clients, group }
 }
