@@ -67,6 +67,17 @@ const localError: Record<ChangeRefusal, MessageActionErrorCode> = {
   stale: 'deleted',
 }
 
+/** Why every member would refuse our change to a group message, if they would (history.ts applies the same rules). */
+function groupRefusal(target: Message, frame: MessageActionMessage, me: string): ChangeRefusal | undefined {
+  if (frame.type !== 'reaction' && target.author !== me) return 'not-author'
+  if (target.content.deleted === true) return 'deleted'
+  if (target.type === 'timer' || (frame.type === 'edit' && target.type !== 'text')) return 'not-editable'
+  return undefined
+}
+
+/** Changes to group messages that came before the message itself, kept for this many messages. */
+const maxEarlyTargets = 500
+
 /**
  * Reactions, edits and deletions of messages already sent. Each is applied here and written to
  * the outbox in one transaction, then goes to the friend like a message (in order, resent until
@@ -74,6 +85,9 @@ const localError: Record<ChangeRefusal, MessageActionErrorCode> = {
  * stored, so repeats change nothing. See docs/PROTOCOL.md §4.
  */
 export class MessageActions extends Emitter<MessageActionEvents> implements MessageActionHandler {
+  /** Per message id: changes from a group that came before the message (oldest targets go first). */
+  private readonly early = new Map<string, { who: ChangeBy; frame: MessageActionMessage }[]>()
+
   constructor(private readonly o: MessageActionsOptions) {
     super()
   }
@@ -138,7 +152,7 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
   ): Promise<Message> {
     const target = await this.o.history.get(messageId)
     if (target === undefined) throw new MessageActionError('not-found', 'no such message')
-    const deliver = await this.routeOf(target.conversationId)
+    const deliver = await this.routeOf(target)
     const ts = this.o.messenger.nextTimestamp()
     const frame = frameOf(messageId, ts)
     const checked = decodePeerMessage(frame)
@@ -160,30 +174,33 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
 
   /**
    * How a change reaches the others, checked before anything changes: to a friend through the
-   * outbox, written in the same transaction as the change; in a group as a group message once
-   * applied here (kept for members who catch up later, like any other).
+   * outbox, written in the same transaction as the change; in a group as a group message (kept
+   * for members who catch up later, like any other), sent before it is applied here — with no
+   * outbox behind it, a change shown here but never sent would be worse than one not shown.
    * @throws MessageActionError 'not-found' (not a conversation this user can write to), 'forbidden'.
    */
   private async routeOf(
-    conversationId: string,
+    target: Message,
   ): Promise<
     (
       frame: MessageActionMessage,
       apply: (entry?: OutboxRecord) => Promise<ChangeOutcome>,
     ) => Promise<ChangeOutcome>
   > {
-    const groupId = groupOfConversation(conversationId)
+    const groupId = groupOfConversation(target.conversationId)
     if (groupId !== undefined) {
       const groups = this.o.groups?.()
       if (groups?.canPost(groupId) !== true)
         throw new MessageActionError('forbidden', 'you are no longer in this group')
       return async (frame, apply) => {
-        const outcome = await apply()
-        if (outcome.ok) await groups.postChange(groupId, frame)
-        return outcome
+        // The rules every member applies (history.ts), checked before anything leaves.
+        const refusal = groupRefusal(target, frame, this.o.me)
+        if (refusal !== undefined) return { ok: false, reason: refusal }
+        await groups.postChange(groupId, frame)
+        return apply()
       }
     }
-    const peer = peerOfConversation(conversationId)
+    const peer = peerOfConversation(target.conversationId)
     if (peer === undefined)
       throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
     if (!(await this.o.canSend(peer)))
@@ -208,10 +225,26 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
    * reaction from any member; an edit or a delete only of the author's own message.
    */
   async receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void> {
-    await this.apply({ by: author, conversationId: groupConversationId(groupId), at: frame.ts }, frame)
+    const who: ChangeBy = { by: author, conversationId: groupConversationId(groupId), at: frame.ts }
+    if ((await this.apply(who, frame)) !== 'not-found') return
+    // In a group a change can overtake its message (another sender's tree, a gap being repaired):
+    // it waits for the message, and is applied when that is stored (`groupMessageStored`).
+    const waiting = this.early.get(frame.of) ?? []
+    waiting.push({ who, frame })
+    this.early.set(frame.of, waiting)
+    if (this.early.size > maxEarlyTargets) this.early.delete(this.early.keys().next().value as string)
   }
 
-  private async apply(who: ChangeBy, frame: MessageActionMessage): Promise<void> {
+  /** A group message was stored: changes that came before it are applied now, in the order they came. */
+  async groupMessageStored(messageId: string): Promise<void> {
+    const waiting = this.early.get(messageId)
+    if (waiting === undefined) return
+    this.early.delete(messageId)
+    for (const { who, frame } of waiting) await this.apply(who, frame)
+  }
+
+  /** Applies a change from someone else; the refusal, if it was refused. */
+  private async apply(who: ChangeBy, frame: MessageActionMessage): Promise<ChangeRefusal | undefined> {
     const peer = who.by
     let outcome: ChangeOutcome
     switch (frame.type) {
@@ -229,13 +262,17 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
         return unreachable
       }
     }
-    if (outcome.ok) await this.applied(outcome)
-    else if (refusedFromFriend.has(outcome.reason))
+    if (outcome.ok) {
+      await this.applied(outcome)
+      return undefined
+    }
+    if (refusedFromFriend.has(outcome.reason))
       this.emit('refused', {
         peer,
         code: outcome.reason,
         message: `${peer} sent a ${frame.type} for a message that is not theirs to change (${outcome.reason}); ignored`,
       })
+    return outcome.reason
   }
 
   private async applied(outcome: Extract<ChangeOutcome, { ok: true }>): Promise<void> {

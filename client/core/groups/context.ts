@@ -30,6 +30,8 @@ export interface GroupFileHandler {
 export interface GroupActionHandler {
   /** A reaction, edit or delete from a group message whose author's signature was verified. */
   receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void>
+  /** A group message was stored: changes that came before it can apply now. */
+  groupMessageStored(messageId: string): Promise<void>
 }
 
 /**

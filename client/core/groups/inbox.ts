@@ -156,7 +156,10 @@ export class GroupInbox {
         content: described.content,
       }
       const isNew = await this.o.history.add(message, { incoming: true, kind: 'group', peer: g.id })
-      if (isNew) this.o.onMessage(message)
+      if (isNew) {
+        this.o.onMessage(message)
+        await this.o.actions?.groupMessageStored(message.id)
+      }
       if (value.type === 'file-offer') await this.o.files?.offerStored(undefined, value, isNew)
     }
     if (dirty.size > 0 || copies.length > 0) await this.c.store.save(g, { chains: dirty, copies })

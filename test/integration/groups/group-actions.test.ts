@@ -6,7 +6,8 @@ import { testPassword } from '../../helpers/clients.ts'
 import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { patternSource, untilState } from '../files/helpers.ts'
-import { groupMessages, startGroup, untilTexts } from './helpers.ts'
+import { copiesOf, deliver, groupMessages, startGroup, untilTexts } from './helpers.ts'
+import { toBase64Url, utf8Decode } from '../../../crypto/index.ts'
 
 /**
  * Replies, reactions, edits and deletions in a group of three real clients in Node (real server,
@@ -109,6 +110,38 @@ describe('message actions in a group', () => {
     await until('cat to refuse bob’s edit', () => refusals.includes(bob.username))
     const atCat = await untilMessage(cat, original.id, () => true)
     expect(atCat.content.text).toBe('Meeting at the shed at six')
+  })
+
+  it('keeps a change that overtakes its message, and applies it when the message comes', async () => {
+    // Cat's device drops group messages for a moment, as if they were still on their way.
+    const receive = cat.groupChat.receive.bind(cat.groupChat)
+    let holding = true
+    cat.groupChat.receive = async (peer, plaintext) => {
+      if (holding && (JSON.parse(utf8Decode(plaintext)) as { type: string }).type === 'group-msgs') return
+      return receive(peer, plaintext)
+    }
+    try {
+      const note = await ann.sendGroupText(group.id, 'Tools are in the blue box')
+      await untilTexts(bob, group.id, [note.content.text])
+      await ann.react(note.id, '🧰')
+      await untilMessage(bob, note.id, (m) => (m.content.reactions?.length ?? 0) === 1)
+      const copies = await copiesOf(ann, group.id)
+      const text = copies.find((c) => c.messageId === note.id)
+      const reaction = copies.at(-1)
+      if (text === undefined || reaction === undefined || reaction === text) throw new Error('no copies')
+      holding = false
+      // The reaction reaches Cat before the message it is about.
+      await deliver(cat, bob.username, {
+        type: 'group-msgs',
+        g: group.id,
+        m: [toBase64Url(reaction.ct), toBase64Url(text.ct)],
+      })
+      const got = await untilMessage(cat, note.id, (m) => (m.content.reactions?.length ?? 0) === 1)
+      expect(got.content.reactions?.[0]).toMatchObject({ author: ann.username, emoji: '🧰' })
+    } finally {
+      holding = false
+      cat.groupChat.receive = receive
+    }
   })
 
   it('gives a member who was away the changes made meanwhile, from the others', async () => {
