@@ -61,7 +61,10 @@ interface ServeOptions {
  * open — the same flow control as between friends, one stream per asker and file.
  */
 export class GroupFileServer {
-  private readonly streams = new Map<string, { stream: OutgoingStream; peer: string; chunkCount: number }>()
+  private readonly streams = new Map<
+    string,
+    { stream: OutgoingStream; peer: string; groupId: string; chunkCount: number }
+  >()
 
   constructor(private readonly o: ServeOptions) {}
 
@@ -76,7 +79,12 @@ export class GroupFileServer {
       return
     }
     const chunkCount = fileChunkCount(record.size, record.chunkSize)
-    if (link === undefined || from >= chunkCount) return
+    if (from >= chunkCount) return
+    if (link === undefined) {
+      // No connection to send on (it just closed): the asker asks again, here or elsewhere.
+      await this.o.routes.send(peer, { type: 'group-file-stop', g: groupId, f: fileId })
+      return
+    }
     const chunksPer = (bytes: number): number => Math.max(2, Math.ceil(bytes / record.chunkSize))
     const stream: OutgoingStream = new OutgoingStream({
       store: this.o.store,
@@ -98,32 +106,32 @@ export class GroupFileServer {
         this.o.report(this.o.routes.send(peer, { type: 'group-file-stop', g: groupId, f: fileId }))
       },
     })
-    this.streams.set(key, { stream, peer, chunkCount })
+    this.streams.set(key, { stream, peer, groupId, chunkCount })
     link.scheduler.add(stream)
   }
 
-  /** The asker has stored chunks [0, chunks). */
-  ack(peer: string, fileId: string, chunks: number): void {
+  /** The asker has stored chunks [0, chunks) (in the group the file was shared in, where it is a member). */
+  ack(peer: string, groupId: string, fileId: string, chunks: number): void {
     const key = serveKey(fileId, peer)
     const s = this.streams.get(key)
-    if (s === undefined) return
+    if (s === undefined || s.groupId !== groupId) return
     if (chunks >= s.chunkCount) this.stop(key)
     else s.stream.acknowledge(chunks)
   }
 
   /** The asker stopped (done, cancelled, or asking someone else); true if it was being served. */
-  stopFor(peer: string, fileId: string): boolean {
-    return this.stop(serveKey(fileId, peer))
+  stopFor(peer: string, groupId: string, fileId: string): boolean {
+    const key = serveKey(fileId, peer)
+    return this.streams.get(key)?.groupId === groupId && this.stop(key)
   }
 
-  /** A file is gone from this device (deleted, forgotten): nobody is served it any more. */
+  /** A file is gone from this device (deleted, forgotten): the members it was going to ask elsewhere. */
   stopFile(fileId: string): void {
-    for (const key of [...this.streams.keys()]) if (key.startsWith(`${fileId}\n`)) this.stop(key)
-  }
-
-  /** Members being served now (for tests and the UI's view of who fetches from us). */
-  serving(fileId: string): string[] {
-    return [...this.streams.entries()].filter(([k]) => k.startsWith(`${fileId}\n`)).map(([, s]) => s.peer)
+    for (const [key, s] of [...this.streams.entries()])
+      if (key.startsWith(`${fileId}\n`)) {
+        this.stop(key)
+        this.o.report(this.o.routes.send(s.peer, { type: 'group-file-stop', g: s.groupId, f: fileId }))
+      }
   }
 
   close(): void {

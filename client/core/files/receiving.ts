@@ -163,7 +163,9 @@ export class FileReceiving {
     const source = live.source
     if (source === undefined) return
     if (!(await this.o.routes().send(source, { type: 'group-file-get', g: groupId, f: r.fileId, c: from }))) {
+      // The connection went meanwhile: another member, or this one again later.
       if (live.source === source) live.source = undefined
+      this.retryLater()
     }
   }
 

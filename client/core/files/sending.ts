@@ -21,6 +21,7 @@ import {
 } from './describe.ts'
 import { blobSource, isFileSource, type FileSource } from './file-source.ts'
 import { isFinal, isQuotaError, type FileMeta } from './file-store.ts'
+import { GroupError } from '../groups/errors.ts'
 import { groupOfFile, type GroupFileRoutes } from './group-files.ts'
 import {
   cancelReasonOf,
@@ -213,8 +214,10 @@ export class FileSending {
     try {
       await this.o.routes().post(groupId, offer, live.record.kind, content)
     } catch (e: unknown) {
-      // Removed from the group while the file was prepared: it was never shared.
-      await this.lives.fail(live, 'not-member', errorMessage(e), false)
+      // Removed from the group while the file was prepared (or its message could not be stored):
+      // it was never shared.
+      const out = GroupError.is(e, 'not-member') || GroupError.is(e, 'not-found')
+      await this.lives.fail(live, out ? 'not-member' : 'storage-failed', errorMessage(e), false)
       return
     }
     live.record.doneChunks = chunkCount

@@ -11,7 +11,13 @@ import type { MessageContent } from '../store/history.ts'
 import { chunkSizeFor } from './chunk-frame.ts'
 import { hasRoomFor } from './describe.ts'
 import type { FileSource } from './file-source.ts'
-import { groupConversationId, GroupFileServer, groupOfFile, type GroupFileRoutes } from './group-files.ts'
+import {
+  canServe,
+  groupConversationId,
+  GroupFileServer,
+  groupOfFile,
+  type GroupFileRoutes,
+} from './group-files.ts'
 import { isFinal, type FileStore } from './file-store.ts'
 import type { OpenIncoming } from './incoming.ts'
 import { LiveTransfers, newLive, type Live, type TransferDeps } from './live-transfers.ts'
@@ -142,11 +148,22 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     lives.background(this.started)
   }
 
-  /** Loads unfinished transfers; a file whose preparation a reload interrupted is dropped. */
+  /**
+   * Loads unfinished transfers. A file whose preparation a reload interrupted is dropped — unless
+   * it is a group file prepared whole and sealed with its hash: its message may be out already,
+   * so it stays, shared, for members to fetch.
+   */
   private async start(): Promise<void> {
     for (const record of await this.store.active()) {
       if (record.state === 'preparing') {
-        await this.store.remove(record.fileId)
+        if (groupOfFile(record) !== undefined && canServe(record) && this.store.meta(record).hash !== '')
+          await this.store.update(record.fileId, (r) => {
+            if (r.state !== 'preparing') return false
+            r.state = 'done'
+            r.doneChunks = r.storedChunks
+            return true
+          })
+        else await this.store.remove(record.fileId)
         continue
       }
       this.lives.byId.set(record.fileId, newLive(record, this.store.meta(record)))
@@ -414,11 +431,12 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
         await this.server.get(peer, frame.g, frame.f, frame.c)
         return
       case 'group-file-ack':
-        this.server.ack(peer, frame.f, frame.c)
+        this.server.ack(peer, frame.g, frame.f, frame.c)
         return
       case 'group-file-stop':
         // A member we serve stops, or one we asked does not have the file.
-        if (!this.server.stopFor(peer, frame.f)) await this.receiving.refusedBy(peer, frame.g, frame.f)
+        if (!this.server.stopFor(peer, frame.g, frame.f))
+          await this.receiving.refusedBy(peer, frame.g, frame.f)
         return
       default: {
         const unreachable: never = frame
