@@ -742,8 +742,8 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a text to a group (conversation `group:<id>`), or a reply quoting one of its messages:
-   * `queued`, then `sent` once another member's device has it, `delivered` once every member
-   * connected to this device has it, `read` once every other member has read it.
+   * `queued`, then `sent` once another member's device has it, `delivered` once every other member
+   * of the signed list has it, `read` once every other member has read it.
    * @throws GroupError 'not-found', 'not-member', 'invalid'; MessageActionError 'not-found' or
    * 'deleted' for a `replyTo` that is not (or no longer) a message of the group.
    */

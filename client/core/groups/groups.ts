@@ -416,7 +416,7 @@ export class Groups extends Emitter<GroupEvents> {
   /**
    * Sends a text to the group: encrypted once with our sender key, stored as queued, and sent to
    * every connected member, who pass it on. `sent` once another member's device has it,
-   * `delivered` once every member connected to us has confirmed it.
+   * `delivered` once every other member of the signed list has it (delivery.ts).
    * @throws GroupError 'not-found', 'not-member', 'invalid'.
    */
   async sendText(
@@ -469,7 +469,8 @@ export class Groups extends Emitter<GroupEvents> {
     const recent = await this.o.history.page(conversationId, { limit: 200 })
     const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
     for (const m of unread) await this.o.history.setState(m.id, 'read')
-    this.signals.read(groupId, unread)
+    // A former member still marks its copy read, but tells no one: the others would refuse it.
+    if (this.groups.get(groupId)?.active === true) this.signals.read(groupId, unread)
   }
 
   /** Tells the connected members of the group that this user is typing (or stopped). */

@@ -64,6 +64,7 @@ export class MessageRelay {
       const copy: CopyRow = { groupId, seq: g.nextSeq++, ...h, ct, messageId: content.id }
       // The sending chain is stored before anything encrypted with it leaves.
       await store.save(g, { sender: true, chains: [chainId(h.sender, h.epoch)], copies: [copy] })
+      if (g.nextSeq % 500 === 0) await store.pruneCopies(groupId, g.nextSeq, keptCopies)
       if (stored === undefined) {
         this.o.traffic(groupId)
         this.forward(g, h, ct, undefined)
@@ -84,7 +85,6 @@ export class MessageRelay {
       this.o.onMessage(message)
       this.o.traffic(groupId)
       this.forward(g, h, ct, undefined)
-      if (g.nextSeq % 500 === 0) await store.pruneCopies(groupId, g.nextSeq, keptCopies)
       return message
     })
   }
