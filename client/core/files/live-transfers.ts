@@ -28,6 +28,8 @@ export interface Live {
   gapAskedAt: number
   /** in, group file: the member sending us the chunks now. */
   source?: string | undefined
+  /** in, group file: when that member was last asked or last sent a chunk. */
+  heardAt?: number | undefined
   /** out: an accept that came while the offer was still being recorded here (taken up right after). */
   earlyAccept?: { readonly peer: string; readonly frame: FileAcceptMessage } | undefined
   /** in, group file: members who said they do not have it (asked again once their connection reopens, or after a while). */

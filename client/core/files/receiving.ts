@@ -28,8 +28,12 @@ export interface FileReceivingOptions extends TransferDeps {
  * the chunks are asked for — from the friend, or from a member holding a group file — verified,
  * stored as they arrive and acknowledged, and the transfer resumes where it stopped.
  */
+/** How often members sending group files are checked for silence. */
+const watchEveryMs = 1000
+
 export class FileReceiving {
   private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private watchdog: ReturnType<typeof setInterval> | undefined
 
   constructor(
     private readonly lives: LiveTransfers,
@@ -38,6 +42,31 @@ export class FileReceiving {
 
   close(): void {
     clearTimeout(this.retryTimer)
+    clearInterval(this.watchdog)
+  }
+
+  /**
+   * A member that says nothing while sending a group file (stuck, or gone without its connection
+   * closing yet) is given up after `silentSourceMs`: the next member is asked, from where it stopped.
+   */
+  private watch(): void {
+    if (this.watchdog !== undefined || this.o.closed()) return
+    this.watchdog = setInterval(() => {
+      const silentMs = this.o.tuning.silentSourceMs
+      let watching = false
+      for (const live of this.lives.byId.values()) {
+        const source = live.source
+        if (source === undefined || groupOfFile(live.record) === undefined) continue
+        watching = true
+        if (this.o.now() - (live.heardAt ?? 0) < silentMs) continue
+        live.refused.add(source)
+        this.lives.background(this.stopSource(live).then(() => this.resumeIncoming(live)))
+      }
+      if (!watching) {
+        clearInterval(this.watchdog)
+        this.watchdog = undefined
+      }
+    }, watchEveryMs)
   }
 
   /**
@@ -162,11 +191,14 @@ export class FileReceiving {
     }
     const source = live.source
     if (source === undefined) return
+    live.heardAt = this.o.now()
     if (!(await this.o.routes().send(source, { type: 'group-file-get', g: groupId, f: r.fileId, c: from }))) {
       // The connection went meanwhile: another member, or this one again later.
       if (live.source === source) live.source = undefined
       this.retryLater()
+      return
     }
+    this.watch()
   }
 
   /**
@@ -236,6 +268,7 @@ export class FileReceiving {
     const live = this.lives.byId.get(piece.fileId)
     // Only the friend the file came from (or the member serving it), and only once accepted.
     if (live === undefined || this.lives.sourceOf(live) !== peer || live.incoming === undefined) return
+    live.heardAt = this.o.now()
     this.lives.countWire(piece.fileId, body.length + 1)
     if (live.incoming.push(piece) === 'gap' && live.gapAskedAt !== live.incoming.resumeFrom) {
       live.gapAskedAt = live.incoming.resumeFrom

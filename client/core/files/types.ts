@@ -106,6 +106,8 @@ export interface FileTuning {
   /** Bytes hashed, encrypted and written per step while preparing, and read per step when opening. */
   readonly batchBytes: number
   readonly progressIntervalMs: number
+  /** A member sending a group file that sends nothing for this long is given up for another. */
+  readonly silentSourceMs: number
 }
 
 export const defaultFileTuning: FileTuning = {
@@ -114,6 +116,7 @@ export const defaultFileTuning: FileTuning = {
   readAheadBytes: 2 * 1024 * 1024,
   batchBytes: 4 * 1024 * 1024,
   progressIntervalMs: 200,
+  silentSourceMs: 30_000,
 }
 
 export const defaultAutoAcceptImagesUnderBytes = 10 * 1024 * 1024

@@ -157,6 +157,43 @@ describe('files and images in a group', () => {
     )
   })
 
+  it('gives up a member that goes silent while sending a file, and fetches it from another', async () => {
+    const source = patternSource('choir.ogg', 5 * MiB + 3, 71, 'audio/ogg')
+    const sent = await cat.sendGroupFile(group.id, source)
+    await untilFileMessage(ann, sent.fileId)
+    await ann.acceptFile(sent.fileId)
+    await untilState(ann, sent.fileId, ['done'], 120_000)
+    // Cat and Ann hold it. Whichever of them Dan asks first never answers, as a stuck device would.
+    type Serving = { server: { get: (...args: unknown[]) => Promise<void> } }
+    const silent: string[] = []
+    const restore: (() => void)[] = []
+    for (const holder of [ann, cat]) {
+      const server = (holder.files as unknown as Serving).server
+      const get = server.get.bind(server)
+      server.get = async (...args: unknown[]) => {
+        if (silent.length === 0) {
+          silent.push(holder.username)
+          return
+        }
+        return get(...args)
+      }
+      restore.push(() => (server.get = get))
+    }
+    const tuning = (dan.files as unknown as { tuning: { silentSourceMs: number } }).tuning
+    tuning.silentSourceMs = 1500
+    try {
+      await untilFileMessage(dan, sent.fileId)
+      await dan.acceptFile(sent.fileId)
+      const view = await untilState(dan, sent.fileId, ['done', 'failed'], 60_000)
+      expect(view.state).toBe('done')
+      expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+      expect(silent).toHaveLength(1)
+    } finally {
+      tuning.silentSourceMs = 30_000
+      for (const r of restore) r()
+    }
+  })
+
   it('refuses a file a member serves altered under the right key: the signed hash catches it and nothing is kept', async () => {
     const source = patternSource('ledger.csv', 200 * 1024, 41, 'text/csv')
     const shared = await ann.sendGroupFile(group.id, source)
