@@ -13,16 +13,16 @@ import {
 import type { GroupView } from '../../../client/core/groups/groups.ts'
 import type { Message } from '../../../client/core/store/history.ts'
 import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
-import { startServer, type TestServer } from '../../helpers/server.ts'
+import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import {
   copiesOf,
   deliver,
-  groupEnv,
   groupErrors,
   groupMessages,
   groupTexts,
   internals,
+  startGroup,
   untilTexts,
 } from './helpers.ts'
 
@@ -44,16 +44,9 @@ describe('group chat among four clients', () => {
   const everyone = (): TincanClient[] => [ann, bob, cat, dan]
 
   beforeAll(async () => {
-    server = await startServer()
-    env = await groupEnv(server.baseUrl, maxLinks)
-    ann = await registerClient(env, 'ann')
-    bob = await registerClient(env, 'bob')
-    cat = await registerClient(env, 'cat')
-    dan = await registerClient(env, 'dan')
-    await befriend(ann, bob)
-    await befriend(ann, cat)
-    await befriend(ann, dan)
-    group = await ann.createGroup('Hikers', [bob.username, cat.username, dan.username])
+    const started = await startGroup(['ann', 'bob', 'cat', 'dan'], 'Hikers', maxLinks)
+    ;({ server, env, group } = started)
+    ;[ann, bob, cat, dan] = started.clients as [TincanClient, TincanClient, TincanClient, TincanClient]
   })
 
   afterAll(async () => {
