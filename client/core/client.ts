@@ -50,7 +50,7 @@ import {
   type SearchHit,
 } from './store/history.ts'
 import type { ContactRecord } from './store/db.ts'
-import { Trust } from './trust.ts'
+import { Trust, type PinOutcome } from './trust.ts'
 import { GroupError } from './groups/errors.ts'
 import {
   groupConversationId,
@@ -92,6 +92,12 @@ export interface FriendView {
   readonly verified: boolean
   /** The server announced a different key that the user has not accepted: sending is blocked. */
   readonly keyChanged: boolean
+  /**
+   * The server lists this friend, but nothing on this device vouches for the friendship (this
+   * browser neither sent nor accepted the request) or a signed group member list gives them
+   * another key: no key is trusted until the user confirms the one claimed. Sending is blocked.
+   */
+  readonly unconfirmed: boolean
   readonly peerState: PeerState
 }
 
@@ -111,7 +117,7 @@ export interface ClientEvents extends Record<string, unknown> {
   typing: { peer: string; typing: boolean }
   /** For notifications: a friend request arrived. */
   'friend-request': PendingRequest
-  /** A friend's key changed: warn, and block sending until accepted. */
+  /** A friend's key changed: warn, and block sending until accepted (or the pinned key is kept). */
   'key-changed': { username: string }
   /**
    * A connection to a friend failed verification (forged or swapped keys or fingerprints), or a
@@ -174,6 +180,8 @@ export class TincanClient extends Emitter<ClientEvents> {
     api: Api,
   ) {
     super()
+    // Warnings raised while starting (a member list that disagrees with a pinned key, say) wait for the screen.
+    this.holdUntilHeard(['key-changed', 'peer-error', 'group-error', 'group-removed', 'friend-request'])
     this.username = session.username
     this.api = api
     const wsUrl = `${env.serverUrl.replace(/^http/, 'ws')}/ws`
@@ -248,6 +256,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       api,
       transport: {
         isOpen: (peer) => this.peers.isOpen(peer),
+        authenticatedKey: (peer) => this.peers.authenticatedKey(peer),
         send: (peer, plaintext) => this.peers.send(peer, plaintext),
         connect: (peer) => this.peers.connect(peer),
         maxMessageBytes: (peer) => this.peers.fileLink(peer)?.maxMessageBytes ?? 16 * 1024,
@@ -337,8 +346,15 @@ export class TincanClient extends Emitter<ClientEvents> {
       this.emit('friend-request', f.request)
     })
     s.on('friend-request-closed', () => this.background(this.refreshRequests()))
+    // What the server says of friends and keys is checked against what this device vouches for (trust.ts).
     s.on('friend-added', (f) => {
-      this.background(this.trust.observe(f.friend.username, f.friend.identityKey).then(() => this.refresh()))
+      const { username, identityKey } = f.friend
+      this.background(
+        this.trust
+          .observeFriend(username, identityKey)
+          .then((outcome) => this.keyObserved(username, outcome))
+          .then(() => this.refresh()),
+      )
     })
     s.on('friend-removed', (f) => {
       this.peers.disconnect(f.username)
@@ -346,19 +362,15 @@ export class TincanClient extends Emitter<ClientEvents> {
     })
     s.on('key-changed', (f) => {
       this.background(
-        this.trust.observe(f.username, f.identityKey).then((outcome) => {
-          if (outcome === 'changed') {
-            this.peers.disconnect(f.username)
-            this.emit('key-changed', { username: f.username })
-          }
-          this.emitFriends()
-        }),
+        this.trust
+          .observeKeyChange(f.username, f.identityKey)
+          .then((outcome) => this.keyObserved(f.username, outcome)),
       )
     })
     s.on('group-updated', () => this.background(this.refreshGroups()))
     s.on('group-removed', () => this.background(this.refreshGroups()))
-    this.peers.on('message', ({ peer, plaintext }) => {
-      if (isGroupFrame(plaintext)) this.background(this.groupChat.receive(peer, plaintext))
+    this.peers.on('message', ({ peer, plaintext, identityKey }) => {
+      if (isGroupFrame(plaintext)) this.background(this.groupChat.receive(peer, plaintext, identityKey))
       // A group member who is not a friend has a connection for group frames only.
       else if (!this.groupChat.isGroupOnly(peer)) this.background(this.messenger.receive(peer, plaintext))
     })
@@ -389,16 +401,38 @@ export class TincanClient extends Emitter<ClientEvents> {
     this.files.on('file-error', (e) => this.emit('file-error', e))
   }
 
-  /** Reloads friends, requests and groups from the server and pins any new friend keys. */
+  /**
+   * Reloads friends, requests and groups from the server. Friend keys are pinned only where this
+   * device vouches for the friendship (trust.ts); other keys the server gives are claims.
+   */
   async refresh(): Promise<void> {
     const [friends] = await Promise.all([this.api.friends(), this.refreshRequests(), this.refreshGroups()])
     this.friendList = friends.friends
+    const listed = new Set(this.friendList.map((f) => f.username))
+    for (const c of this.friendClaims) if (!listed.has(c)) this.trust.forgetClaim(c)
+    this.friendClaims = listed
+    let pinned = false
     for (const f of this.friendList) {
-      const outcome = await this.trust.observe(f.username, f.identityKey)
-      if (outcome === 'changed') this.emit('key-changed', { username: f.username })
+      const outcome = await this.trust.observeFriend(f.username, f.identityKey)
+      if (outcome === 'pinned') pinned = true
+      await this.keyObserved(f.username, outcome, false)
     }
+    await this.trust.friendListSeen()
+    if (pinned) await this.groupChat.contactsChanged()
     this.emitFriends()
     await this.emitConversations()
+  }
+
+  /** Usernames the last friend list named (claims about others are dropped). */
+  private friendClaims = new Set<string>()
+
+  /** A reported key was parked: the connection on the old key ends, and the user is told. */
+  private async keyObserved(username: string, outcome: PinOutcome, friendsDue = true): Promise<void> {
+    if (outcome === 'changed') {
+      this.peers.disconnect(username)
+      this.emit('key-changed', { username })
+    }
+    if (friendsDue) this.emitFriends()
   }
 
   private async refreshRequests(): Promise<void> {
@@ -457,15 +491,23 @@ export class TincanClient extends Emitter<ClientEvents> {
     const contacts = new Map((await this.trust.contacts()).map((c) => [c.username, c]))
     return this.friendList.map((f) => {
       const c: ContactRecord | undefined = contacts.get(f.username)
+      const peerState = this.peers.state(f.username)
       return {
         username: f.username,
-        online: this.signaling.online.has(f.username),
+        // The server's presence is a hint; an open connection that passed the handshake is proof.
+        online: peerState === 'open' || this.signaling.online.has(f.username),
         since: f.since,
         verified: c?.verified ?? false,
         keyChanged: c?.pendingKey != null,
-        peerState: this.peers.state(f.username),
+        unconfirmed: c === undefined,
+        peerState,
       }
     })
+  }
+
+  /** This account's identity public key (what friends pin and safety numbers are made from). */
+  get identityKey(): Uint8Array {
+    return this.session.identity.identityKey.publicKey
   }
 
   /** True when this device's old history could not be opened (identity and password both changed) and was cleared. */
@@ -489,12 +531,15 @@ export class TincanClient extends Emitter<ClientEvents> {
   }
 
   async sendFriendRequest(to: string, note?: string): Promise<'pending' | 'accepted'> {
+    // Before the server hears of it: its `friend-added` may come before the answer.
+    await this.trust.recordIntent(to)
     const r = await this.api.sendRequest(to, note)
     await this.refresh()
     return r.status
   }
 
   async acceptFriendRequest(from: string): Promise<void> {
+    await this.trust.recordIntent(from)
     await this.api.acceptRequest(from)
     await this.refresh()
   }
@@ -505,6 +550,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   }
 
   async cancelFriendRequest(to: string): Promise<void> {
+    await this.trust.dropIntent(to)
     await this.api.cancelRequest(to)
     await this.refreshRequests()
   }
@@ -767,25 +813,43 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   // ---- trust ----
 
+  /**
+   * The safety number with a friend's pinned key, or, for an unconfirmed friend, with the key the
+   * server claims (comparing it and marking it verified is how the user confirms it).
+   */
   async safetyNumber(peer: string): Promise<SafetyNumberView> {
     const contact = await this.trust.contact(peer)
-    if (contact === undefined) throw new ApiError('not-found', `${peer} is not a contact`, 0)
+    const key = contact?.identityKey ?? this.trust.claim(peer)
+    if (key === undefined) throw new ApiError('not-found', `${peer} is not a contact`, 0)
     const local = { identityKey: this.session.identity.identityKey.publicKey, username: this.username }
-    const remote = { identityKey: fromBase64Url(contact.identityKey, 32), username: peer }
+    const remote = { identityKey: fromBase64Url(key, 32), username: peer }
     return {
       digits: formatSafetyNumber(safetyNumber(local, remote)),
       qr: safetyQrPayload(local, remote),
-      verified: contact.verified,
+      verified: contact?.verified ?? false,
     }
   }
 
+  /** Marks the safety number compared; for an unconfirmed friend this pins the key it was made from. */
   async setVerified(peer: string, verified: boolean): Promise<void> {
     await this.trust.setVerified(peer, verified)
-    this.emitFriends()
+    await this.trustChanged(peer)
   }
 
+  /** The user takes the key the server reported: a friend's new key, or an unconfirmed friend's key. */
   async acceptKeyChange(peer: string): Promise<void> {
     await this.trust.acceptKeyChange(peer)
+    await this.trustChanged(peer)
+  }
+
+  /** The user keeps the pinned key over the one the server reported; sending works again. */
+  async keepPinnedKey(peer: string): Promise<void> {
+    await this.trust.keepPinnedKey(peer)
+    await this.trustChanged(peer)
+  }
+
+  private async trustChanged(peer: string): Promise<void> {
+    await this.groupChat.contactsChanged()
     this.emitFriends()
     this.background(this.messenger.flush(peer))
   }

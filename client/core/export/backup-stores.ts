@@ -61,6 +61,7 @@ export const PortableContact = Type.Object({
   username: Type.String({ minLength: 1 }),
   identityKey: Type.String(),
   pendingKey: Type.Union([Type.String(), Type.Null()]),
+  keptOver: Type.Optional(Type.String()),
   verified: Type.Boolean(),
   addedAt: Type.Number(),
 })

@@ -8,6 +8,8 @@ import type { GroupErrorEvent } from './types.ts'
 /** The pairwise connections to members (the peer manager). */
 export interface GroupTransport extends FrameSink {
   isOpen(peer: string): boolean
+  /** The identity key the open connection's remote side proved in its handshake (peer/link.ts). */
+  authenticatedKey(peer: string): Uint8Array | undefined
   /** Starts connecting if not connected (and the member is online). */
   connect(peer: string): void
 }

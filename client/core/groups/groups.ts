@@ -118,7 +118,7 @@ export class Groups extends Emitter<GroupEvents> {
   constructor(private readonly o: GroupsOptions) {
     super()
     this.store = new GroupStore(o.me, o.vaultKey)
-    this.out = new GroupOutgoing(o.transport)
+    this.out = new GroupOutgoing(o.transport, (peer, groupId) => this.mayCarry(peer, groupId))
     this.now = o.now ?? Date.now
     const c: GroupContext = {
       me: o.me,
@@ -184,7 +184,9 @@ export class Groups extends Emitter<GroupEvents> {
       onTyping: (e) => this.emit('group-typing', e),
       onMessage,
     }))
-    this.router = new GroupRouter(c, { files, signals, sync, lists, inbox, delivery, admin })
+    const mayCarry = (peer: string, groupId: string, key: Uint8Array): boolean =>
+      this.mayCarry(peer, groupId, key)
+    this.router = new GroupRouter(c, { files, signals, sync, lists, inbox, delivery, admin, mayCarry })
     this.loaded = this.load()
   }
 
@@ -227,7 +229,10 @@ export class Groups extends Emitter<GroupEvents> {
 
   private viewOf(g: LiveGroup): GroupView {
     const { me, transport } = this.o
-    return groupView(g, me, this.o.online(), (u) => transport.isOpen(u), this.server.serverView(g))
+    const isOpen = (u: string): boolean => transport.isOpen(u)
+    const keyMismatch = (u: string): boolean =>
+      this.pins.isMismatched(u) || (isOpen(u) && !this.pins.authentic(g, u))
+    return groupView(g, me, this.o.online(), isOpen, this.server.serverView(g), keyMismatch)
   }
 
   /** One `groups` event for any number of changes in the same turn. */
@@ -257,6 +262,13 @@ export class Groups extends Emitter<GroupEvents> {
     return this.pins.groupKey(username)
   }
 
+  /** A friend's pinned key changed (accepted, or first pinned): which members' keys agree may have changed. */
+  async contactsChanged(): Promise<void> {
+    await this.loaded
+    await this.pins.rebuild()
+    this.changed()
+  }
+
   /** {@link MemberPins.isGroupOnly} */
   isGroupOnly(username: string): boolean {
     return this.pins.isGroupOnly(username)
@@ -276,7 +288,31 @@ export class Groups extends Emitter<GroupEvents> {
 
   /** Sends a frame on the open connection to a member, not queued; false when there is none. */
   private async sendOpen(peer: string, frame: GroupFrame): Promise<boolean> {
-    return this.o.transport.isOpen(peer) && this.o.transport.send(peer, utf8Encode(JSON.stringify(frame)))
+    if (!this.o.transport.isOpen(peer) || !this.mayCarry(peer, frame.g)) return false
+    return this.o.transport.send(peer, utf8Encode(JSON.stringify(frame)))
+  }
+
+  /**
+   * Whether the connection to `peer` may carry data of this group, either way: its remote side
+   * proved the key the signed member list gives `peer` (a group we do not hold has nothing to leak).
+   */
+  private mayCarry(
+    peer: string,
+    groupId: string,
+    identityKey = this.o.transport.authenticatedKey(peer),
+  ): boolean {
+    const g = this.groups.get(groupId)
+    // Someone the list never named gets no group secrets anyway (router.ts, sync.ts decide what).
+    if (g === undefined || !g.chain.everMember(peer)) return true
+    if (identityKey !== undefined && g.chain.lastKeyMatches(peer, identityKey)) return true
+    this.report({
+      groupId,
+      code: 'key-mismatch',
+      message: `the connection to ${peer} is not authenticated with the key the member list gives them: their group data was refused and nothing was sent`,
+      members: [peer],
+      peer,
+    })
+    return false
   }
 
   /** The group, if this user is an active member of it. */
@@ -483,7 +519,7 @@ export class Groups extends Emitter<GroupEvents> {
   // ---- frames from members (router.ts) ----
 
   /** {@link GroupRouter.receive} */
-  async receive(peer: string, plaintext: Uint8Array): Promise<void> {
-    await this.router.receive(peer, plaintext)
+  async receive(peer: string, plaintext: Uint8Array, identityKey: Uint8Array): Promise<void> {
+    await this.router.receive(peer, plaintext, identityKey)
   }
 }

@@ -148,9 +148,15 @@ export class MemberChain {
     return changes
   }
 
-  /** Whether `key` (base64url) is the identity key this chain gives `user` now. */
-  keyMatches(user: string, key: Uint8Array): boolean {
-    const m = this.member(user)
-    return m !== undefined && equalBytes(fromBase64Url(m.identityKey, 32), key)
+  /**
+   * Whether `key` is the identity key the newest version naming `user` gives them (a former
+   * member is checked against the list they were last in).
+   */
+  lastKeyMatches(user: string, key: Uint8Array): boolean {
+    for (let v = this.versions.length - 1; v >= 0; v--) {
+      const m = this.member(user, v)
+      if (m !== undefined) return equalBytes(fromBase64Url(m.identityKey, 32), key)
+    }
+    return false
   }
 }

@@ -40,7 +40,11 @@ export class GroupOutgoing {
   private readonly queues = new Map<string, Entry[]>()
   private readonly scheduled = new Set<string>()
 
-  constructor(private readonly sink: FrameSink) {}
+  constructor(
+    private readonly sink: FrameSink,
+    /** Whether the member's connection may carry this group's data now (checked as frames leave). */
+    private readonly allowed: (peer: string, groupId: string) => boolean,
+  ) {}
 
   frame(peer: string, frame: GroupFrame): void {
     this.push(peer, { frame })
@@ -90,6 +94,10 @@ export class GroupOutgoing {
     let i = 0
     while (i < q.length) {
       const first = q[i] as Entry
+      if (!this.allowed(peer, 'frame' in first ? first.frame.g : first.g)) {
+        i++
+        continue
+      }
       if ('frame' in first) {
         this.send(peer, first.frame)
         i++

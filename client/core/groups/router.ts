@@ -17,6 +17,8 @@ export interface GroupRouterOptions {
   readonly inbox: Pick<GroupInbox, 'onKeys' | 'onMessages'>
   readonly delivery: Pick<GroupDelivery, 'onAck'>
   readonly admin: Pick<GroupAdmin, 'onLeave'>
+  /** Whether the member's connection is authenticated with the key the signed list gives them. */
+  readonly mayCarry: (peer: string, groupId: string, identityKey: Uint8Array) => boolean
 }
 
 /** Group frames from members' connections, to the part that handles each, once the sender is let in. */
@@ -26,8 +28,11 @@ export class GroupRouter {
     private readonly o: GroupRouterOptions,
   ) {}
 
-  /** A decrypted group frame from a member's connection. Malformed frames are dropped. */
-  async receive(peer: string, plaintext: Uint8Array): Promise<void> {
+  /**
+   * A decrypted group frame from a member's connection, whose remote side proved `identityKey`.
+   * Malformed frames are dropped.
+   */
+  async receive(peer: string, plaintext: Uint8Array, identityKey: Uint8Array): Promise<void> {
     if (this.c.closed()) return
     let raw: unknown
     try {
@@ -38,6 +43,9 @@ export class GroupRouter {
     const decoded = decodeGroupFrame(raw)
     if (!decoded.ok) return
     const frame = decoded.value
+    await this.c.loaded()
+    // Whoever proved another key than the member list's for this member gets nothing, sends nothing.
+    if (!this.o.mayCarry(peer, frame.g, identityKey)) return
     // Chunk traffic, typing and reads do not wait behind the group's other work; membership is
     // checked all the same.
     if (

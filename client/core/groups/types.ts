@@ -14,6 +14,11 @@ export interface GroupMemberView {
   readonly online: boolean
   /** An encrypted connection to them is open now. */
   readonly connected: boolean
+  /**
+   * The key this device holds for them (a friend's pinned key, or the one their open connection
+   * proved) is not the one the signed member list gives them: they get nothing from this device.
+   */
+  readonly keyMismatch: boolean
 }
 
 /**
@@ -53,6 +58,7 @@ export function groupView(
   online: ReadonlySet<string>,
   isOpen: (peer: string) => boolean,
   serverView: GroupView['serverView'],
+  keyMismatch: (peer: string) => boolean,
 ): GroupView {
   return {
     id: g.id,
@@ -64,8 +70,10 @@ export function groupView(
       username: m.id,
       admin: m.admin,
       me: m.id === me,
-      online: m.id === me || online.has(m.id),
+      // The server's presence is a hint; an open, authenticated connection is proof.
+      online: m.id === me || online.has(m.id) || isOpen(m.id),
       connected: m.id !== me && isOpen(m.id),
+      keyMismatch: m.id !== me && keyMismatch(m.id),
     })),
     state: g.state,
     ...(g.removedBy === undefined ? {} : { removedBy: g.removedBy }),

@@ -92,6 +92,9 @@ export class PeerLink {
   scheduler: SendScheduler | undefined
   /** The largest data channel message the friend's side accepts. */
   maxMessageBytes = fallbackMaxMessageBytes
+  /** The identity key the remote side proved in the handshake; undefined until it did. */
+  authenticatedKey: Uint8Array | undefined
+  private expectedKey: Uint8Array | undefined
 
   constructor(
     readonly peer: string,
@@ -115,6 +118,7 @@ export class PeerLink {
     try {
       const pinned = await this.pinnedKey()
       if (pinned === null) throw new CryptoError('untrusted-key', `no accepted key for ${this.peer}`)
+      this.expectedKey = pinned
       const local = sdpFingerprints(this.sp._pc.localDescription?.sdp ?? '')[0]
       const remote = sdpFingerprints(this.sp._pc.remoteDescription?.sdp ?? '')[0]
       if (local === undefined || remote === undefined)
@@ -198,6 +202,8 @@ export class PeerLink {
   private onHandshakeComplete(): void {
     const r = this.handshake?.result()
     if (r === undefined) return
+    // The handshake aborts unless the remote side proves the key it was given (pinnedRemoteIdentityKey).
+    this.authenticatedKey = this.expectedKey
     this.transport = { send: r.send, receive: r.receive, ratchetInit: r.ratchetInit, hash: r.handshakeHash }
     this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify({ resume: this.localResume }))))
     this.helloSent = true

@@ -45,7 +45,8 @@ export interface FileLink {
 
 export interface PeerManagerEvents extends Record<string, unknown> {
   open: { peer: string }
-  message: { peer: string; plaintext: Uint8Array }
+  /** `identityKey`: the key the connection's remote side proved in its handshake. */
+  message: { peer: string; plaintext: Uint8Array; identityKey: Uint8Array }
   /** A file chunk frame from the friend (body after the type byte). */
   'file-data': { peer: string; data: Uint8Array }
   state: { peer: string; state: PeerState }
@@ -127,6 +128,15 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
 
   isOpen(peer: string): boolean {
     return this.links.get(peer)?.state === 'open'
+  }
+
+  /**
+   * The identity key the open connection's remote side proved in its handshake: who is really at
+   * the other end, whatever the trust store says now. Undefined when no connection is open.
+   */
+  authenticatedKey(peer: string): Uint8Array | undefined {
+    const link = this.links.get(peer)
+    return link?.state === 'open' ? link.authenticatedKey : undefined
   }
 
   /** The open connection to the friend, for file chunks; undefined when there is none. */
@@ -215,7 +225,11 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
           this.emit('state', { peer, state: 'open' })
           this.emit('open', { peer })
         },
-        message: (plaintext) => this.emit('message', { peer, plaintext }),
+        message: (plaintext) => {
+          // Set before the link opened: a message only comes over an authenticated link.
+          const identityKey = link.authenticatedKey
+          if (identityKey !== undefined) this.emit('message', { peer, plaintext, identityKey })
+        },
         fileData: (data) => this.emit('file-data', { peer, data }),
         closed: (reason, error) => {
           clearTimeout(timeout)

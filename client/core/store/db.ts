@@ -45,6 +45,8 @@ export interface ContactRecord {
   identityKey: string
   /** A different key the server announced; sending stays blocked until the user accepts it. */
   pendingKey: string | null
+  /** A reported key the user chose not to take (kept the pinned one): reported again, it is not news. */
+  keptOver?: string
   verified: boolean
   addedAt: number
 }

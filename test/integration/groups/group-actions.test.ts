@@ -116,9 +116,9 @@ describe('message actions in a group', () => {
     // Cat's device drops group messages for a moment, as if they were still on their way.
     const receive = cat.groupChat.receive.bind(cat.groupChat)
     let holding = true
-    cat.groupChat.receive = async (peer, plaintext) => {
+    cat.groupChat.receive = async (peer, plaintext, identityKey) => {
       if (holding && (JSON.parse(utf8Decode(plaintext)) as { type: string }).type === 'group-msgs') return
-      return receive(peer, plaintext)
+      return receive(peer, plaintext, identityKey)
     }
     try {
       const note = await ann.sendGroupText(group.id, 'Tools are in the blue box')
@@ -131,7 +131,7 @@ describe('message actions in a group', () => {
       if (text === undefined || reaction === undefined || reaction === text) throw new Error('no copies')
       holding = false
       // The reaction reaches Cat before the message it is about.
-      await deliver(cat, bob.username, {
+      await deliver(cat, bob, {
         type: 'group-msgs',
         g: group.id,
         m: [toBase64Url(reaction.ct), toBase64Url(text.ct)],

@@ -236,16 +236,16 @@ describe('files and images in a group', () => {
         return ann.peers.isOpen(eve.username)
       })
       const errors = groupErrors(ann)
-      await deliver(ann, eve.username, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
+      await deliver(ann, eve, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
       expect(errors.map((e) => e.code)).toContain('not-a-member')
       expect((await ann.fileTransfer(shared.fileId))?.wireBytes).toBe(0)
       // The same request from a member is served: the refusal is about membership only.
-      await deliver(ann, bob.username, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
+      await deliver(ann, bob, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })
       await until(
         'ann to send the file to bob',
         async () => ((await ann.fileTransfer(shared.fileId))?.wireBytes ?? 0) > 0,
       )
-      await deliver(ann, bob.username, { type: 'group-file-stop', g: group.id, f: shared.fileId })
+      await deliver(ann, bob, { type: 'group-file-stop', g: group.id, f: shared.fileId })
       expect(await eve.fileTransfer(shared.fileId)).toBeUndefined()
     } finally {
       eve.close()

@@ -62,9 +62,9 @@ export async function copiesOf(client: TincanClient, groupId: string): Promise<C
   return internals(client).store.copies(groupId, 0, 100_000)
 }
 
-/** Hands frames to a client's group layer as if `from`'s connection had delivered them. */
-export async function deliver(client: TincanClient, from: string, frame: GroupFrame): Promise<void> {
-  await client.groupChat.receive(from, utf8Encode(JSON.stringify(frame)))
+/** Hands frames to a client's group layer as if `from`'s (authenticated) connection had delivered them. */
+export async function deliver(client: TincanClient, from: TincanClient, frame: GroupFrame): Promise<void> {
+  await client.groupChat.receive(from.username, utf8Encode(JSON.stringify(frame)), from.identityKey)
 }
 
 /** A server, and a group the first client made with the others, its friends (who are not friends of one another). */

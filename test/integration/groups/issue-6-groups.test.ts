@@ -139,7 +139,7 @@ describe('group chat among four clients', () => {
     }
     const inBody = flipped(bobCopy.ct.length - 80)
     const inSignature = flipped(bobCopy.ct.length - 1)
-    await deliver(dan, ann.username, {
+    await deliver(dan, ann, {
       type: 'group-msgs',
       g: group.id,
       m: [toBase64Url(inBody), toBase64Url(inSignature)],
@@ -148,7 +148,7 @@ describe('group chat among four clients', () => {
     expect(await groupTexts(dan, group.id)).not.toContain(bobText)
     // Ann's five, shuffled, some twice.
     const order = [3, 0, 0, 4, 1, 3, 2, 4]
-    await deliver(dan, ann.username, {
+    await deliver(dan, ann, {
       type: 'group-msgs',
       g: group.id,
       m: order.map((i) => toBase64Url(annCopies[i]!.ct)),
@@ -299,8 +299,8 @@ describe('group chat among four clients', () => {
       )
       expect(groupMessageHeader(ct).sender).toBe(eve.username)
       const bobErrors = errors.get(bob.username)!
-      await deliver(bob, eve.username, { type: 'group-keys', g: group.id, k: [key] })
-      await deliver(bob, eve.username, { type: 'group-msgs', g: group.id, m: [toBase64Url(ct)] })
+      await deliver(bob, eve, { type: 'group-keys', g: group.id, k: [key] })
+      await deliver(bob, eve, { type: 'group-msgs', g: group.id, m: [toBase64Url(ct)] })
       expect(bobErrors.some((e) => e.code === 'not-a-member' && e.peer === eve.username)).toBe(true)
       expect(await groupTexts(bob, group.id)).not.toContain('hi')
       expect(fromBase64Url(toBase64Url(ct))).toEqual(ct)

@@ -24,11 +24,12 @@ function sink(maxMessageBytes = 16 * 1024) {
 }
 
 const g = 'AAAAAAAAAAAAAAAAAAAAAA'
+const anyone = (): boolean => true
 
 describe('outgoing group frames', () => {
   it('batch items of one kind, keep the order across kinds, and route as group frames', () => {
     const s = sink()
-    const out = new GroupOutgoing(s.sink)
+    const out = new GroupOutgoing(s.sink, anyone)
     out.list('p', g, { version: 1 })
     out.key('p', g, { epoch: 1 })
     out.message('p', g, 'bWVzc2FnZTE')
@@ -49,7 +50,7 @@ describe('outgoing group frames', () => {
 
   it('split messages across frames that fit the connection', () => {
     const s = sink(16 * 1024)
-    const out = new GroupOutgoing(s.sink)
+    const out = new GroupOutgoing(s.sink, anyone)
     const ct = 'A'.repeat(2000)
     for (let i = 0; i < 40; i++) out.message('p', g, ct)
     out.flush('p')
@@ -60,7 +61,7 @@ describe('outgoing group frames', () => {
 
   it('acknowledge many scattered messages in valid frames (ranges capped per entry)', () => {
     const s = sink()
-    const out = new GroupOutgoing(s.sink)
+    const out = new GroupOutgoing(s.sink, anyone)
     for (let i = 0; i < 300; i += 2) out.ack('p', g, 'ann', 4, i)
     out.ack('p', g, 'ann', 4, 1)
     out.flush('p')
@@ -73,9 +74,24 @@ describe('outgoing group frames', () => {
     expect(acks.every((a) => a.r.length <= 64)).toBe(true)
   })
 
+  it('are held back, every kind of them, from a connection the group may not use at the moment they leave', () => {
+    const s = sink()
+    const other = 'BBBBBBBBBBBBBBBBBBBBBB'
+    let trusted = true
+    const out = new GroupOutgoing(s.sink, (_peer, groupId) => trusted || groupId === other)
+    out.key('p', g, { epoch: 1 })
+    out.message('p', g, 'bWVzc2FnZTE')
+    out.frame('p', { type: 'group-leave', g })
+    out.message('p', other, 'bWVzc2FnZTI')
+    // Decided when the frames go, not when they were queued.
+    trusted = false
+    out.flush('p')
+    expect(s.sent).toEqual([{ type: 'group-msgs', g: other, m: ['bWVzc2FnZTI'] }])
+  })
+
   it('are not sent for a member whose connection closed', () => {
     const s = sink()
-    const out = new GroupOutgoing(s.sink)
+    const out = new GroupOutgoing(s.sink, anyone)
     out.message('p', g, 'bWVzc2FnZTE')
     out.drop('p')
     out.flush('p')
