@@ -415,7 +415,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     for (const f of this.friendList) {
       const outcome = await this.trust.observeFriend(f.username, f.identityKey)
       if (outcome === 'pinned') pinned = true
-      await this.keyObserved(f.username, outcome, false)
+      this.keyObserved(f.username, outcome, false)
     }
     await this.trust.friendListSeen()
     if (pinned) await this.groupChat.contactsChanged()
@@ -427,7 +427,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   private friendClaims = new Set<string>()
 
   /** A reported key was parked: the connection on the old key ends, and the user is told. */
-  private async keyObserved(username: string, outcome: PinOutcome, friendsDue = true): Promise<void> {
+  private keyObserved(username: string, outcome: PinOutcome, friendsDue = true): void {
     if (outcome === 'changed') {
       this.peers.disconnect(username)
       this.emit('key-changed', { username })
