@@ -432,6 +432,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       this.peers.disconnect(username)
       this.emit('key-changed', { username })
     }
+    if (outcome === 'mismatch') this.groupChat.reportKeyClaim(username)
     if (friendsDue) this.emitFriends()
   }
 

@@ -6,11 +6,13 @@ import type { ContactRecord, Db } from './store/db.ts'
  * - `pinned`: first contact with a friend this device vouches for (see {@link Trust.observeFriend});
  * - `unchanged`: the key pinned already;
  * - `changed`: another key than the pinned one, newly parked for the user's review (sending blocked);
- * - `unconfirmed`: nobody on this device vouches for the friendship, or a signed member list gives
- *   them another key: the key waits, unpinned, for the user to confirm it;
+ * - `unconfirmed`: nobody on this device vouches for the friendship: the key waits, unpinned, for
+ *   the user to confirm it;
+ * - `mismatch`: a member list signed by a trusted key gives them another key: the server's is
+ *   not taken (for a friend it waits unpinned, like `unconfirmed`);
  * - `ignored`: a report about someone who is not a contact (a server frame cannot introduce a key).
  */
-export type PinOutcome = 'pinned' | 'unchanged' | 'changed' | 'unconfirmed' | 'ignored'
+export type PinOutcome = 'pinned' | 'unchanged' | 'changed' | 'unconfirmed' | 'mismatch' | 'ignored'
 
 /** Stored in `meta` under {@link trustMetaKey}: what this device itself did about friendships. */
 interface TrustMeta {
@@ -115,7 +117,8 @@ export class Trust implements PinnedKeyStore {
     if (listed != null) {
       // A member list signed by a trusted key vouches for this user's key: the server must agree.
       if (equalKey(listed, identityKey)) return this.pin(username, identityKey)
-      return this.unconfirmed(username, identityKey)
+      this.unconfirmed(username, identityKey)
+      return 'mismatch'
     }
     const meta = await this.loadMeta()
     if (meta.intents.includes(username) || !meta.bootstrapped) return this.pin(username, identityKey)
@@ -131,8 +134,9 @@ export class Trust implements PinnedKeyStore {
   /** A `key-changed` report: parks a new key for a pinned friend; about anyone else it is ignored. */
   async observeKeyChange(username: string, identityKey: string): Promise<PinOutcome> {
     const existing = await this.contact(username)
-    if (existing === undefined) return 'ignored'
-    return this.compare(existing, identityKey)
+    if (existing !== undefined) return this.compare(existing, identityKey)
+    const listed = await this.fallback?.(username)
+    return listed != null && !equalKey(listed, identityKey) ? 'mismatch' : 'ignored'
   }
 
   private async compare(existing: ContactRecord, identityKey: string): Promise<PinOutcome> {

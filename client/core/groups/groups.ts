@@ -269,6 +269,18 @@ export class Groups extends Emitter<GroupEvents> {
     this.changed()
   }
 
+  /** The server claimed another key for `username` than the signed member lists give: said in each group. */
+  reportKeyClaim(username: string): void {
+    for (const g of this.groups.values())
+      if (g.active && g.chain.isMember(username))
+        this.report({
+          groupId: g.id,
+          code: 'key-claim',
+          message: `the server claimed another key for ${username} than the member list gives: ignored`,
+          members: [username],
+        })
+  }
+
   /** {@link MemberPins.isGroupOnly} */
   isGroupOnly(username: string): boolean {
     return this.pins.isGroupOnly(username)

@@ -97,8 +97,13 @@ export type GroupErrorEventCode =
   | 'forged-message'
   /** A sender key whose signature does not verify: dropped. */
   | 'forged-key'
-  /** A member list gives a friend another identity key than the one pinned: that member is left out. */
+  /**
+   * A member list gives a friend another identity key than the one pinned, or a member's connection
+   * proved another key than the list's: that member is left out.
+   */
   | 'key-mismatch'
+  /** The server claimed another key for a member than the signed member list gives: ignored. */
+  | 'key-claim'
 
 export interface GroupErrorEvent {
   readonly groupId: string

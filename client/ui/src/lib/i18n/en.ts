@@ -429,7 +429,9 @@ export const en = {
     'A group was not joined: its creator is not a friend whose key you accepted.',
   'group.refused.forged': 'Data for {group} relayed by {peer} did not verify and was dropped.',
   'group.refused.keyMismatch':
-    'The member list of {group} gives {members} another key than the one you accepted: left out.',
+    'The member list of {group} gives {members} another key than the one you accepted, or their connection proved another key: left out, nothing is sent to them.',
+  'group.refused.keyClaim':
+    'The server claimed a new key for {members}, but the signed member list of {group} says otherwise: ignored.',
   'notify.groupMessage': '{name} in {group}',
 } as const
 

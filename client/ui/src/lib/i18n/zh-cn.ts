@@ -415,6 +415,8 @@ export const zhCN: Record<MessageKey, string> = {
   'group.refused.badMemberList': '{group} 的一份成员名单未通过验证，已拒绝。',
   'group.refused.untrustedCreator': '未加入一个群组：创建者不是你已接受其密钥的好友。',
   'group.refused.forged': '经 {peer} 转发的 {group} 数据未通过验证，已丢弃。',
-  'group.refused.keyMismatch': '{group} 的成员名单为 {members} 给出的密钥与你接受的不同：已排除。',
+  'group.refused.keyMismatch':
+    '{group} 的成员名单为 {members} 给出的密钥与你接受的不同，或其连接出示了另一个密钥：已排除，不会向其发送任何内容。',
+  'group.refused.keyClaim': '服务器声称 {members} 换了新密钥，但 {group} 的签名成员名单并非如此：已忽略。',
   'notify.groupMessage': '{name}（{group}）',
 }

@@ -54,6 +54,7 @@ const reportedKeys: Partial<Record<GroupErrorEvent['code'], MessageKey>> = {
   'forged-message': 'group.refused.forged',
   'forged-key': 'group.refused.forged',
   'key-mismatch': 'group.refused.keyMismatch',
+  'key-claim': 'group.refused.keyClaim',
 }
 
 /** Why a group action failed, in the user's language. */
