@@ -1,7 +1,7 @@
-import type {
-  ChangePasswordRequest,
-  CreateGroupRequest,
-  ErrorCode,
+import type { Static, TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import {
+  BlockList,
   FriendList,
   FriendRequestResult,
   Group,
@@ -10,19 +10,25 @@ import type {
   PendingRequests,
   PreloginResponse,
   PublicUser,
-  RegisterRequest,
   SessionGrant,
   SessionList,
-  UpdateMembersRequest,
   UserSearchResponse,
-  BlockList,
+  type ChangePasswordRequest,
+  type CreateGroupRequest,
+  type ErrorCode,
+  type RegisterRequest,
+  type UpdateMembersRequest,
 } from '../../shared/index.ts'
 
-/** A request the server refused (`code` from shared/errors.ts), or that never reached it (`network`). */
+/**
+ * A request the server refused (`code` from shared/errors.ts), that never reached it (`network`),
+ * or whose answer does not match the shared schema (`bad-response`: the server is not trusted to
+ * send what it should).
+ */
 export class ApiError extends Error {
   override readonly name = 'ApiError'
   constructor(
-    readonly code: ErrorCode | 'network',
+    readonly code: ErrorCode | 'network' | 'bad-response',
     message: string,
     readonly status: number,
     options?: { cause?: unknown },
@@ -47,7 +53,31 @@ export class Api {
     private readonly fetchFn: typeof fetch = (input, init) => fetch(input, init),
   ) {}
 
-  private async call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  /** A request whose answer is checked against `schema` before anyone uses it. */
+  private async call<S extends TSchema>(
+    method: Method,
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<Static<S>> {
+    const json = await this.send(method, path, body)
+    if (!Value.Check(schema, json)) {
+      const first = Value.Errors(schema, json).First()
+      throw new ApiError(
+        'bad-response',
+        `the server's answer to ${method} ${path.split('?')[0] ?? ''} is malformed at ${first?.path || '/'}`,
+        200,
+      )
+    }
+    return json
+  }
+
+  /** A request answered with no content (204). */
+  private async callVoid(method: Method, path: string, body?: unknown): Promise<void> {
+    await this.send(method, path, body)
+  }
+
+  private async send(method: Method, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
@@ -61,101 +91,113 @@ export class Api {
     } catch (e: unknown) {
       throw new ApiError('network', 'the server cannot be reached', 0, { cause: e })
     }
-    if (res.status === 204) return undefined as T
+    if (res.status === 204) return undefined
     const text = await res.text()
     let json: unknown
     try {
       json = text === '' ? undefined : JSON.parse(text)
     } catch {
-      throw new ApiError('internal', `unexpected answer (${res.status})`, res.status)
+      throw new ApiError(
+        res.ok ? 'bad-response' : 'internal',
+        `unexpected answer (${res.status})`,
+        res.status,
+      )
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: ErrorCode; message?: string } } | undefined)?.error
-      throw new ApiError(err?.code ?? 'internal', err?.message ?? `HTTP ${res.status}`, res.status)
+      const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+      const code = typeof err?.code === 'string' ? (err.code as ErrorCode) : 'internal'
+      const message = typeof err?.message === 'string' ? err.message.slice(0, 500) : `HTTP ${res.status}`
+      throw new ApiError(code, message, res.status)
     }
-    return json as T
+    return json
   }
 
   prelogin(username: string): Promise<PreloginResponse> {
-    return this.call('POST', '/api/prelogin', { username })
+    return this.call('POST', '/api/prelogin', PreloginResponse, { username })
   }
   register(body: RegisterRequest): Promise<SessionGrant> {
-    return this.call('POST', '/api/register', body)
+    return this.call('POST', '/api/register', SessionGrant, body)
   }
   login(username: string, authKey: string): Promise<SessionGrant> {
-    return this.call('POST', '/api/login', { username, authKey })
+    return this.call('POST', '/api/login', SessionGrant, { username, authKey })
   }
   logout(): Promise<void> {
-    return this.call('POST', '/api/logout')
+    return this.callVoid('POST', '/api/logout')
   }
   sessions(): Promise<SessionList> {
-    return this.call('GET', '/api/sessions')
+    return this.call('GET', '/api/sessions', SessionList)
   }
   revokeSession(id: string): Promise<void> {
-    return this.call('DELETE', `/api/sessions/${encodeURIComponent(id)}`)
+    return this.callVoid('DELETE', `/api/sessions/${encodeURIComponent(id)}`)
   }
   changePassword(body: ChangePasswordRequest): Promise<void> {
-    return this.call('POST', '/api/password', body)
+    return this.callVoid('POST', '/api/password', body)
   }
   deleteAccount(authKey: string): Promise<void> {
-    return this.call('DELETE', '/api/account', { authKey })
+    return this.callVoid('DELETE', '/api/account', { authKey })
   }
   searchUsers(prefix: string): Promise<UserSearchResponse> {
-    return this.call('GET', `/api/users?prefix=${encodeURIComponent(prefix)}`)
+    return this.call('GET', `/api/users?prefix=${encodeURIComponent(prefix)}`, UserSearchResponse)
   }
   user(username: string): Promise<PublicUser> {
-    return this.call('GET', `/api/users/${encodeURIComponent(username)}`)
+    return this.call('GET', `/api/users/${encodeURIComponent(username)}`, PublicUser)
   }
   friends(): Promise<FriendList> {
-    return this.call('GET', '/api/friends')
+    return this.call('GET', '/api/friends', FriendList)
   }
   requests(): Promise<PendingRequests> {
-    return this.call('GET', '/api/friends/requests')
+    return this.call('GET', '/api/friends/requests', PendingRequests)
   }
   sendRequest(to: string, note?: string): Promise<FriendRequestResult> {
-    return this.call('POST', '/api/friends/requests', note === undefined ? { to } : { to, note })
+    return this.call(
+      'POST',
+      '/api/friends/requests',
+      FriendRequestResult,
+      note === undefined ? { to } : { to, note },
+    )
   }
   acceptRequest(from: string): Promise<FriendRequestResult> {
-    return this.call('POST', `/api/friends/requests/${encodeURIComponent(from)}/accept`)
+    return this.call('POST', `/api/friends/requests/${encodeURIComponent(from)}/accept`, FriendRequestResult)
   }
   declineRequest(from: string): Promise<void> {
-    return this.call('POST', `/api/friends/requests/${encodeURIComponent(from)}/decline`)
+    return this.callVoid('POST', `/api/friends/requests/${encodeURIComponent(from)}/decline`)
   }
   cancelRequest(to: string): Promise<void> {
-    return this.call('DELETE', `/api/friends/requests/${encodeURIComponent(to)}`)
+    return this.callVoid('DELETE', `/api/friends/requests/${encodeURIComponent(to)}`)
   }
   removeFriend(username: string): Promise<void> {
-    return this.call('DELETE', `/api/friends/${encodeURIComponent(username)}`)
+    return this.callVoid('DELETE', `/api/friends/${encodeURIComponent(username)}`)
   }
   blocked(): Promise<BlockList> {
-    return this.call('GET', '/api/blocks')
+    return this.call('GET', '/api/blocks', BlockList)
   }
   block(username: string): Promise<void> {
-    return this.call('POST', '/api/blocks', { username })
+    return this.callVoid('POST', '/api/blocks', { username })
   }
   unblock(username: string): Promise<void> {
-    return this.call('DELETE', `/api/blocks/${encodeURIComponent(username)}`)
+    return this.callVoid('DELETE', `/api/blocks/${encodeURIComponent(username)}`)
   }
   groups(): Promise<GroupListResponse> {
-    return this.call('GET', '/api/groups')
+    return this.call('GET', '/api/groups', GroupListResponse)
   }
   createGroup(body: CreateGroupRequest): Promise<Group> {
-    return this.call('POST', '/api/groups', body)
+    return this.call('POST', '/api/groups', Group, body)
   }
   updateMembers(id: string, body: UpdateMembersRequest): Promise<Group> {
-    return this.call('PUT', `/api/groups/${encodeURIComponent(id)}/members`, body)
+    return this.call('PUT', `/api/groups/${encodeURIComponent(id)}/members`, Group, body)
   }
   renameGroup(id: string, name: string, memberList?: string): Promise<Group> {
     return this.call(
       'PATCH',
       `/api/groups/${encodeURIComponent(id)}`,
+      Group,
       memberList === undefined ? { name } : { name, memberList },
     )
   }
   leaveGroup(id: string): Promise<void> {
-    return this.call('POST', `/api/groups/${encodeURIComponent(id)}/leave`)
+    return this.callVoid('POST', `/api/groups/${encodeURIComponent(id)}/leave`)
   }
   ice(): Promise<IceConfig> {
-    return this.call('GET', '/api/ice')
+    return this.call('GET', '/api/ice', IceConfig)
   }
 }

@@ -12,6 +12,7 @@ const apiErrorKeys: Partial<Record<ApiError['code'], MessageKey>> = {
   'username-taken': 'err.usernameTaken',
   'rate-limited': 'err.rateLimited',
   network: 'err.network',
+  'bad-response': 'err.badResponse',
   unauthorized: 'err.sessionEnded',
   'not-found': 'err.notFound',
   blocked: 'err.blocked',

@@ -22,6 +22,8 @@ export const en = {
   'err.usernameTaken': 'That username is taken. Try another one.',
   'err.rateLimited': 'Too many attempts. Wait a minute and try again.',
   'err.network': 'Can’t reach the server. Check your connection and try again.',
+  'err.badResponse':
+    'The server sent an answer Tincan cannot accept, so it was not used. Try again later; if it keeps happening, tell whoever runs the server.',
   'err.sessionEnded': 'You were signed out. Sign in again to continue.',
   'err.notFound': 'Not found.',
   'err.blocked': 'This user can’t be reached.',
