@@ -260,7 +260,12 @@ export const en = {
   'keyChange.body':
     'This happens when they set up Tincan again, or if someone is intercepting your messages. Compare safety numbers with them before you trust it. Sending is paused until you accept.',
   'keyChange.accept': 'Accept new key',
+  'keyChange.keep': 'Keep current key',
   'keyChange.review': 'View safety number',
+  'keyChange.unconfirmedTitle': 'Confirm {name} before you chat',
+  'keyChange.unconfirmedBody':
+    'The server says you and {name} are friends, but this browser did not send or accept that request. If you added {name} on another browser, confirm; to be sure it is really them, compare safety numbers first. Nothing is sent until you confirm.',
+  'keyChange.confirm': 'Confirm',
 
   'confirm.cancel': 'Cancel',
   'confirm.removeTitle': 'Remove {name} from your friends?',

@@ -258,7 +258,12 @@ export const zhCN: Record<MessageKey, string> = {
   'keyChange.body':
     '对方重新设置了 Tincan 时会出现这种情况，但也可能是有人在拦截你们的消息。请先与对方核对安全码再信任它。接受之前，消息暂停发送。',
   'keyChange.accept': '接受新密钥',
+  'keyChange.keep': '保留当前密钥',
   'keyChange.review': '查看安全码',
+  'keyChange.unconfirmedTitle': '聊天前请先确认 {name}',
+  'keyChange.unconfirmedBody':
+    '服务器说你和 {name} 是好友，但这个浏览器没有发送或接受过这个好友请求。如果你是在另一个浏览器上添加的 {name}，请确认；为确保真的是对方，请先核对安全码。确认之前不会发送任何内容。',
+  'keyChange.confirm': '确认',
 
   'confirm.cancel': '取消',
   'confirm.removeTitle': '从好友中删除 {name}？',

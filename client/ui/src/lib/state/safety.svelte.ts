@@ -42,12 +42,21 @@ class SafetyState {
     }
   }
 
-  /** Trusts the friend's new key: sending resumes, and the safety number changes. */
+  /** Trusts the key the server reported (a friend's new key, or an unconfirmed friend's): sending resumes. */
   async acceptKeyChange(peer: string): Promise<void> {
+    await this.decide(peer, (client) => client.acceptKeyChange(peer))
+  }
+
+  /** Keeps the pinned key over the reported one: sending resumes, the safety number stays. */
+  async keepPinnedKey(peer: string): Promise<void> {
+    await this.decide(peer, (client) => client.keepPinnedKey(peer))
+  }
+
+  private async decide(peer: string, decision: (client: TincanClient) => Promise<void>): Promise<void> {
     const client = this.client
     if (client === undefined) return
     try {
-      await client.acceptKeyChange(peer)
+      await decision(client)
       if (this.peer === peer) await this.load(peer)
     } catch (e: unknown) {
       toasts.error(errorText(e))
