@@ -14,6 +14,7 @@ import type { PeerTransport } from '../messenger.ts'
 import type { SignalingConnection } from '../signaling.ts'
 import type { Db } from '../store/db.ts'
 import type { Trust } from '../trust.ts'
+import { EarlyCandidates } from './early-candidates.ts'
 import { PeerLink } from './link.ts'
 import type { SendScheduler, SendSchedulerOptions } from './send-scheduler.ts'
 import { SessionStore } from './session-store.ts'
@@ -86,6 +87,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
   private readonly wanted = new Map<string, { attempt: number; timer?: ReturnType<typeof setTimeout> }>()
   private readonly sessions: SessionStore
   private readonly inbound = new Map<string, Promise<void>>()
+  private readonly early = new EarlyCandidates()
   private readonly idleTimer: ReturnType<typeof setInterval>
   private closed = false
 
@@ -163,6 +165,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     const w = this.wanted.get(peer)
     if (w?.timer !== undefined) clearTimeout(w.timer)
     this.wanted.delete(peer)
+    this.early.forget(peer)
     this.links.get(peer)?.close('disconnected')
   }
 
@@ -294,6 +297,9 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       if (verified.from !== from || verified.sessionId !== sid)
         throw new CryptoError('bad-signature', 'envelope does not match the relay frame')
     } catch (e: unknown) {
+      // The relay delivered an envelope already acted on again (say it re-sent it after losing
+      // the acknowledgment): nothing new, nothing to warn about, and the attempt goes on.
+      if (CryptoError.is(e, 'duplicate')) return
       const error =
         e instanceof CryptoError
           ? e
@@ -310,6 +316,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     const current = this.links.get(from)
     switch (verified.type) {
       case 'offer': {
+        const early = this.early.take(from, sid)
         if (current !== undefined && current.state !== 'closed' && current.sid !== sid) {
           // Both called at once: the smaller username keeps its own call.
           if (current.role === 'initiator' && current.state !== 'open' && this.o.me < from) return
@@ -317,6 +324,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         if (!this.wanted.has(from)) this.wanted.set(from, { attempt: 0 })
         const link = await this.startLink(from, sid, 'responder')
         link.sp.signal({ type: 'offer', sdp: verified.payload })
+        for (const candidate of early)
+          link.sp.signal({ type: 'candidate', candidate: parseCandidate(candidate) })
         return
       }
       case 'answer':
@@ -324,11 +333,10 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
           current.sp.signal({ type: 'answer', sdp: verified.payload })
         return
       case 'candidate':
+        // Before its answer simple-peer queues it; before its offer there is no link yet.
         if (current?.sid === sid)
-          current.sp.signal({
-            type: 'candidate',
-            candidate: JSON.parse(verified.payload) as RTCIceCandidateInit,
-          })
+          current.sp.signal({ type: 'candidate', candidate: parseCandidate(verified.payload) })
+        else this.early.keep(from, sid, verified.payload)
         return
       case 'bye':
         if (current?.sid === sid) current.close('closed by peer')
@@ -339,4 +347,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       }
     }
   }
+}
+
+function parseCandidate(payload: string): RTCIceCandidateInit {
+  return JSON.parse(payload) as RTCIceCandidateInit
 }
