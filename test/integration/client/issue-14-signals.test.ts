@@ -136,6 +136,35 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
     expect(bob.peers.fileLink(alice.username)?.sid).toBe(offer?.sid)
     expect(alice.peers.fileLink(bob.username)?.sid).toBe(offer?.sid)
   })
+
+  it('goes on connecting, with no warning, when the friend seems to go and come back meanwhile', async () => {
+    // A restarting server drops everyone and tells who left and who came back, while the offer
+    // it relayed is being answered. A presence frame is a hint: it must not end the attempt.
+    alice.peers.disconnect(bob.username)
+    bob.peers.disconnect(alice.username)
+    errors.length = 0
+    let held: { frame: Frame; connection: ProxiedConnection } | undefined
+    let released = false
+    proxy.tamper = (frame, direction, connection) => {
+      if (direction !== 'to-client' || released || frame.type !== 'signal' || frame.from !== bob.username)
+        return frame
+      if (held === undefined && envelopeType(frame) === 'answer') held = { frame, connection }
+      return held === undefined ? frame : null
+    }
+    const sending = alice.sendText(bob.username, 'while presence flaps')
+    const { frame, connection } = await until('bob to answer', () => held)
+    await until('alice to be waiting for the answer', () => alice.peers.state(bob.username) === 'connecting')
+    connection.toClient({ type: 'presence', username: bob.username, online: false })
+    connection.toClient({ type: 'presence', username: bob.username, online: true })
+    await until('alice to see bob online again', () => alice.signaling.online.has(bob.username))
+    released = true
+    connection.toClient(frame)
+    await sending
+    await delivered(bob, alice, 'while presence flaps')
+
+    expect(errors).toEqual([])
+    expect(alice.peers.fileLink(bob.username)?.sid).toBe(frame.sid)
+  })
 })
 
 describe('a server that delivers ICE candidates before the offer or answer they belong to (issue 14, F4)', () => {
