@@ -280,8 +280,11 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       payload,
     })
     const result = await this.o.signaling.sendSignal(peer, sid, JSON.stringify(envelope))
-    if (!result.ok && type !== 'candidate')
-      this.links.get(peer)?.close(`signal not delivered: ${result.code}`)
+    // Only the attempt the signal belonged to can fail for it, and only while it is still being
+    // set up: an acknowledgment lost or refused late says nothing about a connection that works.
+    const link = this.links.get(peer)
+    if (!result.ok && type !== 'candidate' && link?.sid === sid && link.state !== 'open')
+      link.close(`signal not delivered: ${result.code}`)
   }
 
   private async onSignal(from: string, sid: string, raw: string): Promise<void> {

@@ -165,6 +165,40 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
     expect(errors).toEqual([])
     expect(alice.peers.fileLink(bob.username)?.sid).toBe(frame.sid)
   })
+
+  it('keeps a working connection when a signal it never acknowledged is refused later', async () => {
+    // The server relays the offer but holds the acknowledgment back; long after the connection
+    // opened, it answers for that signal with an error (or the sender's queue gives it up).
+    alice.peers.disconnect(bob.username)
+    bob.peers.disconnect(alice.username)
+    errors.length = 0
+    let offer: { ref: string; sid: string; connection: ProxiedConnection } | undefined
+    proxy.tamper = (frame, direction, connection) => {
+      if (direction === 'to-server' && frame.type === 'signal' && offer === undefined) {
+        if (frame.to === bob.username && envelopeType(frame) === 'offer')
+          offer = { ref: String(frame.ref), sid: String(frame.sid), connection }
+      }
+      if (direction === 'to-client' && frame.type === 'sent' && connection === offer?.connection)
+        return frame.ref === offer.ref ? null : frame
+      return frame
+    }
+    await alice.sendText(bob.username, 'before the late refusal')
+    await delivered(bob, alice, 'before the late refusal')
+    const { ref, sid, connection } = await until('the offer seen', () => offer)
+    expect(alice.peers.fileLink(bob.username)?.sid).toBe(sid)
+
+    connection.toClient({ type: 'error', ref, code: 'peer-offline', message: 'not online' })
+    // Frames are handled in order: once this one is seen, the refusal has been handled.
+    const marker = { type: 'presence', username: `${bob.username}-marker`, online: true }
+    connection.toClient(marker)
+    await until('alice to handle the refusal', () => alice.signaling.online.has(marker.username))
+
+    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    await alice.sendText(bob.username, 'after the late refusal')
+    await delivered(bob, alice, 'after the late refusal')
+    expect(alice.peers.fileLink(bob.username)?.sid).toBe(sid)
+    expect(errors).toEqual([])
+  })
 })
 
 describe('a server that delivers ICE candidates before the offer or answer they belong to (issue 14, F4)', () => {
