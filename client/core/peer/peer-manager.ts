@@ -313,7 +313,9 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         message: `refused a connection attempt: ${error.message}`,
       })
       const link = this.links.get(from)
-      if (link !== undefined && link.sid === sid) link.close('refused', error)
+      // An attempt being set up is abandoned. An open connection was proven by its own handshake
+      // and stays: a refused envelope (say an old one replayed) must not be a way to cut it.
+      if (link !== undefined && link.sid === sid && link.state !== 'open') link.close('refused', error)
       return
     }
     const current = this.links.get(from)

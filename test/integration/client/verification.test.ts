@@ -128,14 +128,35 @@ describe('connections through a relay that tampers with signaling', () => {
     expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
   })
 
+  it('refuses an envelope forged for the open connection, says why, and keeps the connection', async () => {
+    proxy.tamper = (f) => f
+    await alice.sendText(bob.username, 'before the forged envelope')
+    const sid = await until('an open connection at bob', () => bob.peers.fileLink(alice.username)?.sid)
+    bobErrors.length = 0
+    proxy.inject({ type: 'signal', from: alice.username, sid, envelope: forgedOffer(sid) })
+    const error = await until('bob to refuse the forged envelope', () =>
+      bobErrors.find((e) => e.peer === alice.username),
+    )
+    expect(error.code).toBe('untrusted-key')
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    await alice.sendText(bob.username, 'the forged envelope changed nothing')
+    await until('the chat to keep working', async () =>
+      (await bob.loadMessages(directConversationId(alice.username))).some(
+        (m) => m.content.text === 'the forged envelope changed nothing',
+      ),
+    )
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(bobErrors).toHaveLength(1)
+  })
+
   /** An offer from Alice signed by a key that is not hers, as only a forger could make. */
-  function forgedOffer(): string {
+  function forgedOffer(sessionId = 'forgedsession001'): string {
     return JSON.stringify(
       signEnvelope(ed25519KeyPair(), {
         type: 'offer',
         from: alice.username,
         to: bob.username,
-        sessionId: 'forgedsession001',
+        sessionId,
         sequence: 1,
         timestampMs: Date.now(),
         fingerprints: [`sha-256 ${'CD:'.repeat(31)}CD`],
