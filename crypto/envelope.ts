@@ -16,7 +16,7 @@ export interface SignedEnvelope {
   readonly to: string
   /** Session id chosen by the offerer; also part of the handshake prologue. */
   readonly sid: string
-  /** Strictly increasing per (from, sid). */
+  /** Increasing per (from, sid); each number is used for one envelope only. */
   readonly seq: number
   /** Sender's clock, milliseconds since the epoch. */
   readonly ts: number
@@ -45,13 +45,56 @@ export interface VerifiedEnvelope extends EnvelopeInput {
   readonly identityKey: Uint8Array
 }
 
-/** Persists the highest sequence accepted per (peer, session); the client keeps it in IndexedDB. */
+/**
+ * How far below the highest accepted sequence an envelope not yet seen is still accepted, as in
+ * the anti-replay windows of IPsec (RFC 4303 §3.4.3) and DTLS (RFC 6347 §4.1.2.6). A connection
+ * attempt signs one offer or answer and a few dozen candidates at most, so an honest relay that
+ * reorders them never leaves the window.
+ */
+export const sequenceWindow = 64
+
+/** What a SequenceStore keeps for one (peer, session). */
+export interface SequenceRecord {
+  /** Sequences at or below this are refused: too old to tell a duplicate from a replay. */
+  readonly floor: number
+  /** Each accepted sequence above `floor`, with the digest of the envelope that used it. */
+  readonly seen: readonly (readonly [sequence: number, digest: string])[]
+}
+
+/**
+ * `fresh`: never seen, accept. `duplicate`: this very envelope was already accepted (a relay
+ * re-sent it, e.g. after losing its acknowledgment): harmless, ignore it. `reused`: the sequence
+ * was accepted for a different envelope. `behind`: at or below the window's floor.
+ */
+export type SequenceVerdict = 'fresh' | 'duplicate' | 'reused' | 'behind'
+
+/**
+ * The acceptance rule for envelope sequences, kept pure so that every store applies the same
+ * one. `record` is returned unchanged unless the verdict is `fresh`.
+ */
+export function admitSequence(
+  record: SequenceRecord | undefined,
+  sequence: number,
+  digest: string,
+): { verdict: SequenceVerdict; record: SequenceRecord } {
+  const current = record ?? { floor: -1, seen: [] }
+  if (sequence <= current.floor) return { verdict: 'behind', record: current }
+  const earlier = current.seen.find(([s]) => s === sequence)
+  if (earlier !== undefined)
+    return { verdict: earlier[1] === digest ? 'duplicate' : 'reused', record: current }
+  const highest = Math.max(sequence, ...current.seen.map(([s]) => s))
+  const floor = Math.max(current.floor, highest - sequenceWindow)
+  const seen = [...current.seen, [sequence, digest] as const].filter(([s]) => s > floor)
+  return { verdict: 'fresh', record: { floor, seen } }
+}
+
+/** Keeps the sequences accepted per (peer, session); the client keeps them in IndexedDB. */
 export interface SequenceStore {
   /**
-   * Atomically records `sequence` if it is above the one stored for (peer, sessionId) and
-   * returns true; returns false (storing nothing) otherwise.
+   * Atomically applies `admitSequence` to the record for (peer, sessionId), stores the new
+   * record when the verdict is `fresh`, and returns the verdict.
    */
-  advance(peer: string, sessionId: string, sequence: number): Promise<boolean>
+  admit(peer: string, sessionId: string, sequence: number, digest: string): Promise<SequenceVerdict>
 }
 
 /** Identity keys pinned on first use; null when nothing is pinned for the user. */
@@ -191,7 +234,8 @@ export function parseEnvelope(raw: unknown): {
  * @throws CryptoError 'bad-format' (malformed), 'untrusted-key' (no pinned key, or not the
  * pinned one), 'bad-signature', 'wrong-recipient', 'stale' (outside the clock window),
  * 'fingerprint-mismatch' (an SDP fingerprint that was not signed, or none in an offer/answer),
- * 'replay' (sequence not above the last accepted one for this peer and session).
+ * 'duplicate' (this same envelope was already accepted: drop it quietly), 'replay' (its sequence
+ * was used by a different envelope, or is below the window, for this peer and session).
  */
 export async function verifyEnvelope(raw: unknown, ctx: VerifyEnvelopeContext): Promise<VerifiedEnvelope> {
   const { input, identityKey, signature } = parseEnvelope(raw)
@@ -206,10 +250,23 @@ export async function verifyEnvelope(raw: unknown, ctx: VerifyEnvelopeContext): 
     throw new CryptoError('stale', 'envelope timestamp is outside the accepted window')
   }
   checkSdpFingerprints(input)
-  if (!(await ctx.sequences.advance(input.from, input.sessionId, input.sequence))) {
-    throw new CryptoError('replay', 'envelope sequence number is not increasing')
+  // The same signed content is the same envelope, whatever its signature bytes.
+  const digest = toBase64Url(sha256(canonicalEncoding(input, pinned)))
+  const verdict = await ctx.sequences.admit(input.from, input.sessionId, input.sequence, digest)
+  switch (verdict) {
+    case 'fresh':
+      return { ...input, identityKey: pinned }
+    case 'duplicate':
+      throw new CryptoError('duplicate', 'envelope was already accepted')
+    case 'reused':
+      throw new CryptoError('replay', 'envelope sequence number was already used by another envelope')
+    case 'behind':
+      throw new CryptoError('replay', 'envelope sequence number is too far behind the latest one')
+    default: {
+      const unreachable: never = verdict
+      return unreachable
+    }
   }
-  return { ...input, identityKey: pinned }
 }
 
 function checkSdpFingerprints(e: EnvelopeInput): void {
@@ -233,13 +290,12 @@ function normalizeFingerprintOrMismatch(fp: string): string {
 
 /** A SequenceStore in memory (tests, or a client that persists it another way). */
 export class MemorySequenceStore implements SequenceStore {
-  readonly #last = new Map<string, number>()
+  readonly #records = new Map<string, SequenceRecord>()
 
-  advance(peer: string, sessionId: string, sequence: number): Promise<boolean> {
+  admit(peer: string, sessionId: string, sequence: number, digest: string): Promise<SequenceVerdict> {
     const key = JSON.stringify([peer, sessionId])
-    const last = this.#last.get(key)
-    if (last !== undefined && sequence <= last) return Promise.resolve(false)
-    this.#last.set(key, sequence)
-    return Promise.resolve(true)
+    const { verdict, record } = admitSequence(this.#records.get(key), sequence, digest)
+    if (verdict === 'fresh') this.#records.set(key, record)
+    return Promise.resolve(verdict)
   }
 }

@@ -13,6 +13,11 @@ export type CryptoErrorCode =
   | 'untrusted-key'
   /** A message, envelope or sequence number was already seen. */
   | 'replay'
+  /**
+   * The very same signaling envelope was already accepted (a relay re-sent it). Nothing to do
+   * and nothing to warn about; a different envelope reusing its sequence is a 'replay'.
+   */
+  | 'duplicate'
   /** A message claims a counter beyond the skipped-key bound; refused before any derivation. */
   | 'too-far-ahead'
   /** A signed timestamp is outside the accepted window, or a stored key has expired. */

@@ -70,6 +70,7 @@ export {
   verifySafetyQr,
 } from './safety-number.ts'
 export {
+  admitSequence,
   type EnvelopeInput,
   type EnvelopeType,
   envelopeWindowMs,
@@ -77,7 +78,10 @@ export {
   MemorySequenceStore,
   parseEnvelope,
   type PinnedKeyStore,
+  type SequenceRecord,
   type SequenceStore,
+  sequenceWindow,
+  type SequenceVerdict,
   signEnvelope,
   type SignedEnvelope,
   type VerifiedEnvelope,

@@ -2,10 +2,19 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
 
+/** One client's connection through the proxy (the same object for every frame on it). */
+export interface ProxiedConnection {
+  /** Sends a frame to the client, e.g. one held back earlier, as if the server had sent it. */
+  toClient(frame: Record<string, unknown>): void
+  /** Cuts the client's connection, as a server that crashed would. */
+  cut(): void
+}
+
 /** What the proxy does with one frame: pass it, replace it, or drop it. */
 export type Tamper = (
   frame: Record<string, unknown>,
   direction: 'to-client' | 'to-server',
+  connection: ProxiedConnection,
 ) => Record<string, unknown> | null
 
 /**
@@ -41,8 +50,14 @@ export class WsProxy {
     upstream.on('open', () => {
       for (const m of early.splice(0)) upstream.send(m)
     })
+    const connection: ProxiedConnection = {
+      toClient: (frame) => {
+        if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame))
+      },
+      cut: () => client.terminate(),
+    }
     const relay = (raw: string, direction: 'to-client' | 'to-server', target: WebSocket): void => {
-      const out = this.tamper(JSON.parse(raw) as Record<string, unknown>, direction)
+      const out = this.tamper(JSON.parse(raw) as Record<string, unknown>, direction, connection)
       if (out !== null) target.send(JSON.stringify(out))
     }
     client.on('message', (data: Buffer) => {

@@ -317,10 +317,11 @@ export class PeerLink {
   /**
    * Asks the peer to answer within `timeoutMs`, and closes the link if nothing comes back. A
    * channel whose peer vanished (tab closed, network gone) can look open for half a minute;
-   * messages sent into it would wait for that long.
+   * messages sent into it would wait for that long. Before the channel opens there is nothing to
+   * probe (sending would fail and end an attempt that may be fine); the connect timeout covers it.
    */
   probe(timeoutMs: number): void {
-    if (this.state === 'closed' || this.probeTimer !== undefined) return
+    if (this.state === 'closed' || this.state === 'connecting' || this.probeTimer !== undefined) return
     try {
       this.sendFrame(frameProbe, new Uint8Array(0))
     } catch {

@@ -14,6 +14,7 @@ import type { PeerTransport } from '../messenger.ts'
 import type { SignalingConnection } from '../signaling.ts'
 import type { Db } from '../store/db.ts'
 import type { Trust } from '../trust.ts'
+import { EarlyCandidates } from './early-candidates.ts'
 import { PeerLink } from './link.ts'
 import type { SendScheduler, SendSchedulerOptions } from './send-scheduler.ts'
 import { SessionStore } from './session-store.ts'
@@ -87,6 +88,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
   private readonly wanted = new Map<string, { attempt: number; timer?: ReturnType<typeof setTimeout> }>()
   private readonly sessions: SessionStore
   private readonly inbound = new Map<string, Promise<void>>()
+  private readonly early = new EarlyCandidates()
   private readonly idleTimer: ReturnType<typeof setInterval>
   private closed = false
 
@@ -173,6 +175,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     const w = this.wanted.get(peer)
     if (w?.timer !== undefined) clearTimeout(w.timer)
     this.wanted.delete(peer)
+    this.early.forget(peer)
     this.links.get(peer)?.close('disconnected')
   }
 
@@ -291,8 +294,11 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       payload,
     })
     const result = await this.o.signaling.sendSignal(peer, sid, JSON.stringify(envelope))
-    if (!result.ok && type !== 'candidate')
-      this.links.get(peer)?.close(`signal not delivered: ${result.code}`)
+    // Only the attempt the signal belonged to can fail for it, and only while it is still being
+    // set up: an acknowledgment lost or refused late says nothing about a connection that works.
+    const link = this.links.get(peer)
+    if (!result.ok && type !== 'candidate' && link?.sid === sid && link.state !== 'open')
+      link.close(`signal not delivered: ${result.code}`)
   }
 
   private async onSignal(from: string, sid: string, raw: string): Promise<void> {
@@ -308,6 +314,9 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       if (verified.from !== from || verified.sessionId !== sid)
         throw new CryptoError('bad-signature', 'envelope does not match the relay frame')
     } catch (e: unknown) {
+      // The relay delivered an envelope already acted on again (say it re-sent it after losing
+      // the acknowledgment): nothing new, nothing to warn about, and the attempt goes on.
+      if (CryptoError.is(e, 'duplicate')) return
       const error =
         e instanceof CryptoError
           ? e
@@ -318,12 +327,15 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         message: `refused a connection attempt: ${error.message}`,
       })
       const link = this.links.get(from)
-      if (link !== undefined && link.sid === sid) link.close('refused', error)
+      // An attempt being set up is abandoned. An open connection was proven by its own handshake
+      // and stays: a refused envelope (say an old one replayed) must not be a way to cut it.
+      if (link !== undefined && link.sid === sid && link.state !== 'open') link.close('refused', error)
       return
     }
     const current = this.links.get(from)
     switch (verified.type) {
       case 'offer': {
+        const early = this.early.take(from, sid)
         if (current !== undefined && current.state !== 'closed' && current.sid !== sid) {
           // Both called at once: the smaller username keeps its own call.
           if (current.role === 'initiator' && current.state !== 'open' && this.o.me < from) return
@@ -331,6 +343,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         if (!this.wanted.has(from)) this.wanted.set(from, { attempt: 0 })
         const link = await this.startLink(from, sid, 'responder')
         link.sp.signal({ type: 'offer', sdp: verified.payload })
+        for (const candidate of early)
+          link.sp.signal({ type: 'candidate', candidate: parseCandidate(candidate) })
         return
       }
       case 'answer':
@@ -338,11 +352,10 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
           current.sp.signal({ type: 'answer', sdp: verified.payload })
         return
       case 'candidate':
+        // Before its answer simple-peer queues it; before its offer there is no link yet.
         if (current?.sid === sid)
-          current.sp.signal({
-            type: 'candidate',
-            candidate: JSON.parse(verified.payload) as RTCIceCandidateInit,
-          })
+          current.sp.signal({ type: 'candidate', candidate: parseCandidate(verified.payload) })
+        else this.early.keep(from, sid, verified.payload)
         return
       case 'bye':
         if (current?.sid === sid) current.close('closed by peer')
@@ -353,4 +366,8 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       }
     }
   }
+}
+
+function parseCandidate(payload: string): RTCIceCandidateInit {
+  return JSON.parse(payload) as RTCIceCandidateInit
 }

@@ -90,7 +90,7 @@ describe('connections through a relay that tampers with signaling', () => {
     expect(bob.peers.state(alice.username)).toBe('idle')
   })
 
-  it('connects through the relay when it is honest, and refuses a replayed offer without dropping the chat', async () => {
+  it('connects through the relay when it is honest, and ignores a replayed offer: no warning, the same connection goes on', async () => {
     bobErrors.length = 0
     const seen: Record<string, unknown>[] = []
     proxy.tamper = (frame, direction) => {
@@ -105,16 +105,63 @@ describe('connections through a relay that tampers with signaling', () => {
     )
     const offer = seen.find((f) => (JSON.parse(f.envelope as string) as { type: string }).type === 'offer')
     expect(offer).toBeDefined()
+    const sid = bob.peers.fileLink(alice.username)?.sid
+    expect(sid).toBe(offer?.sid)
+    // The replay is the very envelope Bob already acted on: it can start nothing, and it is what
+    // an honest server re-sends after losing its acknowledgment, so it is dropped without a word.
+    // Bob handles a friend's signals one at a time, so once the forged one that follows is
+    // refused, the replay has been handled too.
     proxy.inject(offer ?? {})
-    const error = await until('bob to refuse the replay', () =>
+    proxy.inject({ type: 'signal', from: alice.username, sid: 'forgedsession001', envelope: forgedOffer() })
+    const error = await until('bob to refuse the forged envelope after the replay', () =>
       bobErrors.find((e) => e.peer === alice.username),
     )
-    expect(error.code).toBe('replay')
+    expect(error.code).toBe('untrusted-key')
+    expect(bobErrors).toHaveLength(1)
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
     await alice.sendText(bob.username, 'still here')
     await until('the chat to keep working', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'still here',
       ),
     )
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
   })
+
+  it('refuses an envelope forged for the open connection, says why, and keeps the connection', async () => {
+    proxy.tamper = (f) => f
+    await alice.sendText(bob.username, 'before the forged envelope')
+    const sid = await until('an open connection at bob', () => bob.peers.fileLink(alice.username)?.sid)
+    bobErrors.length = 0
+    proxy.inject({ type: 'signal', from: alice.username, sid, envelope: forgedOffer(sid) })
+    const error = await until('bob to refuse the forged envelope', () =>
+      bobErrors.find((e) => e.peer === alice.username),
+    )
+    expect(error.code).toBe('untrusted-key')
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    await alice.sendText(bob.username, 'the forged envelope changed nothing')
+    await until('the chat to keep working', async () =>
+      (await bob.loadMessages(directConversationId(alice.username))).some(
+        (m) => m.content.text === 'the forged envelope changed nothing',
+      ),
+    )
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(bobErrors).toHaveLength(1)
+  })
+
+  /** An offer from Alice signed by a key that is not hers, as only a forger could make. */
+  function forgedOffer(sessionId = 'forgedsession001'): string {
+    return JSON.stringify(
+      signEnvelope(ed25519KeyPair(), {
+        type: 'offer',
+        from: alice.username,
+        to: bob.username,
+        sessionId,
+        sequence: 1,
+        timestampMs: Date.now(),
+        fingerprints: [`sha-256 ${'CD:'.repeat(31)}CD`],
+        payload: `v=0\r\na=fingerprint:sha-256 ${'CD:'.repeat(31)}CD\r\n`,
+      }),
+    )
+  }
 })

@@ -214,14 +214,17 @@ describe('a relay that reorders signaling frames', () => {
     await server.close()
   })
 
-  it('refuses a signal delivered after a later one of the same session, and the chat still gets through', async () => {
-    // Holds back the first signal of each connection attempt until the next one has passed.
+  it('takes a signal delivered after a later one of the same session without a warning, and connects at the first attempt', async () => {
+    // Holds back the first signal of the connection attempt (the offer) until the next one has
+    // passed. Envelopes carry their own order, so this is harmless (issue 14, F4).
     let held: Record<string, unknown> | undefined
+    let heldSid: unknown
     let swapped = 0
     proxy.tamper = (frame, direction) => {
       if (direction !== 'to-client' || frame.type !== 'signal' || swapped > 0) return frame
       if (held === undefined) {
         held = frame
+        heldSid = frame.sid
         return null
       }
       const late = held
@@ -230,16 +233,15 @@ describe('a relay that reorders signaling frames', () => {
       setTimeout(() => proxy.inject(late), 20)
       return frame
     }
-    await alice.sendText(bob.username, 'through a reordering relay')
-    const error = await until('bob to refuse the out-of-order signal', () =>
-      bobErrors.find((e) => e.peer === alice.username),
-    )
-    expect(swapped).toBe(1)
-    expect(error.code).toBe('replay')
+    const sending = alice.sendText(bob.username, 'through a reordering relay')
+    await sending
     await until(
-      'the message to arrive anyway',
+      'the message to arrive',
       async () => (await from(bob, alice)).some((m) => m.content.text === 'through a reordering relay'),
       60_000,
     )
+    expect(swapped).toBe(1)
+    expect(bobErrors).toEqual([])
+    expect(bob.peers.fileLink(alice.username)?.sid).toBe(heldSid)
   })
 })

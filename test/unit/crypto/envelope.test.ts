@@ -5,6 +5,7 @@ import {
   type Identity,
   initCrypto,
   MemorySequenceStore,
+  sequenceWindow,
   signEnvelope,
   type SignedEnvelope,
   verifyEnvelope,
@@ -41,6 +42,14 @@ function offer(overrides: Partial<EnvelopeInput> = {}): SignedEnvelope {
     timestampMs: now,
     fingerprints: [fpAlice],
     payload: sdp(fpAlice),
+    ...overrides,
+  })
+}
+
+function candidate(overrides: Partial<EnvelopeInput> = {}): SignedEnvelope {
+  return offer({
+    type: 'candidate',
+    payload: `{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host"}`,
     ...overrides,
   })
 }
@@ -100,19 +109,57 @@ describe('signed signaling envelopes', () => {
     await expect(verifyEnvelope(offer({ timestampMs: now - 114_000 }), bobContext())).resolves.toBeDefined()
   })
 
-  it('refuses a replayed or non-increasing sequence number, per session', async () => {
+  it('accepts the envelopes of a session in any order, each once, per session', async () => {
+    // An honest relay may deliver a candidate before its offer: nothing about that is an attack.
     const ctx = bobContext()
-    await verifyEnvelope(offer({ sequence: 5 }), ctx)
-    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 5 }), ctx), 'replay')
-    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 4 }), ctx), 'replay')
-    await verifyEnvelope(offer({ sequence: 6 }), ctx)
+    await verifyEnvelope(candidate({ sequence: 3 }), ctx)
+    await verifyEnvelope(candidate({ sequence: 2 }), ctx)
+    await expect(verifyEnvelope(offer({ sequence: 1 }), ctx)).resolves.toMatchObject({ type: 'offer' })
+    await verifyEnvelope(candidate({ sequence: 4 }), ctx)
     await verifyEnvelope(offer({ sequence: 1, sessionId: 's-2' }), ctx)
+  })
+
+  it('drops the very same envelope delivered twice as a duplicate, not as an attack', async () => {
+    // A sender whose acknowledgment was lost re-sends the envelope verbatim after reconnecting.
+    const ctx = bobContext()
+    const e = JSON.stringify(offer())
+    await verifyEnvelope(JSON.parse(e), ctx)
+    await expectCodeAsync(() => verifyEnvelope(JSON.parse(e), ctx), 'duplicate')
+    await expectCodeAsync(() => verifyEnvelope(JSON.parse(e), ctx), 'duplicate')
+    await verifyEnvelope(candidate({ sequence: 2 }), ctx)
+    await expectCodeAsync(() => verifyEnvelope(JSON.parse(e), ctx), 'duplicate')
+  })
+
+  it('refuses as a replay a different envelope that reuses an accepted sequence number', async () => {
+    const ctx = bobContext()
+    await verifyEnvelope(offer({ sequence: 1 }), ctx)
+    await verifyEnvelope(candidate({ sequence: 2 }), ctx)
+    // Only the sender can sign these: a relay cannot make one, a sender that does is misbehaving.
+    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 2 }), ctx), 'replay')
+    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 1, timestampMs: now + 1 }), ctx), 'replay')
+    await expectCodeAsync(() => verifyEnvelope(candidate({ sequence: 1 }), ctx), 'replay')
+    // The refused ones changed nothing: the originals are still duplicates.
+    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 1 }), ctx), 'duplicate')
+  })
+
+  it('refuses an envelope a window or more behind the latest of its session, even one accepted before', async () => {
+    const ctx = bobContext()
+    const first = offer({ sequence: 1 })
+    await verifyEnvelope(first, ctx)
+    await verifyEnvelope(candidate({ sequence: 100 }), ctx)
+    // Too far behind to tell a re-sent envelope from a replayed one: refused and reported.
+    await expectCodeAsync(() => verifyEnvelope(first, ctx), 'replay')
+    await expectCodeAsync(() => verifyEnvelope(candidate({ sequence: 100 - sequenceWindow }), ctx), 'replay')
+    await verifyEnvelope(candidate({ sequence: 101 - sequenceWindow }), ctx)
   })
 
   it('does not burn a sequence number on an envelope that fails verification', async () => {
     const ctx = bobContext()
     await expectCodeAsync(() => verifyEnvelope({ ...offer({ sequence: 9 }), seq: 10 }, ctx), 'bad-signature')
     await verifyEnvelope(offer({ sequence: 10 }), ctx)
+    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 11, to: 'carol' }), ctx), 'wrong-recipient')
+    await expectCodeAsync(() => verifyEnvelope(offer({ sequence: 11, timestampMs: 0 }), ctx), 'stale')
+    await verifyEnvelope(offer({ sequence: 11 }), ctx)
   })
 
   it('refuses an SDP whose fingerprint was swapped for an unsigned one', async () => {
