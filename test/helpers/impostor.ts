@@ -65,7 +65,7 @@ export class Impostor {
    */
   async start(env: ClientEnv): Promise<void> {
     const previous = this.proxy.tamper
-    this.proxy.tamper = (frame, direction) => {
+    this.proxy.tamper = (frame, direction, connection) => {
       if (direction === 'to-server' && frame['type'] === 'signal' && frame['to'] === this.posingAs) {
         this.signaling.receive({
           type: 'signal',
@@ -76,7 +76,7 @@ export class Impostor {
         if (typeof frame['ref'] === 'string') this.proxy.inject({ type: 'sent', ref: frame['ref'] })
         return null
       }
-      return previous(frame, direction)
+      return previous(frame, direction, connection)
     }
     const victim = this.victim
     // The impostor trusts the victim's real key: it knows it, the server hands it out.
