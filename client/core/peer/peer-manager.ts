@@ -98,7 +98,13 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     o.signaling.on('signal', (f) => {
       // One envelope at a time per friend: an offer must set up its link before the candidates.
       const prev = this.inbound.get(f.from) ?? Promise.resolve()
-      const next = prev.then(() => this.onSignal(f.from, f.sid, f.envelope))
+      // A signal that cannot be applied (a malformed candidate, a link already torn down) is
+      // dropped; it must not stop the friend's later signals from being handled.
+      const next = prev.then(() =>
+        this.onSignal(f.from, f.sid, f.envelope).catch((e: unknown) =>
+          console.warn(`a signal from ${f.from} could not be applied`, e),
+        ),
+      )
       this.inbound.set(f.from, next)
       void next.finally(() => {
         if (this.inbound.get(f.from) === next) this.inbound.delete(f.from)
