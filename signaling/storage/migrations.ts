@@ -111,6 +111,12 @@ function migrationsFor(dialect: 'sqlite' | 'postgres'): Record<string, Migration
           )
       },
     },
+    '0003-blocks-by-blocked': {
+      async up(db: Kysely<unknown>) {
+        // Presence asks "who blocked this user" on every connect: by the second key column.
+        await db.schema.createIndex('blocks_by_blocked').on('blocks').column('blocked').execute()
+      },
+    },
   }
 }
 
