@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely'
+import { lookAlikeKey } from '../look-alike.ts'
 import type { Database } from './schema.ts'
 import { migrationProvider } from './migrations.ts'
 import {
@@ -152,8 +153,20 @@ export class SqlStorage implements Storage {
         key_bundle: u.keyBundle,
         created_at: u.createdAt,
         updated_at: u.createdAt,
+        skeleton: lookAlikeKey(u.username),
       })
       .execute()
+  }
+
+  async lookAlike(username: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select('username')
+      .where('skeleton', '=', lookAlikeKey(username))
+      .where('username', '!=', username)
+      .limit(1)
+      .executeTakeFirst()
+    return row?.username
   }
 
   async getUser(username: string): Promise<UserRecord | undefined> {

@@ -91,6 +91,8 @@ export interface Storage {
   /** Throws StorageError('conflict') when the username exists. */
   createUser(user: UserRecord): Promise<void>
   getUser(username: string): Promise<UserRecord | undefined>
+  /** Another user whose name reads like this one (signaling/look-alike.ts), if any. */
+  lookAlike(username: string): Promise<string | undefined>
   searchUsers(
     prefix: string,
     limit: number,

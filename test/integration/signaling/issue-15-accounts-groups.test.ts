@@ -1,7 +1,14 @@
 // Issue 15, D12 (part): one admin per group, as SECURITY.md says (an admin could make a second
-// admin, who then removed the creator), and no password hashing weaker than the client's
-// minimum (the server took Argon2id settings far below it, making the stored auth-key hash
-// cheap to brute-force back to the password).
+// admin, who then removed the creator); no password hashing weaker than the client's minimum
+// (the server took Argon2id settings far below it, making the stored auth-key hash cheap to
+// brute-force back to the password); and no new name that reads like an existing one.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, Migrator, SqliteDialect } from 'kysely'
+import { migrationProvider } from '../../../signaling/storage/migrations.ts'
+import { openStorage } from '../../../signaling/storage/open.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { minimumKdfParams } from '../../../crypto/password.ts'
 import { defaultKdf } from '../../../shared/index.ts'
@@ -115,6 +122,73 @@ describe('password hashing settings', () => {
       const credentials = { ...newCredentials(uniqueName('bounds')), kdf }
       await server.api.register(registerRequest(credentials))
       expect((await server.api.prelogin(credentials.username)).kdf).toEqual(kdf)
+    }
+  })
+})
+
+describe('look-alike names', () => {
+  it('refuses a new name that reads like an existing one, as taken', async () => {
+    const suffix = randomB64(6)
+      .toLowerCase()
+      .replace(/[^a-z]/g, 'x')
+    await server.api.register(registerRequest(newCredentials(`conf_${suffix}`)))
+
+    for (const twin of [`c0nf_${suffix}`, `conf${suffix}`, `c.o.n.f-${suffix}`, `COnF__${suffix}`])
+      await expect(server.api.register(registerRequest(newCredentials(twin))), twin).rejects.toMatchObject({
+        status: 409,
+        code: 'username-taken',
+      })
+    for (const [one, other] of [
+      [`mary_${suffix}`, `rnary_${suffix}`],
+      [`wave_${suffix}`, `vvave_${suffix}`],
+      [`dan_${suffix}`, `clan_${suffix}`],
+      [`bill_${suffix}`, `bi11_${suffix}`],
+    ]) {
+      await server.api.register(registerRequest(newCredentials(one)))
+      await expect(server.api.register(registerRequest(newCredentials(other))), other).rejects.toMatchObject({
+        status: 409,
+        code: 'username-taken',
+      })
+    }
+
+    expect(
+      (await server.api.register(registerRequest(newCredentials(`conference_${suffix}`)))).username,
+    ).toBe(`conference_${suffix}`)
+  })
+
+  it('knows the names registered before the check, once migrated', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tincan-skeleton-'))
+    try {
+      const db = new Kysely<Record<string, Record<string, unknown>>>({
+        dialect: new SqliteDialect({ database: new BetterSqlite3(join(dataDir, 'tincan.sqlite')) }),
+      })
+      await new Migrator({ db, provider: migrationProvider('sqlite') }).migrateTo('0003-blocks-by-blocked')
+      await db
+        .insertInto('users')
+        .values({
+          username: 'conf',
+          salt: 's',
+          kdf_ops: 3,
+          kdf_mem: 67_108_864,
+          auth_salt: 'a',
+          auth_hash: 'h',
+          identity_key: 'k',
+          key_bundle: 'b',
+          created_at: 1,
+          updated_at: 1,
+        })
+        .execute()
+      await db.destroy()
+
+      const storage = await openStorage({ dataDir })
+      try {
+        expect(await storage.lookAlike('c0nf')).toBe('conf')
+        expect(await storage.lookAlike('conf')).toBeUndefined()
+      } finally {
+        await storage.close()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
     }
   })
 })
