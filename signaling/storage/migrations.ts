@@ -126,7 +126,9 @@ function migrationsFor(dialect: 'sqlite' | 'postgres'): Record<string, Migration
           .execute()
         const { rows } = await sql<{ username: string }>`select username from users`.execute(db)
         for (const { username } of rows)
-          await sql`update users set skeleton = ${lookAlikeKey(username)} where username = ${username}`.execute(db)
+          await sql`update users set skeleton = ${lookAlikeKey(username)} where username = ${username}`.execute(
+            db,
+          )
         // Not unique: names registered before this check may already read alike.
         await db.schema.createIndex('users_by_skeleton').on('users').column('skeleton').execute()
       },

@@ -632,7 +632,7 @@ export class SqlStorage implements Storage {
       .where('username', 'in', usernames)
       .groupBy('username')
       .execute()
-    for (const r of rows) counts.set(r.username, num(r.n as number | string | bigint))
+    for (const r of rows) counts.set(r.username, num(r.n))
     return counts
   }
 
