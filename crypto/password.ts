@@ -1,3 +1,4 @@
+import { limits } from '../shared/limits.ts'
 import { CryptoError } from './errors.ts'
 import { randomBytes, utf8Encode } from './bytes.ts'
 import { hkdfExpand, hkdfExtract } from './hkdf.ts'
@@ -30,19 +31,20 @@ export const defaultKdfParams: KdfParams = {
 
 /**
  * The client refuses anything weaker, whatever the server says: a server that could lower the
- * cost would make the auth key it stores cheap to brute-force back to the password.
+ * cost would make the auth key it stores cheap to brute-force back to the password. The server
+ * refuses to register weaker ones too (shared/limits.ts holds both numbers).
  */
 export const minimumKdfParams: KdfParams = {
   algorithm: 'argon2id13',
-  opsLimit: 3,
-  memLimitBytes: 64 * mebibyte,
+  opsLimit: limits.kdfMinOpsLimit,
+  memLimitBytes: limits.kdfMinMemLimitBytes,
 }
 
 /** Above this a hostile server or backup file could freeze or crash the tab. */
 export const maximumKdfParams: KdfParams = {
   algorithm: 'argon2id13',
-  opsLimit: 16,
-  memLimitBytes: 1024 * mebibyte,
+  opsLimit: limits.kdfMaxOpsLimit,
+  memLimitBytes: limits.kdfMaxMemLimitBytes,
 }
 
 export const passwordSaltBytes = 16

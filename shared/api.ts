@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Base64Url32, Blob64, Id, Kdf, Salt, Timestamp, Username } from './common.ts'
+import { Base64Url32, Blob64, Id, Kdf, Salt, Text, Timestamp, Username } from './common.ts'
 import { limits } from './limits.ts'
 
 const strict = { additionalProperties: false } as const
@@ -109,10 +109,9 @@ export type Friend = Static<typeof Friend>
 export const FriendList = Type.Object({ friends: Type.Array(Friend) }, strict)
 export type FriendList = Static<typeof FriendList>
 
-export const FriendRequestBody = Type.Object(
-  { to: Username, note: Type.Optional(Type.String({ maxLength: limits.friendNoteMaxLength })) },
-  strict,
-)
+export const FriendNote = Text({ maxLength: limits.friendNoteMaxLength })
+
+export const FriendRequestBody = Type.Object({ to: Username, note: Type.Optional(FriendNote) }, strict)
 export type FriendRequestBody = Static<typeof FriendRequestBody>
 
 export const FriendRequestResult = Type.Object(
@@ -122,7 +121,7 @@ export const FriendRequestResult = Type.Object(
 export type FriendRequestResult = Static<typeof FriendRequestResult>
 
 export const PendingRequest = Type.Object(
-  { username: Username, identityKey: Base64Url32, note: Type.String(), createdAt: Timestamp },
+  { username: Username, identityKey: Base64Url32, note: FriendNote, createdAt: Timestamp },
   strict,
 )
 export type PendingRequest = Static<typeof PendingRequest>
@@ -145,7 +144,7 @@ export type GroupRole = Static<typeof GroupRole>
 export const GroupMember = Type.Object({ username: Username, role: GroupRole }, strict)
 export type GroupMember = Static<typeof GroupMember>
 
-export const GroupName = Type.String({ minLength: 1, maxLength: limits.groupNameMaxLength })
+export const GroupName = Text({ minLength: 1, maxLength: limits.groupNameMaxLength })
 export const MemberListBlob = Blob64(limits.memberListMaxLength)
 
 export const Group = Type.Object(
@@ -161,7 +160,19 @@ export const Group = Type.Object(
   strict,
 )
 export type Group = Static<typeof Group>
-export const GroupListResponse = Type.Object({ groups: Type.Array(Group) }, strict)
+/**
+ * Where the next page of `GET /api/groups` starts: the creation time and id of the last group
+ * of the page before (groups are listed by creation time, then id).
+ */
+export const GroupCursor = Type.String({ maxLength: 40, pattern: '^[0-9]{1,16}[.][A-Za-z0-9_-]{22}$' })
+export const GroupListQuery = Type.Object({ after: Type.Optional(GroupCursor) }, strict)
+export type GroupListQuery = Static<typeof GroupListQuery>
+
+/** One page of the caller's groups; `next` is there when more follow. */
+export const GroupListResponse = Type.Object(
+  { groups: Type.Array(Group, { maxItems: limits.groupsPageSize }), next: Type.Optional(GroupCursor) },
+  strict,
+)
 export type GroupListResponse = Static<typeof GroupListResponse>
 
 export const CreateGroupRequest = Type.Object(

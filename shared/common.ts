@@ -25,15 +25,32 @@ export const Salt = Type.String({
 export const Blob64 = (maxLength: number) =>
   Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9_-]+$' })
 
+/** Argon2id parameters, within what the client accepts (whole KiB of memory, as libsodium takes it). */
 export const Kdf = Type.Object(
   {
     alg: Type.Literal('argon2id13'),
-    opsLimit: Type.Integer({ minimum: 1, maximum: 64 }),
-    memLimitBytes: Type.Integer({ minimum: 8192, maximum: 4 * 1024 * 1024 * 1024 }),
+    opsLimit: Type.Integer({ minimum: limits.kdfMinOpsLimit, maximum: limits.kdfMaxOpsLimit }),
+    memLimitBytes: Type.Integer({
+      minimum: limits.kdfMinMemLimitBytes,
+      maximum: limits.kdfMaxMemLimitBytes,
+      multipleOf: 1024,
+    }),
   },
   { additionalProperties: false },
 )
 export type Kdf = Static<typeof Kdf>
+
+/**
+ * Well-formed text: any character except NUL, with surrogates only in pairs. Written so that it
+ * means the same with and without the regular expression `u` flag (ajv on the server uses it,
+ * TypeBox in the client does not). PostgreSQL cannot store NUL, and a lone surrogate cannot be
+ * encoded as UTF-8 at all (drivers would silently turn it into U+FFFD).
+ */
+export const wellFormedTextPattern = '^(?:[^\\u0000\\ud800-\\udfff]|[\\ud800-\\udbff][\\udc00-\\udfff])*$'
+
+/** Free text a person typed (a note, a group name): well-formed, length in UTF-16 code units. */
+export const Text = (options: { readonly minLength?: number; readonly maxLength: number }) =>
+  Type.String({ ...options, pattern: wellFormedTextPattern })
 
 /** Random id made by the server (sessions, groups): base64url of 16 bytes. */
 export const Id = Type.String({ minLength: 22, maxLength: 22, pattern: '^[A-Za-z0-9_-]+$' })

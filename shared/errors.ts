@@ -20,6 +20,7 @@ export const errorCodes = [
   'not-member',
   'not-admin',
   'group-full',
+  'too-many-groups',
   'conflict',
   'unknown-type',
   'bad-frame',

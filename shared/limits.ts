@@ -1,4 +1,12 @@
-/** Limits shared by the server and the client. Units are in the names. */
+/**
+ * Limits shared by the server and the client. Units are in the names.
+ *
+ * Every `…Length` counts UTF-16 code units: what JavaScript's `String.length`, TypeBox's
+ * `Value.Check`, an HTML `maxlength` and crypto/'s checks all count, so a string the server
+ * accepts is one every client accepts too (the server's validator is set to count the same
+ * way: ajv `unicode: false` in signaling/app.ts). An emoji outside the Basic Multilingual
+ * Plane counts 2; a letter with a combining accent counts 2 (letter + mark).
+ */
 export const limits = {
   usernameMinLength: 3,
   usernameMaxLength: 32,
@@ -24,6 +32,17 @@ export const limits = {
   maxJsonDepth: 12,
   /** The first frame on a socket must authenticate within this time, or the socket is closed with 4401. */
   authTimeoutMs: 5_000,
+  /** `GET /api/groups` answers this many groups at most, and a `next` cursor for the rest. */
+  groupsPageSize: 20,
+  /**
+   * Argon2id parameters a new password may use: the client's minimum (crypto/password.ts takes
+   * these), below which the stored auth-key hash is cheap to brute-force back to the password,
+   * and its maximum, above which no client would derive the key.
+   */
+  kdfMinOpsLimit: 3,
+  kdfMaxOpsLimit: 16,
+  kdfMinMemLimitBytes: 64 * 1024 * 1024,
+  kdfMaxMemLimitBytes: 1024 * 1024 * 1024,
 } as const
 
 /** Key-derivation parameters the server hands out for new accounts and fake prelogin answers. */

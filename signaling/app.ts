@@ -1,19 +1,20 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import {
-  clipErrorMessage,
   closeCodes,
   ErrorBody,
   Health,
   limits,
   parseJson,
+  wellFormedTextPattern,
   type ErrorCode,
   type ServerFrame,
 } from '../shared/index.ts'
-import type { Config } from './config.ts'
+import type { Config, TrustProxy } from './config.ts'
 import { createContext, type Context } from './context.ts'
 import { HttpError } from './http-error.ts'
 import { Metrics } from './metrics.ts'
@@ -26,36 +27,10 @@ import { friendRoutes } from './routes/friends.ts'
 import { groupRoutes } from './routes/groups.ts'
 import { iceRoutes } from './routes/ice.ts'
 import { newSecret } from './secrets.ts'
-import { StorageError, type Storage } from './storage/storage.ts'
+import { errorBody, rawErrorResponse, securityHeaders } from './security-headers.ts'
+import { StorageError, type Storage, type StorageErrorCode } from './storage/storage.ts'
 
-/**
- * The page may run its own scripts and libsodium's WebAssembly, talk to this origin (HTTP and
- * WebSocket), show images it made itself (blob:, data:), and nothing else: no inline script or
- * style, no plugins, no framing.
- */
-export const contentSecurityPolicy = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self'",
-  "img-src 'self' blob: data:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ')
-
-const securityHeaders: Record<string, string> = {
-  'content-security-policy': contentSecurityPolicy,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-}
+export { contentSecurityPolicy } from './security-headers.ts'
 
 export interface App {
   readonly app: FastifyInstance
@@ -64,12 +39,44 @@ export interface App {
   readonly shutdown: (graceMs?: number) => Promise<void>
 }
 
-function reconnectFrame(): ServerFrame {
-  return { type: 'reconnect', retryAfterMs: Math.floor(Math.random() * 1000) }
+/**
+ * ajv 8 calls `unicode` deprecated but still honours it (test/integration/signaling/
+ * issue-15-text.test.ts holds it to that); its warning at every start is dropped, nothing else.
+ */
+const ajvLogger = {
+  log: (): void => undefined,
+  warn: (...args: unknown[]): void => {
+    if (!/option unicode\b/.test(String(args[0]))) console.warn(...args)
+  },
+  error: (...args: unknown[]): void => console.error(...args),
 }
 
-function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message: clipErrorMessage(message) } }
+const storageAnswers: Record<StorageErrorCode, readonly [ErrorCode, string]> = {
+  conflict: ['conflict', 'changed meanwhile; reload and retry'],
+  unavailable: ['storage-unavailable', 'storage is unavailable; try again shortly'],
+  invalid: ['bad-request', 'the server cannot store this text'],
+}
+const statusOfStorageError: Record<StorageErrorCode, number> = {
+  conflict: 409,
+  unavailable: 503,
+  invalid: 400,
+}
+
+/**
+ * Fastify's `trustProxy` for the setting. A hop count becomes a function (Fastify no longer takes
+ * numbers): the nearest `hops` addresses are proxies, whoever they are, so it is safe only when
+ * nothing but those proxies can reach this node (docs/DEPLOY.md).
+ */
+function trustProxyOption(
+  trust: TrustProxy,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false
+  if (typeof trust === 'number') return (_address, hop) => hop < trust
+  return [...trust]
+}
+
+function reconnectFrame(): ServerFrame {
+  return { type: 'reconnect', retryAfterMs: Math.floor(Math.random() * 1000) }
 }
 
 /**
@@ -87,14 +94,28 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
     },
     bodyLimit: limits.maxFrameBytes,
-    trustProxy: config.trustProxy,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    trustProxy: trustProxyOption(config.trustProxy),
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        allErrors: false,
+        // Lengths in UTF-16 code units, as the client's TypeBox checks count them (shared/limits.ts):
+        // counted in code points, a name of 64 emoji passed here and failed in every client.
+        unicode: false,
+        logger: ajvLogger,
+      },
+    },
     return503OnClosing: true,
     // Errors the router raises before any route runs get the same typed body as the rest.
+    // They are answered before any hook runs, so the security headers are set here too.
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400
       metrics.error('bad-request', 'http')
-      void (reply as FastifyReply).code(status).send(errorBody('bad-request', error.message))
+      void (reply as FastifyReply)
+        .code(status)
+        .headers(securityHeaders)
+        .send(errorBody('bad-request', error.message))
     },
     // Requests Node's parser refuses (headers over 16 KiB, malformed request lines): typed too.
     clientErrorHandler: (error: Error & { code?: string }, socket) => {
@@ -105,11 +126,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? [408, 'request timed out']
             : [400, 'malformed HTTP request']
-      const body = JSON.stringify(errorBody('bad-request', message))
-      if (socket.writable)
-        socket.write(
-          `HTTP/1.1 ${status} ${message}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
-        )
+      if (socket.writable) socket.write(rawErrorResponse(status, message))
       socket.destroy(error)
     },
   })
@@ -155,23 +172,20 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       if (error.retryAfterS !== undefined)
         void reply.header('retry-after', String(Math.max(1, error.retryAfterS)))
     } else if (error instanceof StorageError) {
-      status = error.code === 'conflict' ? 409 : 503
-      body = errorBody(
-        error.code === 'conflict' ? 'conflict' : 'storage-unavailable',
-        error.code === 'conflict'
-          ? 'changed meanwhile; reload and retry'
-          : 'storage is unavailable; try again shortly',
-      )
+      const [code, message] = storageAnswers[error.code]
+      status = statusOfStorageError[error.code]
+      body = errorBody(code, message)
       if (status === 503) request.log.error({ err: error.cause }, 'storage unavailable')
     } else if ('validation' in error && error.validation !== undefined) {
       status = 400
       const first = error.validation[0]
       const extra = first?.params['additionalProperty']
       const where = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''}`
-      body = errorBody(
-        'bad-request',
-        `${where} ${first?.message ?? 'is invalid'}${typeof extra === 'string' ? `: ${extra}` : ''}`,
-      )
+      const what =
+        first?.params['pattern'] === wellFormedTextPattern
+          ? 'must not contain NUL or unpaired surrogates'
+          : (first?.message ?? 'is invalid')
+      body = errorBody('bad-request', `${where} ${what}${typeof extra === 'string' ? `: ${extra}` : ''}`)
     } else if ('statusCode' in error && error.statusCode === 413) {
       status = 413
       body = errorBody('payload-too-large', `bodies are at most ${limits.maxFrameBytes} bytes`)
@@ -200,6 +214,23 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   await app.register(fastifyWebsocket, {
     // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself (1009).
     options: { maxPayload: 4 * limits.maxFrameBytes },
+  })
+  // A malformed handshake (bad key or version) is answered by ws on the raw socket; with a
+  // listener, the answer is ours: typed, with the security headers.
+  app.websocketServer.on('wsClientError', (error: Error, socket: Duplex) => {
+    metrics.error('bad-request', 'http')
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.once('finish', () => socket.destroy())
+    socket.end(
+      rawErrorResponse(
+        400,
+        error.message,
+        /version/i.test(error.message) ? { 'sec-websocket-version': '13, 8' } : {},
+      ),
+    )
   })
 
   app.route({
@@ -276,12 +307,18 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   }, 30_000)
   expirySweep.unref()
   sweep.unref()
+  // Deleted rows are overwritten in the SQLite file at once; their old pages leave the WAL here.
+  const compaction = setInterval(() => {
+    storage.compact().catch((e: unknown) => app.log.warn({ err: e }, 'database compaction failed'))
+  }, config.sqliteCheckpointS * 1000)
+  compaction.unref()
 
   let shuttingDown: Promise<void> | undefined
   async function shutdown(graceMs = config.shutdownGraceMs): Promise<void> {
     shuttingDown ??= (async () => {
       clearInterval(sweep)
       clearInterval(expirySweep)
+      clearInterval(compaction)
       draining = true
       // Each client is told to reconnect after its own random delay (another node behind the load
       // balancer takes it); unacknowledged signals and messages are re-sent from there.

@@ -1,4 +1,11 @@
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+
+/**
+ * Which proxies in front may say who the client is (X-Forwarded-For): none, the nearest N hops
+ * whatever their address, or those at these addresses and ranges (Fastify's `trustProxy`).
+ */
+export type TrustProxy = false | number | readonly string[]
 
 /** Everything the server reads from its environment. See `--help` and docs/DEPLOY.md. */
 export interface Config {
@@ -12,7 +19,7 @@ export interface Config {
   readonly redisPrefix: string
   readonly clientDir: string
   readonly logLevel: string
-  readonly trustProxy: boolean
+  readonly trustProxy: TrustProxy
   readonly tokenTtlMs: number
   readonly stunUrls: readonly string[]
   readonly turnUrls: readonly string[]
@@ -26,6 +33,13 @@ export interface Config {
   /** WebSocket frames per second per socket (token bucket; burst = 2 × rate). */
   readonly wsFramesPerS: number
   readonly shutdownGraceMs: number
+  // ---- what one account may do, and what the database keeps ----
+  /** Friend requests from one account to the same user per hour (burst = the same number). */
+  readonly friendRequestsPerUserPerHour: number
+  /** Groups one account may be a member of. */
+  readonly maxGroupsPerUser: number
+  /** Seconds between SQLite checkpoints that truncate the WAL. */
+  readonly sqliteCheckpointS: number
 }
 
 interface Setting {
@@ -59,7 +73,7 @@ export const settings: readonly Setting[] = [
   {
     env: 'TRUST_PROXY',
     def: 'false',
-    help: 'true behind a reverse proxy, so client IPs come from X-Forwarded-For',
+    help: 'behind a reverse proxy: its addresses or CIDR ranges (127.0.0.1,10.0.0.0/8), or how many proxies are in front (1), so client IPs come from X-Forwarded-For',
   },
   { env: 'TOKEN_TTL_DAYS', def: '30', help: 'how long a login session lasts' },
   { env: 'STUN_URLS', def: '', help: 'comma-separated stun: URLs handed to clients' },
@@ -77,9 +91,21 @@ export const settings: readonly Setting[] = [
   },
   { env: 'AUTH_RATE_PER_IP', def: '30', help: 'prelogin/register/login requests per minute per IP' },
   { env: 'AUTH_RATE_PER_USER', def: '10', help: 'login attempts per minute per username' },
-  { env: 'SEARCH_RATE', def: '60', help: 'user searches per minute per account' },
+  { env: 'SEARCH_RATE', def: '60', help: 'user searches and name lookups per minute per account' },
   { env: 'WS_FRAMES_PER_S', def: '200', help: 'WebSocket frames per second per connection' },
   { env: 'SHUTDOWN_GRACE_MS', def: '5000', help: 'on SIGTERM, how long to wait for connections to move' },
+  // ---- what one account may do, and what the database keeps ----
+  {
+    env: 'FRIEND_REQUESTS_PER_USER',
+    def: '3',
+    help: 'friend requests per hour from one account to the same user, repeats included',
+  },
+  { env: 'MAX_GROUPS_PER_USER', def: '100', help: 'groups one account may be a member of' },
+  {
+    env: 'SQLITE_CHECKPOINT_S',
+    def: '60',
+    help: 'seconds between SQLite checkpoints that empty the WAL file, so deleted data leaves the disk',
+  },
 ]
 
 export class ConfigError extends Error {
@@ -110,6 +136,35 @@ function urls(env: string, raw: string, schemes: readonly string[]): string[] {
   const bad = all.find((u) => !schemes.some((s) => u.startsWith(`${s}:`)))
   if (bad !== undefined) throw new ConfigError(`${env} takes ${schemes.join(':, ')}: URLs, got "${bad}"`)
   return all
+}
+
+const namedProxyRanges = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isAddressOrRange(entry: string): boolean {
+  if (namedProxyRanges.has(entry)) return true
+  const [address = '', bits, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  return bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+}
+
+function trustProxy(raw: string): TrustProxy {
+  const value = raw.trim()
+  if (value === '' || value === 'false' || value === '0') return false
+  // Trusting every hop lets a client name its own address (it writes the first X-Forwarded-For
+  // entry itself), which defeats every per-IP limit: refused, with what to write instead.
+  if (value === 'true')
+    throw new ConfigError(
+      'TRUST_PROXY=true would trust every X-Forwarded-For entry, which clients can forge; set the addresses of your proxies (TRUST_PROXY=127.0.0.1) or how many are in front (TRUST_PROXY=1)',
+    )
+  if (/^[0-9]+$/.test(value)) return positiveInt('TRUST_PROXY', value)
+  const entries = list(value)
+  const bad = entries.find((e) => !isAddressOrRange(e))
+  if (bad !== undefined)
+    throw new ConfigError(
+      `TRUST_PROXY takes a number of proxies or IP addresses and CIDR ranges, got "${bad}"`,
+    )
+  return entries
 }
 
 /** TURN credentials are meant to be short-lived: a day at most. */
@@ -143,7 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisPrefix: get('REDIS_PREFIX'),
     clientDir: resolve(get('CLIENT_DIR')),
     logLevel: get('LOG_LEVEL'),
-    trustProxy: bool('TRUST_PROXY', get('TRUST_PROXY')),
+    trustProxy: trustProxy(get('TRUST_PROXY')),
     tokenTtlMs: positiveInt('TOKEN_TTL_DAYS', get('TOKEN_TTL_DAYS')) * 86_400_000,
     stunUrls: urls('STUN_URLS', get('STUN_URLS'), ['stun', 'stuns']),
     turnUrls,
@@ -155,6 +210,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     searchPerMin: positiveInt('SEARCH_RATE', get('SEARCH_RATE')),
     wsFramesPerS: positiveInt('WS_FRAMES_PER_S', get('WS_FRAMES_PER_S')),
     shutdownGraceMs: positiveInt('SHUTDOWN_GRACE_MS', get('SHUTDOWN_GRACE_MS')),
+    // ---- what one account may do, and what the database keeps ----
+    friendRequestsPerUserPerHour: positiveInt('FRIEND_REQUESTS_PER_USER', get('FRIEND_REQUESTS_PER_USER')),
+    maxGroupsPerUser: positiveInt('MAX_GROUPS_PER_USER', get('MAX_GROUPS_PER_USER')),
+    sqliteCheckpointS: positiveInt('SQLITE_CHECKPOINT_S', get('SQLITE_CHECKPOINT_S')),
   }
 }
 

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Config } from './config.ts'
 import { HttpError } from './http-error.ts'
 import type { Metrics } from './metrics.ts'
-import { perMinute, type RateLimiter } from './rate-limiter.ts'
+import { perHour, perMinute, type RateLimiter } from './rate-limiter.ts'
 import type { Hub } from './realtime/hub.ts'
 import { hashToken } from './secrets.ts'
 import type { SessionRecord, Storage } from './storage/storage.ts'
@@ -24,14 +24,20 @@ export interface Context {
   readonly limiters: {
     readonly authIp: RateLimiter
     readonly authUser: RateLimiter
+    /** User searches and name lookups, per account. */
     readonly search: RateLimiter
+    /** Friend requests, per (sender, recipient) pair. */
+    readonly friendRequest: RateLimiter
   }
   readonly relayPolicy: RelayPolicy
   /** Resolves a bearer token to its live session, or undefined. */
   sessionForToken(token: string): Promise<SessionRecord | undefined>
   /** The caller of a request with `Authorization: Bearer …`; throws HttpError('unauthorized'). */
   caller(request: FastifyRequest): Promise<Caller>
-  /** Friends and group co-members: everyone who sees the user's presence. */
+  /**
+   * Friends and group co-members: everyone who sees the user's presence. Neither side of a
+   * block is a contact of the other, even in a shared group.
+   */
   contactsOf(username: string): Promise<string[]>
   /** Sends a frame to each user's sockets. */
   push(usernames: Iterable<string>, frame: ServerFrame): Promise<void>
@@ -119,6 +125,7 @@ export function createContext(deps: {
       authIp: perMinute(config.authPerIpPerMin),
       authUser: perMinute(config.authPerUserPerMin),
       search: perMinute(config.searchPerMin),
+      friendRequest: perHour(config.friendRequestsPerUserPerHour),
     },
     relayPolicy: new RelayPolicy(storage, 10_000, (pair) => hub.publishRelayChange(pair)),
     sessionForToken,
@@ -132,11 +139,13 @@ export function createContext(deps: {
       return { username: session.username, sessionId: session.id }
     },
     async contactsOf(username) {
-      const [friends, peers] = await Promise.all([
+      const [friends, peers, blocks] = await Promise.all([
         storage.friendNames(username),
         storage.groupPeers(username),
+        storage.blockPartners(username),
       ])
-      return [...new Set([...friends, ...peers])]
+      const hidden = new Set(blocks)
+      return [...new Set([...friends, ...peers])].filter((u) => !hidden.has(u))
     },
     async push(usernames, frame) {
       await Promise.all([...new Set(usernames)].map((u) => hub.deliver(u, frame)))

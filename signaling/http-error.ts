@@ -6,6 +6,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   'too-deep': 400,
   self: 400,
   'group-full': 400,
+  'too-many-groups': 409,
   unauthorized: 401,
   'invalid-credentials': 401,
   forbidden: 403,

@@ -43,3 +43,6 @@ export class RateLimiter {
 
 /** A limiter for "N per minute", with a burst of N. */
 export const perMinute = (n: number): RateLimiter => new RateLimiter(n, n / 60)
+
+/** A limiter for "N per hour", with a burst of N. */
+export const perHour = (n: number): RateLimiter => new RateLimiter(n, n / 3600)

@@ -43,6 +43,9 @@ export class ApiError extends Error {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
+/** Pages of `GET /api/groups` read at most: 1,000 groups at 20 a page. */
+const maxGroupPages = 50
+
 /** The server's REST API, typed by the shared schemas. The only module that calls fetch. */
 export class Api {
   /** Bearer token of the current session, set after login. */
@@ -177,8 +180,19 @@ export class Api {
   unblock(username: string): Promise<void> {
     return this.callVoid('DELETE', `/api/blocks/${encodeURIComponent(username)}`)
   }
-  groups(): Promise<GroupListResponse> {
-    return this.call('GET', '/api/groups', GroupListResponse)
+  /** Every group of the user, following the server's pages. */
+  async groups(): Promise<{ groups: Group[] }> {
+    const groups: Group[] = []
+    let after: string | undefined
+    // A server that never stops paging (or pages in circles) is stopped: nobody is in that many groups.
+    for (let page = 0; page < maxGroupPages; page++) {
+      const query = after === undefined ? '' : `?after=${encodeURIComponent(after)}`
+      const answer = await this.call('GET', `/api/groups${query}`, GroupListResponse)
+      groups.push(...answer.groups)
+      if (answer.next === undefined || answer.next === after) break
+      after = answer.next
+    }
+    return { groups }
   }
   createGroup(body: CreateGroupRequest): Promise<Group> {
     return this.call('POST', '/api/groups', Group, body)

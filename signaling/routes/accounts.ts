@@ -111,6 +111,9 @@ export function accountRoutes(app: FastifyInstance, ctx: Context): void {
       limitAuth(request)
       const b = request.body
       const username = canonicalUsername(b.username)
+      // A name that reads like someone else's is how one impersonates them (docs/SECURITY.md).
+      if ((await storage.lookAlike(username)) !== undefined)
+        throw new HttpError('username-taken', 'that username looks too much like an existing one')
       const authSalt = b64url(randomBytes(16))
       const user: UserRecord = {
         username,

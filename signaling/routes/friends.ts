@@ -36,6 +36,35 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     return { username: user.username, identityKey: user.identityKey }
   }
 
+  /**
+   * The user as `viewer` may see them: someone who blocked the viewer gets the very answer of a
+   * name nobody has (search leaves them out too), so being blocked cannot be told from that.
+   */
+  async function visibleUser(viewer: string, username: string): Promise<PublicUser> {
+    const [user, blockedViewer] = await Promise.all([
+      publicUser(username),
+      storage.isBlocked(username, viewer),
+    ])
+    if (blockedViewer) throw new HttpError('not-found', 'no such user')
+    return user
+  }
+
+  function limitLookups(username: string): void {
+    if (!ctx.limiters.search.take(username))
+      throw new HttpError('rate-limited', 'too many searches', ctx.limiters.search.retryAfterS(username))
+  }
+
+  /**
+   * Blocking hides each from the other's presence, even in a shared group: whoever is online
+   * goes offline for the other now, and comes back on unblock.
+   */
+  async function retellPresence(a: string, b: string, visible: boolean): Promise<void> {
+    if (!(await storage.shareGroup(a, b))) return
+    const [aOnline, bOnline] = await Promise.all([hub.isOnline(a), hub.isOnline(b)])
+    if (aOnline) await hub.deliver(b, { type: 'presence', username: a, online: visible })
+    if (bOnline) await hub.deliver(a, { type: 'presence', username: b, online: visible })
+  }
+
   /** Both sides learn of the new friendship, with each other's key and presence. */
   async function announceFriendship(a: string, b: string): Promise<void> {
     const [ua, ub] = await Promise.all([publicUser(a), publicUser(b)])
@@ -50,8 +79,7 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     { schema: { querystring: UserSearchQuery, response: { 200: UserSearchResponse, ...errors } } },
     async (request) => {
       const me = await ctx.caller(request)
-      if (!ctx.limiters.search.take(me.username))
-        throw new HttpError('rate-limited', 'too many searches', ctx.limiters.search.retryAfterS(me.username))
+      limitLookups(me.username)
       const users = await storage.searchUsers(
         canonicalUsername(request.query.prefix),
         limits.searchMaxResults,
@@ -65,8 +93,10 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
     '/api/users/:username',
     { schema: { params: UsernameParams, response: { 200: PublicUser, ...errors } } },
     async (request) => {
-      await ctx.caller(request)
-      return publicUser(canonicalUsername(request.params.username))
+      const me = await ctx.caller(request)
+      // A lookup tells whether a name exists, as a search does: both share one budget.
+      limitLookups(me.username)
+      return visibleUser(me.username, canonicalUsername(request.params.username))
     },
   )
 
@@ -103,18 +133,24 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
       const to = canonicalUsername(request.body.to)
       const note = request.body.note ?? ''
       if (to === me.username) throw new HttpError('self', 'you cannot befriend yourself')
-      await publicUser(to)
+      await visibleUser(me.username, to)
       if (await storage.isBlocked(me.username, to))
         throw new HttpError('blocked', 'you blocked this user; unblock first')
       if (await storage.areFriends(me.username, to))
         throw new HttpError('already-friends', 'you are already friends')
-      // Someone who blocked the sender sees nothing; the sender is not told, as with any pending request.
-      if (await storage.isBlocked(to, me.username)) return reply.code(201).send({ status: 'pending' })
       if ((await storage.getRequest(to, me.username)) !== undefined) {
         await storage.addFriendship(me.username, to, Date.now())
         await announceFriendship(me.username, to)
         return reply.code(200).send({ status: 'accepted' })
       }
+      // Each request notifies the recipient: asking the same person again and again is limited.
+      const pair = `${me.username}\n${to}`
+      if (!ctx.limiters.friendRequest.take(pair))
+        throw new HttpError(
+          'rate-limited',
+          'you asked this user too often; wait before asking again',
+          ctx.limiters.friendRequest.retryAfterS(pair),
+        )
       const existing = await storage.getRequest(me.username, to)
       const createdAt = existing?.createdAt ?? Date.now()
       await storage.putRequest(me.username, to, note, createdAt)
@@ -194,7 +230,7 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
       const me = await ctx.caller(request)
       const other = canonicalUsername(request.body.username)
       if (other === me.username) throw new HttpError('self', 'you cannot block yourself')
-      await publicUser(other)
+      await visibleUser(me.username, other)
       const wereFriends = await storage.areFriends(me.username, other)
       await storage.block(me.username, other, Date.now())
       ctx.relayPolicy.forget(me.username, other)
@@ -202,6 +238,7 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
         await hub.deliver(other, { type: 'friend-removed', username: me.username })
         await hub.deliver(me.username, { type: 'friend-removed', username: other })
       }
+      await retellPresence(me.username, other, false)
       return reply.code(204).send()
     },
   )
@@ -215,6 +252,8 @@ export function friendRoutes(app: FastifyInstance, ctx: Context): void {
       if (!(await storage.unblock(me.username, other)))
         throw new HttpError('not-found', 'that user is not blocked')
       ctx.relayPolicy.forget(me.username, other)
+      // Still hidden while the other side blocks this one.
+      if (!(await storage.isBlocked(other, me.username))) await retellPresence(me.username, other, true)
       return reply.code(204).send()
     },
   )

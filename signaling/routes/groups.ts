@@ -4,6 +4,7 @@ import {
   CreateGroupRequest,
   ErrorBody,
   Group,
+  GroupListQuery,
   GroupListResponse,
   GroupParams,
   RenameGroupRequest,
@@ -25,6 +26,13 @@ const errors = {
   503: ErrorBody,
 }
 
+/** `<createdAt>.<id>` of the last group of the page before (the schema checked its shape). */
+function parseCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
+  if (cursor === undefined) return undefined
+  const dot = cursor.indexOf('.')
+  return { createdAt: Number(cursor.slice(0, dot)), id: cursor.slice(dot + 1) }
+}
+
 /**
  * Groups as metadata only: who is in them (so the relay can authorize signals between members)
  * and the admin-signed member list, stored as an opaque blob that clients verify themselves.
@@ -43,6 +51,28 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
   function requireAdmin(me: Caller, group: GroupRecord): void {
     if (!group.members.some((m) => m.username === me.username && m.role === 'admin'))
       throw new HttpError('not-admin', 'only admins can do that')
+  }
+
+  /** Nobody ends up in more than `maxGroupsPerUser` groups, which bounds their group list. */
+  async function requireRoom(me: Caller, usernames: readonly string[]): Promise<void> {
+    const max = ctx.config.maxGroupsPerUser
+    const counts = await storage.groupCounts(usernames)
+    for (const [u, n] of counts)
+      if (n >= max)
+        throw new HttpError(
+          'too-many-groups',
+          u === me.username ? `you are in ${max} groups, the most allowed` : `${u} is in too many groups`,
+        )
+  }
+
+  /**
+   * One admin per group, its creator (docs/SECURITY.md): the client signs member lists with that
+   * one key and has no way yet to hand the role on, so a second admin is refused.
+   */
+  function requireSoleAdmin(me: Caller, members: readonly GroupMemberRecord[]): void {
+    const admins = members.filter((m) => m.role === 'admin')
+    if (admins.length !== 1 || admins[0]?.username !== me.username)
+      throw new HttpError('bad-request', 'a group has one admin, who stays: list yourself as its only admin')
   }
 
   /** Only friends of the person adding them can be added. */
@@ -81,20 +111,34 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
     if (added.length === 0) return
     const online = new Set(await ctx.hub.onlineAmong(members))
     for (const a of added) {
+      // Blocking hides presence in shared groups too.
+      const hidden = new Set(await storage.blockPartners(a))
+      const sees = (m: string): boolean => m !== a && !hidden.has(m)
       for (const m of members)
-        if (m !== a && online.has(m)) await ctx.push([a], { type: 'presence', username: m, online: true })
+        if (sees(m) && online.has(m)) await ctx.push([a], { type: 'presence', username: m, online: true })
       if (online.has(a))
         await ctx.push(
-          members.filter((m) => m !== a && !added.includes(m)),
+          members.filter((m) => sees(m) && !added.includes(m)),
           { type: 'presence', username: a, online: true },
         )
     }
   }
 
-  app.get('/api/groups', { schema: { response: { 200: GroupListResponse, ...errors } } }, async (request) => {
-    const me = await ctx.caller(request)
-    return { groups: await storage.listGroups(me.username) }
-  })
+  app.get<{ Querystring: GroupListQuery }>(
+    '/api/groups',
+    { schema: { querystring: GroupListQuery, response: { 200: GroupListResponse, ...errors } } },
+    async (request) => {
+      const me = await ctx.caller(request)
+      const after = parseCursor(request.query.after)
+      // One more than a page tells whether another page follows.
+      const rows = await storage.listGroupsPage(me.username, after, limits.groupsPageSize + 1)
+      const groups = rows.slice(0, limits.groupsPageSize)
+      const last = groups.at(-1)
+      return rows.length > groups.length && last !== undefined
+        ? { groups, next: `${last.createdAt}.${last.id}` }
+        : { groups }
+    },
+  )
 
   app.get<{ Params: GroupParams }>(
     '/api/groups/:id',
@@ -111,6 +155,7 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
         (u) => u !== me.username,
       )
       await requireAddable(me, others)
+      await requireRoom(me, [me.username, ...others])
       const now = Date.now()
       const group: GroupRecord = {
         id: newId(),
@@ -142,13 +187,11 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
         members.set(canonicalUsername(m.username), { ...m, username: canonicalUsername(m.username) })
       if (members.size > limits.groupMaxMembers)
         throw new HttpError('group-full', `at most ${limits.groupMaxMembers} members`)
-      if (![...members.values()].some((m) => m.role === 'admin'))
-        throw new HttpError('bad-request', 'a group needs at least one admin')
+      requireSoleAdmin(me, [...members.values()])
       const before = new Set(group.members.map((m) => m.username))
-      await requireAddable(
-        me,
-        [...members.keys()].filter((u) => !before.has(u)),
-      )
+      const added = [...members.keys()].filter((u) => !before.has(u))
+      await requireAddable(me, added)
+      await requireRoom(me, added)
       await storage.updateGroup(group.id, group.version, {
         name: group.name,
         memberList: request.body.memberList,
@@ -189,9 +232,9 @@ export function groupRoutes(app: FastifyInstance, ctx: Context): void {
       const me = await ctx.caller(request)
       const group = await groupOf(me, request.params.id)
       const rest = group.members.filter((m) => m.username !== me.username)
-      // The member list is signed by admins: a group left without one could never change again.
+      // The member list is signed by its admin: a group left without one could never change again.
       if (rest.length > 0 && !rest.some((m) => m.role === 'admin'))
-        throw new HttpError('conflict', 'make another member an admin before leaving')
+        throw new HttpError('conflict', 'the admin leaves last: remove the other members first')
       if (rest.length === 0) {
         await storage.deleteGroup(group.id)
         await announce(group.id, group.members, undefined, me.username)

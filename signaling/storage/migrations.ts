@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { lookAlikeKey } from '../look-alike.ts'
 
 /**
  * Columns that hold usernames or ids and are compared, range-searched or sorted. On PostgreSQL
@@ -109,6 +110,27 @@ function migrationsFor(dialect: 'sqlite' | 'postgres'): Record<string, Migration
           await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type text collate "C"`.execute(
             db,
           )
+      },
+    },
+    '0003-blocks-by-blocked': {
+      async up(db: Kysely<unknown>) {
+        // Presence asks "who blocked this user" on every connect: by the second key column.
+        await db.schema.createIndex('blocks_by_blocked').on('blocks').column('blocked').execute()
+      },
+    },
+    '0004-username-skeletons': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('users')
+          .addColumn('skeleton', 'text', (c) => c.notNull().defaultTo(''))
+          .execute()
+        const { rows } = await sql<{ username: string }>`select username from users`.execute(db)
+        for (const { username } of rows)
+          await sql`update users set skeleton = ${lookAlikeKey(username)} where username = ${username}`.execute(
+            db,
+          )
+        // Not unique: names registered before this check may already read alike.
+        await db.schema.createIndex('users_by_skeleton').on('users').column('skeleton').execute()
       },
     },
   }

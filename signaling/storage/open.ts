@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
@@ -39,8 +39,16 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
 }
 
 function openSqlite(dataDir: string): SqlStorage {
-  mkdirSync(dataDir, { recursive: true })
-  const sqlite = new BetterSqlite3(join(dataDir, 'tincan.sqlite'))
+  // Only the server's user may read what it keeps. SQLite gives the -wal and -shm files the
+  // mode of the database file, so creating that one 0600 covers all three. Existing folders
+  // and files keep the mode their operator gave them (docs/DEPLOY.md says how to tighten it).
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = join(dataDir, 'tincan.sqlite')
+  closeSync(openSync(file, 'a', 0o600))
+  const sqlite = new BetterSqlite3(file)
+  // Deleted rows are overwritten with zeros instead of lingering in free space; compact()
+  // then empties the WAL, where the old pages are still kept until a checkpoint.
+  sqlite.pragma('secure_delete = ON')
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')

@@ -16,6 +16,8 @@ export interface Database {
     key_bundle: string
     created_at: number
     updated_at: number
+    /** `lookAlikeKey(username)`: names that read alike share it (signaling/look-alike.ts). */
+    skeleton: string
   }
   sessions: {
     id: string

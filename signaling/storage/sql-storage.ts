@@ -1,4 +1,5 @@
-import { Migrator, type Kysely, type Selectable } from 'kysely'
+import { Migrator, sql, type Kysely, type Selectable } from 'kysely'
+import { lookAlikeKey } from '../look-alike.ts'
 import type { Database } from './schema.ts'
 import { migrationProvider } from './migrations.ts'
 import {
@@ -32,6 +33,10 @@ function classify(e: unknown): unknown {
   const raw = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined
   const code = typeof raw === 'string' ? raw : ''
   if (uniqueViolation.has(code)) return new StorageError('conflict', 'already exists', { cause: e })
+  // PostgreSQL's data exceptions (class 22: a NUL in text, a bad encoding) are about the value,
+  // not the database: a typed refusal, never a 500.
+  if (/^22[0-9A-Z]{3}$/.test(code))
+    return new StorageError('invalid', 'the database cannot store this value', { cause: e })
   if (isUnavailable(code)) return new StorageError('unavailable', 'the database is unavailable', { cause: e })
   if (e instanceof Error && /closed|not open|destroyed|Connection terminated/i.test(e.message))
     return new StorageError('unavailable', 'the database is unavailable', { cause: e })
@@ -114,6 +119,12 @@ export class SqlStorage implements Storage {
     await this.db.selectFrom('meta').select('key').limit(1).execute()
   }
 
+  async compact(): Promise<void> {
+    // Old versions of changed pages stay in the WAL until a checkpoint copies the new ones back
+    // and TRUNCATE empties the file.
+    if (this.dialect === 'sqlite') await sql`pragma wal_checkpoint(truncate)`.execute(this.db)
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst()
     return row?.value
@@ -142,8 +153,20 @@ export class SqlStorage implements Storage {
         key_bundle: u.keyBundle,
         created_at: u.createdAt,
         updated_at: u.createdAt,
+        skeleton: lookAlikeKey(u.username),
       })
       .execute()
+  }
+
+  async lookAlike(username: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select('username')
+      .where('skeleton', '=', lookAlikeKey(username))
+      .where('username', '!=', username)
+      .limit(1)
+      .executeTakeFirst()
+    return row?.username
   }
 
   async getUser(username: string): Promise<UserRecord | undefined> {
@@ -491,6 +514,16 @@ export class SqlStorage implements Storage {
     return rows.map((r) => r.blocked)
   }
 
+  async blockPartners(username: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('blocks')
+      .select('blocked as other')
+      .where('blocker', '=', username)
+      .union(this.db.selectFrom('blocks').select('blocker as other').where('blocked', '=', username))
+      .execute()
+    return rows.map((r) => r.other)
+  }
+
   async createGroup(g: GroupRecord): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -566,6 +599,41 @@ export class SqlStorage implements Storage {
       .orderBy('created_at')
       .execute()
     return this.withMembers(rows, await this.membersOf(rows.map((r) => r.id)))
+  }
+
+  async listGroupsPage(
+    username: string,
+    after: { readonly createdAt: number; readonly id: string } | undefined,
+    limit: number,
+  ): Promise<GroupRecord[]> {
+    let query = this.db
+      .selectFrom('groups')
+      .selectAll()
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('group_members').select('group_id').where('username', '=', username),
+      )
+    if (after !== undefined)
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      )
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit).execute()
+    return this.withMembers(rows, await this.membersOf(rows.map((r) => r.id)))
+  }
+
+  async groupCounts(usernames: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map(usernames.map((u) => [u, 0]))
+    if (usernames.length === 0) return counts
+    const rows = await this.db
+      .selectFrom('group_members')
+      .select(['username', (eb) => eb.fn.countAll().as('n')])
+      .where('username', 'in', usernames)
+      .groupBy('username')
+      .execute()
+    for (const r of rows) counts.set(r.username, num(r.n))
+    return counts
   }
 
   async updateGroup(

@@ -50,9 +50,12 @@ export interface GroupRecord {
   readonly members: GroupMemberRecord[]
 }
 
-export type StorageErrorCode = 'conflict' | 'unavailable'
+export type StorageErrorCode = 'conflict' | 'unavailable' | 'invalid'
 
-/** A storage failure the server turns into an answer: a conflict (409) or storage unavailable (503). */
+/**
+ * A storage failure the server turns into an answer: a conflict (409), storage unavailable
+ * (503), or a value the database cannot store (400; the schemas refuse such values first).
+ */
 export class StorageError extends Error {
   override readonly name = 'StorageError'
   constructor(
@@ -74,6 +77,12 @@ export interface Storage {
   close(): Promise<void>
   /** Cheap round trip to the database, for /healthz. */
   ping(): Promise<void>
+  /**
+   * Makes deleted data leave the disk where the engine allows it: SQLite (which overwrites
+   * deleted content, `secure_delete`) checkpoints and empties its WAL; PostgreSQL leaves it to
+   * VACUUM (docs/DEPLOY.md).
+   */
+  compact(): Promise<void>
 
   getMeta(key: string): Promise<string | undefined>
   /** Insert if absent; returns the stored value (another node may have won the race). */
@@ -82,6 +91,8 @@ export interface Storage {
   /** Throws StorageError('conflict') when the username exists. */
   createUser(user: UserRecord): Promise<void>
   getUser(username: string): Promise<UserRecord | undefined>
+  /** Another user whose name reads like this one (signaling/look-alike.ts), if any. */
+  lookAlike(username: string): Promise<string | undefined>
   searchUsers(
     prefix: string,
     limit: number,
@@ -123,10 +134,20 @@ export interface Storage {
   unblock(blocker: string, blocked: string): Promise<boolean>
   isBlocked(blocker: string, blocked: string): Promise<boolean>
   listBlocked(blocker: string): Promise<string[]>
+  /** Everyone the user blocked or who blocked the user. */
+  blockPartners(username: string): Promise<string[]>
 
   createGroup(group: GroupRecord): Promise<void>
   getGroup(id: string): Promise<GroupRecord | undefined>
   listGroups(username: string): Promise<GroupRecord[]>
+  /** At most `limit` of the user's groups by creation time then id, starting after `after`. */
+  listGroupsPage(
+    username: string,
+    after: { readonly createdAt: number; readonly id: string } | undefined,
+    limit: number,
+  ): Promise<GroupRecord[]>
+  /** How many groups each of these users is a member of (0 for none). */
+  groupCounts(usernames: readonly string[]): Promise<Map<string, number>>
   /**
    * Replaces name, members and signed member list if the stored version is still `expectedVersion`;
    * throws StorageError('conflict') otherwise, so two admins cannot overwrite each other.

@@ -304,7 +304,7 @@ export function routes(someone: string): RouteSpec[] {
     { method: 'GET', path: '/api/blocks' },
     { method: 'POST', path: '/api/blocks', body: { username: someone } },
     { method: 'DELETE', path: '/api/blocks/:username' },
-    { method: 'GET', path: '/api/groups' },
+    { method: 'GET', path: '/api/groups', query: { after: `1795000000000.${'A'.repeat(22)}` } },
     { method: 'GET', path: '/api/groups/:id' },
     { method: 'POST', path: '/api/groups', body: group },
     {
@@ -409,7 +409,9 @@ export function hostileRequests(
     fc.oneof(
       fc.constant(valid === undefined ? '' : `?${new URLSearchParams(valid).toString()}`),
       fc
-        .array(fc.tuple(fc.oneof(fc.constant('prefix'), nastyString), nastyString), { maxLength: 4 })
+        .array(fc.tuple(fc.oneof(fc.constantFrom('prefix', 'after'), nastyString), nastyString), {
+          maxLength: 4,
+        })
         .map((pairs) =>
           pairs.length === 0
             ? ''

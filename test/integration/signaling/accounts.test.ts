@@ -28,7 +28,7 @@ const badRequest = (field: string) => ({
 
 describe('prelogin', () => {
   it('answers a real user with the salt and KDF parameters they registered with', async () => {
-    const kdf = { alg: 'argon2id13' as const, opsLimit: 4, memLimitBytes: 32 * 1024 * 1024 }
+    const kdf = { alg: 'argon2id13' as const, opsLimit: 4, memLimitBytes: 128 * 1024 * 1024 }
     const alice = await registerAccount(server.api, 'alice', { kdf })
 
     expect(await server.api.prelogin(alice.username)).toEqual({ salt: alice.salt, kdf })

@@ -319,13 +319,15 @@ describe('blocking', () => {
     expect((await bea.api.friends()).friends).toEqual([])
   })
 
-  it("swallows the blocked user's requests: they see pending, the blocker sees nothing", async () => {
+  it("answers the blocked user's requests as for a name nobody has; the blocker sees nothing", async () => {
     const cy = await registerAccount(server.api, 'cy')
     const di = await registerAccount(server.api, 'di')
     await cy.api.block(di.username)
     const cySocket = await sockets.connect(cy.token)
 
-    expect(await di.api.requestFriend(cy.username)).toEqual({ status: 'pending' })
+    const toBlocker = await di.api.raw('POST', '/api/friends/requests', { body: { to: cy.username } })
+    const toNobody = await di.api.raw('POST', '/api/friends/requests', { body: { to: uniqueName('nobody') } })
+    expect(toBlocker).toMatchObject({ status: 404, body: toNobody.body })
 
     await cySocket.sync()
     expect(cySocket.received('friend-request')).toEqual([])

@@ -197,19 +197,30 @@ describe('a group', () => {
     expect(seen.indexOf(`presence ${bob.username}`)).toBeLessThan(seen.indexOf('group-updated'))
   })
 
-  it('can get a second admin, who may then rename it', async () => {
+  it('keeps one admin: a second admin, or handing the role on, is refused and nothing changes', async () => {
     const { admin, bob } = await cast()
     const group = await admin.api.createGroup({ name: 'Duo', members: [bob.username], memberList: 'AA' })
 
-    await admin.api.updateMembers(group.id, {
-      members: [
-        { username: admin.username, role: 'admin' },
-        { username: bob.username, role: 'admin' },
+    for (const members of [
+      [
+        { username: admin.username, role: 'admin' as const },
+        { username: bob.username, role: 'admin' as const },
       ],
-      memberList: 'AA',
-    })
+      [
+        { username: admin.username, role: 'member' as const },
+        { username: bob.username, role: 'admin' as const },
+      ],
+    ])
+      await expect(admin.api.updateMembers(group.id, { members, memberList: 'AB' })).rejects.toMatchObject({
+        status: 400,
+        code: 'bad-request',
+      })
 
-    expect((await bob.api.renameGroup(group.id, { name: 'Two admins' })).name).toBe('Two admins')
+    expect(await admin.api.group(group.id)).toEqual(group)
+    await expect(bob.api.renameGroup(group.id, { name: 'Taken over' })).rejects.toMatchObject({
+      status: 403,
+      code: 'not-admin',
+    })
   })
 
   it("refuses to add someone who is not the admin's friend", async () => {
@@ -281,7 +292,7 @@ describe('a group', () => {
     expect(await cleo.api.group(group.id)).toEqual(after)
   })
 
-  it('keeps its only admin until another member is made admin, so it never ends up with none', async () => {
+  it('keeps its admin while others remain, so it never ends up with none', async () => {
     const { admin, bob, cleo } = await cast()
     const group = await admin.api.createGroup({
       name: 'Trio',
@@ -293,15 +304,11 @@ describe('a group', () => {
       expected([admin, 'admin'], [bob, 'member'], [cleo, 'member']),
     )
     await admin.api.updateMembers(group.id, {
-      members: [
-        { username: admin.username, role: 'admin' },
-        { username: bob.username, role: 'admin' },
-        { username: cleo.username, role: 'member' },
-      ],
+      members: [{ username: admin.username, role: 'admin' }],
       memberList: 'AB',
     })
     await admin.api.leaveGroup(group.id)
-    expect(roles(await bob.api.group(group.id))).toEqual(expected([bob, 'admin'], [cleo, 'member']))
+    await expect(bob.api.group(group.id)).rejects.toMatchObject({ status: 404 })
   })
 
   it('is gone when its last member leaves', async () => {

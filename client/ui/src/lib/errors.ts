@@ -19,6 +19,7 @@ const apiErrorKeys: Partial<Record<ApiError['code'], MessageKey>> = {
   'already-friends': 'err.alreadyFriends',
   self: 'err.self',
   forbidden: 'err.forbidden',
+  'too-many-groups': 'err.tooManyGroups',
 }
 
 /** A sentence for the user about why something failed, in their language. */

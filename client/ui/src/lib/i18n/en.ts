@@ -30,6 +30,7 @@ export const en = {
   'err.alreadyFriends': 'You are already friends.',
   'err.self': 'That’s you.',
   'err.forbidden': 'Not allowed.',
+  'err.tooManyGroups': 'You, or someone you are adding, is already in as many groups as this server allows.',
   'err.weakKdf': 'The server asked for weaker password protection than Tincan allows, so sign-in stopped.',
   'err.identityMismatch': 'Your account keys could not be opened with this password.',
   'err.kdf': 'Key derivation failed in this browser.',

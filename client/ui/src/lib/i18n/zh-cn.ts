@@ -31,6 +31,7 @@ export const zhCN: Record<MessageKey, string> = {
   'err.alreadyFriends': '你们已经是好友了。',
   'err.self': '这是你自己。',
   'err.forbidden': '不允许此操作。',
+  'err.tooManyGroups': '你或你要添加的人所在的群组数量已达到此服务器的上限。',
   'err.weakKdf': '服务器要求的密码保护强度低于 Tincan 的最低要求，已停止登录。',
   'err.identityMismatch': '无法用此密码打开你的账号密钥。',
   'err.kdf': '此浏览器中的密钥生成失败。',
