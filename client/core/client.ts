@@ -380,7 +380,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       this.background(this.messenger.connectionOpened(peer))
     })
     this.peers.on('state', () => this.emitFriends())
-    this.peers.on('error', (e) => this.emit('peer-error', e))
+    this.peers.on('error', (e) => this.background(this.peerRefused(e)))
     this.messenger.on('message', (m) => {
       if (m.expiresAt !== undefined) this.expiry.schedule(m.expiresAt)
       this.emit('message', m)
@@ -421,6 +421,19 @@ export class TincanClient extends Emitter<ClientEvents> {
     if (pinned) await this.groupChat.contactsChanged()
     this.emitFriends()
     await this.emitConversations()
+  }
+
+  /**
+   * A connection was refused. For lack of a trusted key, while the user has a key to review
+   * (changed or unconfirmed, each shown by its own banner), it is the expected outcome, not news.
+   */
+  private async peerRefused(e: ClientEvents['peer-error']): Promise<void> {
+    if (e.code === 'untrusted-key') {
+      const contact = await this.trust.contact(e.peer)
+      if (contact?.pendingKey != null || (contact === undefined && this.trust.claim(e.peer) !== undefined))
+        return
+    }
+    this.emit('peer-error', e)
   }
 
   /** Usernames the last friend list named (claims about others are dropped). */
