@@ -2,13 +2,14 @@
 // cannot put words in anyone's mouth (the quote comes from this device's own copy), and a
 // friend's clock (or a hostile client) cannot date messages and changes in the future.
 import 'fake-indexeddb/auto'
+import { openDB } from 'idb'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MessageActions } from '../../../client/core/message-actions.ts'
 import { Messenger, type PeerTransport } from '../../../client/core/messenger.ts'
 import { Outbox } from '../../../client/core/outbox.ts'
 import { missingQuote, receivedQuote } from '../../../client/core/quotes.ts'
 import { maxClockAheadMs, plausibleSentAt } from '../../../client/core/sender-time.ts'
-import { openHistoryDb } from '../../../client/core/store/db.ts'
+import { dbName, openHistoryDb, type Db, type TincanDb } from '../../../client/core/store/db.ts'
 import { directConversationId, History, type Message } from '../../../client/core/store/history.ts'
 import { generateVaultKey, initCrypto, utf8Encode } from '../../../crypto/index.ts'
 import type { PeerMessage } from '../../../shared/index.ts'
@@ -249,5 +250,56 @@ describe('F6: a sender’s time is believed only up to a few minutes ahead of th
     expect((await history.get('bobsNote001'))?.content.text).toBe('third words')
     expect((await history.get(mine.id))?.content.reactions).toEqual([{ author: 'bob', emoji: '🎉', at: start + 2000 }])
     messenger.close()
+  })
+
+  it('refiles, when the database is upgraded, messages a friend dated 2286 before this fix', async () => {
+    const username = `issue-14-upgrade-${n++}`
+    // The database as version 3 made it, and a message filed under 2286 as that version did.
+    const v3 = await openDB<TincanDb>(dbName(username), 3, {
+      upgrade(db) {
+        db.createObjectStore('meta')
+        const messages = db.createObjectStore('messages', { keyPath: 'key' })
+        messages.createIndex('byConversation', ['conversationId', 'sentAt'])
+        messages.createIndex('byId', 'id', { unique: true })
+        messages.createIndex('byToken', 'tokens', { multiEntry: true })
+        messages.createIndex('byExpiry', 'expiresAt')
+        messages.createIndex('byReplyTo', 'replyTo')
+        db.createObjectStore('conversations', { keyPath: 'id' }).createIndex('byLastMessage', 'lastMessageAt')
+        db.createObjectStore('contacts', { keyPath: 'username' })
+        db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('byPeer', ['to', 'queuedAt'])
+        db.createObjectStore('sessions', { keyPath: 'peer' })
+        const files = db.createObjectStore('files', { keyPath: 'fileId' })
+        files.createIndex('byActive', 'active')
+        files.createIndex('byPeer', ['peer', 'createdAt'])
+        db.createObjectStore('fileChunks')
+      },
+    })
+    const vaultKey = generateVaultKey()
+    const old = new History(v3 as unknown as Db, vaultKey)
+    const incoming = (id: string, sentAt: number, receivedAt: number, text: string): Message => ({
+      id,
+      conversationId: bobs,
+      author: 'bob',
+      sentAt,
+      receivedAt,
+      type: 'text',
+      state: 'received',
+      content: { text },
+    })
+    await old.add(incoming('filedIn2286', year2286, start, 'pinned at the bottom'), { incoming: true, peer: 'bob' })
+    await old.add(incoming('honestAfter', start + 60_000, start + 60_000, 'written after it'), {
+      incoming: true,
+      peer: 'bob',
+    })
+    expect((await old.conversations())[0]?.lastMessageAt).toBe(year2286)
+    v3.close()
+
+    const history = new History(await openHistoryDb(username), vaultKey)
+    expect((await history.page(bobs)).map((m) => [m.content.text, m.sentAt])).toEqual([
+      ['pinned at the bottom', start],
+      ['written after it', start + 60_000],
+    ])
+    expect((await history.get('filedIn2286'))?.content.text).toBe('pinned at the bottom')
+    expect((await history.conversations())[0]?.lastMessageAt).toBe(start + 60_000)
   })
 })
