@@ -21,12 +21,7 @@ import { quoteFor, receivedQuote } from './quotes.ts'
 import type { Outbox } from './outbox.ts'
 import { plausibleSentAt } from './sender-time.ts'
 import type { OutboxRecord } from './store/db.ts'
-import {
-  directConversationId,
-  type History,
-  type Message,
-  type MessageContent,
-} from './store/history.ts'
+import { directConversationId, type History, type Message, type MessageContent } from './store/history.ts'
 
 /** An encrypted, ordered, reliable pipe to each friend; the peer manager provides it. */
 export interface PeerTransport {

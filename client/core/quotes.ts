@@ -53,6 +53,7 @@ export async function receivedQuote(
 /** How a reply here quotes `quoted`, one of this device's own messages of the same conversation. */
 export function ownQuote(quoted: Message): Quote {
   if (quoted.type === 'timer') return missingQuote(quoted.id)
-  if (quoted.content.deleted === true) return { id: quoted.id, author: quoted.author, excerpt: '', deleted: true }
+  if (quoted.content.deleted === true)
+    return { id: quoted.id, author: quoted.author, excerpt: '', deleted: true }
   return { id: quoted.id, author: quoted.author, excerpt: quotedText(quoted.content) }
 }

@@ -204,8 +204,7 @@ class HtmlWriter {
       return `${html}<li class="system" id="${id}"><bdi>${escapeHtml(m.author)}</bdi>: disappearing messages ${what} · ${this.time(sentAt)}</li>\n`
     }
     html += `<li class="msg ${mine ? 'out' : 'in'}" id="${id}">\n<div class="meta"><bdi class="author">${escapeHtml(m.author)}</bdi> ${this.time(sentAt)}</div>\n`
-    if (m.replyTo?.missing === true)
-      html += '<blockquote><i>original message not found</i></blockquote>\n'
+    if (m.replyTo?.missing === true) html += '<blockquote><i>original message not found</i></blockquote>\n'
     else if (m.replyTo !== undefined) {
       const q = m.replyTo
       const excerpt =

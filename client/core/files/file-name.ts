@@ -41,7 +41,11 @@ export function shownFileName(name: string): ShownFileName {
   const full = neutraliseBidi(name)
   const dot = full.lastIndexOf('.')
   const extension = dot > 0 ? full.slice(dot) : ''
-  if (extension.length < 2 || extension.length > maxExtensionLength + 1 || !/^\.[\p{L}\p{N}]+$/u.test(extension))
+  if (
+    extension.length < 2 ||
+    extension.length > maxExtensionLength + 1 ||
+    !/^\.[\p{L}\p{N}]+$/u.test(extension)
+  )
     return { full, stem: full, extension: '' }
   return { full, stem: full.slice(0, dot), extension }
 }

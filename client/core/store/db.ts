@@ -133,7 +133,7 @@ export function dbName(username: string): string {
 /** Opens (and creates or upgrades) the account's database. In Node, tests install fake-indexeddb. */
 export function openHistoryDb(username: string): Promise<Db> {
   return openDB<TincanDb>(dbName(username), dbVersion, {
-    async upgrade(db, oldVersion, _newVersion, tx) {
+    upgrade(db, oldVersion, _newVersion, tx) {
       // Each step takes the database from one version to the next, so existing data stays.
       if (oldVersion < 1) createVersion1(db)
       if (oldVersion < 2) {
@@ -148,7 +148,12 @@ export function openHistoryDb(username: string): Promise<Db> {
         messages.createIndex('byExpiry', 'expiresAt')
         messages.createIndex('byReplyTo', 'replyTo')
       }
-      if (oldVersion < 4) await refileFutureMessages(tx, Date.now())
+      // Its requests run in the upgrade's transaction: one that fails aborts the upgrade (nothing
+      // is half refiled) and the database does not open; anything else failing aborts it too.
+      if (oldVersion < 4)
+        refileFutureMessages(tx, Date.now()).catch(() => {
+          if (tx.error === null) tx.abort()
+        })
     },
   })
 }
@@ -166,17 +171,16 @@ async function refileFutureMessages(
 ): Promise<void> {
   const future = nowMs + maxClockAheadMs
   const messages = tx.objectStore('messages')
-  const refiled: MessageRecord[] = []
   let cursor = await messages.openCursor(IDBKeyRange.lowerBound(messageKey(future, '')))
   while (cursor !== null) {
     const r = cursor.value
     if (r.sentAt > r.receivedAt + maxClockAheadMs) {
-      refiled.push({ ...r, key: messageKey(r.receivedAt, r.id), sentAt: r.receivedAt })
+      // Deleted first (its id is a unique index); the new key is behind the cursor, never met again.
       await cursor.delete()
+      await messages.put({ ...r, key: messageKey(r.receivedAt, r.id), sentAt: r.receivedAt })
     }
     cursor = await cursor.continue()
   }
-  for (const r of refiled) await messages.put(r)
   const conversations = tx.objectStore('conversations')
   for (const c of await conversations.index('byLastMessage').getAll(IDBKeyRange.lowerBound(future, true))) {
     const range = IDBKeyRange.bound([c.id, -Infinity], [c.id, Infinity])

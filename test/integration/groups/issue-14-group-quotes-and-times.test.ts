@@ -41,7 +41,7 @@ describe('a member’s reply and time in a group (issue 14)', () => {
   async function bobWrites(content: Unidentified<GroupContent>): Promise<string> {
     const id = newMessageId()
     const relay = (bob.groupChat as unknown as { relay: MessageRelay }).relay
-    await relay.post(group.id, () => ({ ...content, id }) as GroupContent, undefined, id)
+    await relay.post(group.id, () => ({ ...content, id }), undefined, id)
     return id
   }
 

@@ -44,7 +44,10 @@ describe('file names as the app shows them', () => {
     expect(shownFileName('.bashrc')).toMatchObject({ stem: '.bashrc', extension: '' })
     expect(shownFileName('no extension')).toMatchObject({ stem: 'no extension', extension: '' })
     expect(shownFileName('ends with a dot.')).toMatchObject({ stem: 'ends with a dot.', extension: '' })
-    expect(shownFileName('report.final version')).toMatchObject({ stem: 'report.final version', extension: '' })
+    expect(shownFileName('report.final version')).toMatchObject({
+      stem: 'report.final version',
+      extension: '',
+    })
     // An override hidden in the extension is neutralised too, so it is no extension at all.
     expect(shownFileName('photo.\u202Egpj')).toEqual({
       full: 'photo.\uFFFDgpj',

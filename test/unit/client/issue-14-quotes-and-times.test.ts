@@ -9,7 +9,7 @@ import { Messenger, type PeerTransport } from '../../../client/core/messenger.ts
 import { Outbox } from '../../../client/core/outbox.ts'
 import { missingQuote, receivedQuote } from '../../../client/core/quotes.ts'
 import { maxClockAheadMs, plausibleSentAt } from '../../../client/core/sender-time.ts'
-import { dbName, openHistoryDb, type Db, type TincanDb } from '../../../client/core/store/db.ts'
+import { dbName, openHistoryDb, type TincanDb } from '../../../client/core/store/db.ts'
 import { directConversationId, History, type Message } from '../../../client/core/store/history.ts'
 import { generateVaultKey, initCrypto, utf8Encode } from '../../../crypto/index.ts'
 import type { PeerMessage } from '../../../shared/index.ts'
@@ -58,7 +58,8 @@ async function aliceDevice() {
     now: () => clock.now,
     actions,
   })
-  const from = (peer: string, frame: PeerMessage) => messenger.receive(peer, utf8Encode(JSON.stringify(frame)))
+  const from = (peer: string, frame: PeerMessage) =>
+    messenger.receive(peer, utf8Encode(JSON.stringify(frame)))
   return { clock, history, messenger, actions, from }
 }
 
@@ -221,7 +222,13 @@ describe('F6: a sender’s time is believed only up to a few minutes ahead of th
 
   it('lets a disappearing message dated 2286 disappear on time: neither never nor at once', async () => {
     const { history, messenger, from } = await aliceDevice()
-    await from('bob', { type: 'text', id: 'futureTimer', ts: year2286, text: 'for one minute', expiresAfter: 60 })
+    await from('bob', {
+      type: 'text',
+      id: 'futureTimer',
+      ts: year2286,
+      text: 'for one minute',
+      expiresAfter: 60,
+    })
     expect((await history.get('futureTimer'))?.expiresAt).toBe(start + 60_000)
     messenger.close()
   })
@@ -241,14 +248,31 @@ describe('F6: a sender’s time is believed only up to a few minutes ahead of th
     const mine = await messenger.sendText('bob', 'pick an emoji')
     await from('bob', { type: 'text', id: 'bobsNote001', ts: start, text: 'first words' })
     clock.now = start + 1000
-    await from('bob', { type: 'edit', id: 'futureEdit1', ts: year2286, of: 'bobsNote001', text: 'second words' })
+    await from('bob', {
+      type: 'edit',
+      id: 'futureEdit1',
+      ts: year2286,
+      of: 'bobsNote001',
+      text: 'second words',
+    })
     await from('bob', { type: 'reaction', id: 'futureReact', ts: year2286, of: mine.id, emoji: '👍' })
-    expect((await history.get('bobsNote001'))?.content).toMatchObject({ text: 'second words', editedAt: start + 1000 })
+    expect((await history.get('bobsNote001'))?.content).toMatchObject({
+      text: 'second words',
+      editedAt: start + 1000,
+    })
     clock.now = start + 2000
-    await from('bob', { type: 'edit', id: 'laterEdit01', ts: start + 2000, of: 'bobsNote001', text: 'third words' })
+    await from('bob', {
+      type: 'edit',
+      id: 'laterEdit01',
+      ts: start + 2000,
+      of: 'bobsNote001',
+      text: 'third words',
+    })
     await from('bob', { type: 'reaction', id: 'laterReact1', ts: start + 2000, of: mine.id, emoji: '🎉' })
     expect((await history.get('bobsNote001'))?.content.text).toBe('third words')
-    expect((await history.get(mine.id))?.content.reactions).toEqual([{ author: 'bob', emoji: '🎉', at: start + 2000 }])
+    expect((await history.get(mine.id))?.content.reactions).toEqual([
+      { author: 'bob', emoji: '🎉', at: start + 2000 },
+    ])
     messenger.close()
   })
 
@@ -275,7 +299,7 @@ describe('F6: a sender’s time is believed only up to a few minutes ahead of th
       },
     })
     const vaultKey = generateVaultKey()
-    const old = new History(v3 as unknown as Db, vaultKey)
+    const old = new History(v3, vaultKey)
     const incoming = (id: string, sentAt: number, receivedAt: number, text: string): Message => ({
       id,
       conversationId: bobs,
@@ -286,7 +310,10 @@ describe('F6: a sender’s time is believed only up to a few minutes ahead of th
       state: 'received',
       content: { text },
     })
-    await old.add(incoming('filedIn2286', year2286, start, 'pinned at the bottom'), { incoming: true, peer: 'bob' })
+    await old.add(incoming('filedIn2286', year2286, start, 'pinned at the bottom'), {
+      incoming: true,
+      peer: 'bob',
+    })
     await old.add(incoming('honestAfter', start + 60_000, start + 60_000, 'written after it'), {
       incoming: true,
       peer: 'bob',

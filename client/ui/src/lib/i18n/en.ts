@@ -118,7 +118,8 @@ export const en = {
   'chat.emoji': 'Insert emoji',
   'chat.emojiPicker': 'Emoji',
   'chat.tooLong': 'That message is too long (at most {max} characters).',
-  'chat.pasteCut': 'A message holds at most {max} characters: the last {cut} of what you pasted were left out.',
+  'chat.pasteCut':
+    'A message holds at most {max} characters: the last {cut} of what you pasted were left out.',
   'chat.pasteCutDismiss': 'Dismiss',
   'chat.peerOpen': 'Connected directly',
   'chat.peerConnecting': 'Connecting…',
