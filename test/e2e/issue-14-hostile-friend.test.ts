@@ -16,7 +16,7 @@ import { nodeClientEnv } from '../helpers/client-env.ts'
 import { registerClient } from '../helpers/clients.ts'
 import { until } from '../helpers/until.ts'
 import { chromiumOrSkip } from './browser.ts'
-import { openBrowser, Person, startAppServer, type E2eServer } from './app.ts'
+import { openBrowser, Person, pngImage, startAppServer, type E2eServer } from './app.ts'
 
 const chromiumPath = chromiumOrSkip()
 
@@ -26,6 +26,9 @@ const bidiControls = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
 const year2286 = Date.UTC(2286, 0, 1)
 const disguised = 'invoice\u202Efdp.exe'
 const shownName = 'invoice\uFFFDfdp.exe'
+/** A picture whose name shows as "holidayexe.png" where overrides work. */
+const disguisedImage = 'holiday\u202Egnp.exe'
+const shownImage = 'holiday\uFFFDgnp.exe'
 
 // Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium (issue 14)', () => {
@@ -152,20 +155,26 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
   })
 
   it('F7: shows a file name with a right-to-left override neutralised, its real extension apart, everywhere', async () => {
-    // Mallory's own client would neutralise the name too: her changed one puts it back on the wire.
+    // Mallory's own client would neutralise the names too: her changed one puts them back on the wire.
+    const onTheWire: Record<string, string> = { 'invoice.pdf': disguised, 'holiday.png': disguisedImage }
     const send = mallory.peers.send.bind(mallory.peers)
     mallory.peers.send = (peer: string, plaintext: Uint8Array) => {
       const frame = JSON.parse(utf8Decode(plaintext)) as { type: string; name?: string }
-      if (frame.type !== 'file-offer') return send(peer, plaintext)
-      return send(peer, utf8Encode(JSON.stringify({ ...frame, name: disguised })))
+      const name = onTheWire[frame.name ?? '']
+      if (frame.type !== 'file-offer' || name === undefined) return send(peer, plaintext)
+      return send(peer, utf8Encode(JSON.stringify({ ...frame, name })))
     }
-    const bytes = utf8Encode('MZ this would be a program, not a PDF'.repeat(40))
-    const source: FileSource = {
-      name: 'invoice.pdf',
+    const sourceOf = (name: string, type: string, bytes: Uint8Array): FileSource => ({
+      name,
       size: bytes.length,
-      type: 'application/octet-stream',
+      type,
       read: (offset, length) => Promise.resolve(bytes.slice(offset, offset + length)),
-    }
+    })
+    const source = sourceOf(
+      'invoice.pdf',
+      'application/octet-stream',
+      utf8Encode('MZ this would be a program, not a PDF'.repeat(40)),
+    )
     await alice.openChat(bob.username)
     await alice.page.evaluate(() => ((window as unknown as { hidden: boolean }).hidden = true))
     await mallory.sendFiles(alice.name, [source])
@@ -193,6 +202,27 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
     const saved = await alice.saveFile(shownName)
     expect(saved.suggestedName).not.toMatch(bidiControls)
     expect(saved.suggestedName.endsWith('.exe')).toBe(true)
+
+    // A picture: its alt text, and the name in the lightbox.
+    await mallory.sendFiles(alice.name, [
+      sourceOf(
+        'holiday.png',
+        'image/png',
+        pngImage(64, 48, (x, y) => [x * 4, y * 5, 120]),
+      ),
+    ])
+    const picture = alice.fileCard(shownImage)
+    await alice.expectFileState(shownImage, 'done')
+    expect(await picture.getByTestId('file-extension').textContent()).toBe('.exe')
+    await expect.poll(() => picture.getByTestId('inline-image').getAttribute('alt')).toBe(shownImage)
+    await picture.getByTestId('inline-image-button').click()
+    const lightbox = alice.byTestId('lightbox')
+    await expect.poll(() => lightbox.isVisible()).toBe(true)
+    expect(await lightbox.getByTestId('lightbox-name').textContent()).toBe(shownImage)
+    expect(await lightbox.getByTestId('lightbox-image').getAttribute('alt')).toBe(shownImage)
+    expect(await lightbox.getAttribute('aria-label')).not.toMatch(bidiControls)
+    await alice.page.keyboard.press('Escape')
+    await expect.poll(() => lightbox.isVisible()).toBe(false)
 
     // Search results.
     const { hit } = await alice.searchOne('invoice')
