@@ -9,8 +9,8 @@ export const maxClockAheadMs = 5 * 60 * 1000
  * The time a message (or a change to one) from someone else is filed, ordered and shown under:
  * the sender's own time, unless it is more than `maxClockAheadMs` ahead of the arrival here —
  * then the arrival. Whoever dates a message in 2286 cannot keep it at the bottom of the chat and
- * the chat at the top of the list, nor make a later change of theirs look older than it is.
- * Earlier times are kept: a message can honestly wait days in a sender's outbox.
+ * the chat at the top of the list, nor date a timer change, edit or reaction so late that no later
+ * one can replace it. Earlier times are kept: a message can honestly wait days in a sender's outbox.
  */
 export function plausibleSentAt(claimedMs: number, arrivedAtMs: number): number {
   return claimedMs > arrivedAtMs + maxClockAheadMs ? arrivedAtMs : claimedMs
