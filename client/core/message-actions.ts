@@ -3,6 +3,8 @@ import { MessageActionError, type MessageActionErrorCode } from './action-error.
 import { Emitter } from './emitter.ts'
 import { groupConversationId, groupOfConversation } from './groups/types.ts'
 import { newMessageId, type MessageActionHandler, type Messenger } from './messenger.ts'
+import { ownQuote } from './quotes.ts'
+import { plausibleSentAt } from './sender-time.ts'
 import type { OutboxRecord } from './store/db.ts'
 import {
   directConversationId,
@@ -40,6 +42,7 @@ export interface MessageActionsOptions {
   readonly files?: ActionFiles
   /** Changes to group messages travel as group messages (late-bound: groups/groups.ts). */
   readonly groups?: () => ActionGroups
+  readonly now?: () => number
 }
 
 /** What changes to group messages need from the group layer. */
@@ -87,9 +90,11 @@ const maxEarlyTargets = 500
 export class MessageActions extends Emitter<MessageActionEvents> implements MessageActionHandler {
   /** Per message id: changes from a group that came before the message (oldest targets go first). */
   private readonly early = new Map<string, { who: ChangeBy; frame: MessageActionMessage }[]>()
+  private readonly now: () => number
 
   constructor(private readonly o: MessageActionsOptions) {
     super()
+    this.now = o.now ?? Date.now
   }
 
   /**
@@ -215,9 +220,19 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
     }
   }
 
+  /**
+   * The time someone else's change is ordered by (and an edit shown with): theirs, unless it is
+   * implausibly far ahead (sender-time.ts). A change dated in 2286 would otherwise outrank every
+   * later one of the same kind.
+   */
+  private changedAt(frame: MessageActionMessage): number {
+    return plausibleSentAt(frame.ts, this.now())
+  }
+
   /** @internal MessageActionHandler: a reaction, edit or deletion from a friend. */
   async receive(peer: string, frame: MessageActionMessage): Promise<void> {
-    await this.apply({ by: peer, conversationId: directConversationId(peer), at: frame.ts }, frame)
+    const who: ChangeBy = { by: peer, conversationId: directConversationId(peer), at: this.changedAt(frame) }
+    await this.apply(who, frame)
   }
 
   /**
@@ -225,7 +240,11 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
    * reaction from any member; an edit or a delete only of the author's own message.
    */
   async receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void> {
-    const who: ChangeBy = { by: author, conversationId: groupConversationId(groupId), at: frame.ts }
+    const who: ChangeBy = {
+      by: author,
+      conversationId: groupConversationId(groupId),
+      at: this.changedAt(frame),
+    }
     if ((await this.apply(who, frame)) !== 'not-found') return
     // In a group a change can overtake its message (another sender's tree, a gap being repaired):
     // it waits for the message, and is applied when that is stored (`groupMessageStored`).
@@ -235,11 +254,16 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
     if (this.early.size > maxEarlyTargets) this.early.delete(this.early.keys().next().value as string)
   }
 
-  /** A group message was stored: changes that came before it are applied now, in the order they came. */
-  async groupMessageStored(messageId: string): Promise<void> {
-    const waiting = this.early.get(messageId)
+  /**
+   * A group message was stored: replies that overtook it quote it now, and changes that came
+   * before it are applied, in the order they came.
+   */
+  async groupMessageStored(message: Message): Promise<void> {
+    for (const reply of await this.o.history.fillMissingQuotes(message, ownQuote(message)))
+      this.emit('message-updated', reply)
+    const waiting = this.early.get(message.id)
     if (waiting === undefined) return
-    this.early.delete(messageId)
+    this.early.delete(message.id)
     for (const { who, frame } of waiting) await this.apply(who, frame)
   }
 

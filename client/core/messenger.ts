@@ -17,16 +17,11 @@ import {
   type TimerMessage,
 } from '../../shared/index.ts'
 import { Emitter } from './emitter.ts'
-import { quoteFor } from './quotes.ts'
+import { quoteFor, receivedQuote } from './quotes.ts'
 import type { Outbox } from './outbox.ts'
+import { plausibleSentAt } from './sender-time.ts'
 import type { OutboxRecord } from './store/db.ts'
-import {
-  directConversationId,
-  type History,
-  type Message,
-  type MessageContent,
-  type Quote,
-} from './store/history.ts'
+import { directConversationId, type History, type Message, type MessageContent } from './store/history.ts'
 
 /** An encrypted, ordered, reliable pipe to each friend; the peer manager provides it. */
 export interface PeerTransport {
@@ -399,16 +394,20 @@ export class Messenger extends Emitter<MessengerEvents> {
     switch (frame.type) {
       case 'text': {
         const receivedAt = this.now()
-        const expiresAt = expiryOf(frame.ts, frame.expiresAfter, receivedAt)
+        const sentAt = plausibleSentAt(frame.ts, receivedAt)
+        const expiresAt = expiryOf(sentAt, frame.expiresAfter, receivedAt)
         // Already past its time (the friend's device held it while we were away): never stored.
         if (expiresAt === undefined || expiresAt > receivedAt) {
+          const conversationId = directConversationId(peer)
           const replyTo =
-            frame.replyTo === undefined ? undefined : await this.receivedQuote(peer, frame.replyTo)
+            frame.replyTo === undefined
+              ? undefined
+              : await receivedQuote(this.o.history, conversationId, frame.replyTo)
           const message: Message = {
             id: frame.id,
-            conversationId: directConversationId(peer),
+            conversationId,
             author: peer,
-            sentAt: frame.ts,
+            sentAt,
             receivedAt,
             type: 'text',
             state: 'received',
@@ -460,29 +459,16 @@ export class Messenger extends Emitter<MessengerEvents> {
     }
   }
 
-  /**
-   * A reply's quote as the friend sent it, if it names one of the two of us; if the quoted
-   * message is deleted (or gone) here, the excerpt is not kept either.
-   */
-  private async receivedQuote(peer: string, quote: ReplyQuote): Promise<Quote | undefined> {
-    if (quote.author !== peer && quote.author !== this.o.me) return undefined
-    const quoted = await this.o.history.get(quote.id)
-    if (
-      quoted === undefined ||
-      quoted.conversationId !== directConversationId(peer) ||
-      quoted.content.deleted === true
-    )
-      return { id: quote.id, author: quote.author, excerpt: '', deleted: true }
-    return { id: quote.id, author: quote.author, excerpt: quote.excerpt }
-  }
-
   private async onTimer(peer: string, frame: TimerMessage): Promise<void> {
+    const receivedAt = this.now()
+    // Also the time the change is ordered by: a timer set "in 2286" would outrank every later change.
+    const sentAt = plausibleSentAt(frame.ts, receivedAt)
     const message: Message = {
       id: frame.id,
       conversationId: directConversationId(peer),
       author: peer,
-      sentAt: frame.ts,
-      receivedAt: this.now(),
+      sentAt,
+      receivedAt,
       type: 'timer',
       state: 'received',
       content: { text: '', timerSeconds: frame.seconds },
@@ -491,7 +477,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     if (await this.o.history.add(message, { incoming: false, peer })) {
       await this.o.history.setTimer(message.conversationId, peer, {
         seconds: frame.seconds,
-        setAt: frame.ts,
+        setAt: sentAt,
         setBy: peer,
       })
       this.emit('message', message)
@@ -503,7 +489,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     const files = this.o.files
     if (files === undefined) return
     const receivedAt = this.now()
-    const expiresAt = expiryOf(frame.ts, frame.expiresAfter, receivedAt)
+    const sentAt = plausibleSentAt(frame.ts, receivedAt)
+    const expiresAt = expiryOf(sentAt, frame.expiresAfter, receivedAt)
     if (expiresAt !== undefined && expiresAt <= receivedAt) {
       this.queueDelivered(peer, frame.id)
       return
@@ -514,7 +501,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       id: frame.id,
       conversationId: directConversationId(peer),
       author: peer,
-      sentAt: frame.ts,
+      sentAt,
       receivedAt,
       type: described.type,
       state: 'received',

@@ -1,6 +1,7 @@
 import type { KdfParams } from '../../../crypto/index.ts'
 import { isQuotaError, type FileStore } from '../files/file-store.ts'
 import type { GroupBackupSource, PortableGroupValue } from '../groups/group-backup.ts'
+import { plausibleSentAt } from '../sender-time.ts'
 import type {
   ContactRecord,
   ConversationRecord,
@@ -254,6 +255,8 @@ class RestoreRun {
     const { previewText, ...rest } = v
     return {
       ...rest,
+      // A backup made before issue 14 may hold a friend's date in 2286 (see db.ts, version 4).
+      lastMessageAt: Math.min(v.lastMessageAt, this.now),
       preview: previewText === null ? null : this.target.history.sealPreview(v.id, previewText),
     }
   }
@@ -282,7 +285,8 @@ class RestoreRun {
       id: v.id,
       conversationId: v.conversationId,
       author: v.author,
-      sentAt: v.sentAt,
+      // Filed as new messages are (sender-time.ts): a backup made before issue 14 may hold dates in 2286.
+      sentAt: plausibleSentAt(v.sentAt, v.receivedAt),
       receivedAt: v.receivedAt,
       type: v.type,
       state,

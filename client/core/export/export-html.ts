@@ -1,4 +1,5 @@
 import { toBase64Url } from '../../../crypto/index.ts'
+import { shownFileName } from '../files/file-name.ts'
 import { readStoredFile } from '../files/read.ts'
 import { BlobBuilder } from './blob-builder.ts'
 import {
@@ -203,7 +204,8 @@ class HtmlWriter {
       return `${html}<li class="system" id="${id}"><bdi>${escapeHtml(m.author)}</bdi>: disappearing messages ${what} · ${this.time(sentAt)}</li>\n`
     }
     html += `<li class="msg ${mine ? 'out' : 'in'}" id="${id}">\n<div class="meta"><bdi class="author">${escapeHtml(m.author)}</bdi> ${this.time(sentAt)}</div>\n`
-    if (m.replyTo !== undefined) {
+    if (m.replyTo?.missing === true) html += '<blockquote><i>original message not found</i></blockquote>\n'
+    else if (m.replyTo !== undefined) {
       const q = m.replyTo
       const excerpt =
         q.deleted === true || q.excerpt === ''
@@ -230,7 +232,9 @@ class HtmlWriter {
   private async file(m: ExportedMessage, e: ExportEntry): Promise<string> {
     const f = m.file
     if (f === undefined) return ''
-    const name = `<bdi>${escapeHtml(f.name)}</bdi>`
+    // Bidi controls neutralised, the extension apart and left to right (file-name.ts).
+    const shown = shownFileName(f.name)
+    const name = `<span dir="ltr"><bdi>${escapeHtml(shown.stem)}</bdi><bdi>${escapeHtml(shown.extension)}</bdi></span>`
     const label =
       f.path === null
         ? `${name} <span class="missing">(not on this device)</span>`
@@ -239,7 +243,7 @@ class HtmlWriter {
     if (f.kind === 'image') {
       const src = await this.imageSource(m, e)
       if (src !== undefined)
-        return `<figure><img src="${escapeHtml(src)}" alt="${escapeHtml(f.name)}"><figcaption>${caption}</figcaption></figure>\n`
+        return `<figure><img src="${escapeHtml(src)}" alt="${escapeHtml(shown.full)}"><figcaption>${caption}</figcaption></figure>\n`
     }
     return `<p class="file">📎 ${caption}</p>\n`
   }

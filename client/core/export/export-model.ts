@@ -143,6 +143,7 @@ function finishEntry(m: Message, record: FileRecord | undefined, meta: FileMeta 
       author: c.replyTo.author,
       excerpt: c.replyTo.excerpt,
       ...(c.replyTo.deleted === true ? { deleted: true } : {}),
+      ...(c.replyTo.missing === true ? { missing: true } : {}),
     }
   const reactions = (c.reactions ?? []).filter((r) => r.emoji !== '')
   if (reactions.length > 0)

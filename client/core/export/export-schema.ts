@@ -37,11 +37,16 @@ export const ExportedFile = Type.Object(
 export const ExportedQuote = Type.Object(
   {
     id: Type.String(),
-    author: Type.String(),
+    author: Type.String(description("who wrote the quoted message; '' when it is missing")),
     excerpt: Type.String(
       description('the start of the quoted text; empty when the quoted message was deleted'),
     ),
     deleted: Type.Optional(Type.Literal(true)),
+    missing: Type.Optional(
+      Type.Literal(true, {
+        ...description('this device did not have the quoted message when the reply came'),
+      }),
+    ),
   },
   { additionalProperties: false },
 )

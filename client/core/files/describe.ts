@@ -2,6 +2,7 @@ import { fromBase64Url } from '../../../crypto/index.ts'
 import { peerLimits } from '../../../shared/index.ts'
 import type { FileRecord } from '../store/db.ts'
 import type { FileContent, MessageContent } from '../store/history.ts'
+import { neutraliseBidi } from './file-name.ts'
 import type { FileMeta } from './file-store.ts'
 
 // Names, types, thumbnails and storage room: small decisions about a file, in one place.
@@ -37,14 +38,17 @@ export function thumbnailBytes(file: FileContent): Uint8Array | undefined {
   return file.thumbnail === undefined ? undefined : fromBase64Url(file.thumbnail)
 }
 
-/** Control characters and path separators go; long names keep their extension. */
+/**
+ * Control characters and path separators go, bidi controls are neutralised (file-name.ts: they
+ * could disguise the extension), and long names keep their extension.
+ */
 export function cleanName(name: string): string {
   let replaced = ''
   for (const ch of name) {
     const code = ch.charCodeAt(0)
     replaced += code < 0x20 || code === 0x7f || ch === '/' || ch === '\\' ? '_' : ch
   }
-  const clean = replaced.trim() || 'file'
+  const clean = neutraliseBidi(replaced).trim() || 'file'
   const max = peerLimits.maxFileNameLength
   if (clean.length <= max) return clean
   const dot = clean.lastIndexOf('.')

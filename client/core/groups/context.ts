@@ -1,5 +1,5 @@
 import type { FileOfferMessage, GroupFileFrame, MessageActionMessage } from '../../../shared/index.ts'
-import type { MessageContent } from '../store/history.ts'
+import type { Message, MessageContent } from '../store/history.ts'
 import type { GroupStore, LiveGroup } from './group-store.ts'
 import type { PeerViews } from './holdings.ts'
 import type { FrameSink, GroupOutgoing } from './outgoing.ts'
@@ -32,8 +32,8 @@ export interface GroupFileHandler {
 export interface GroupActionHandler {
   /** A reaction, edit or delete from a group message whose author's signature was verified. */
   receiveGroup(groupId: string, author: string, frame: MessageActionMessage): Promise<void>
-  /** A group message was stored: changes that came before it can apply now. */
-  groupMessageStored(messageId: string): Promise<void>
+  /** A group message was stored: replies and changes that came before it can use it now. */
+  groupMessageStored(message: Message): Promise<void>
 }
 
 /**

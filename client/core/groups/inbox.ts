@@ -7,7 +7,8 @@ import {
 } from '../../../crypto/index.ts'
 import { decodeGroupContent, type GroupKeysFrame, type GroupMessagesFrame } from '../../../shared/index.ts'
 import type { History, Message } from '../store/history.ts'
-import { groupQuote } from '../quotes.ts'
+import { receivedQuote } from '../quotes.ts'
+import { plausibleSentAt } from '../sender-time.ts'
 import { keptCopies, type GroupActionHandler, type GroupContext, type GroupFileHandler } from './context.ts'
 import type { CopyRow } from './group-db.ts'
 import { chainId, type LiveGroup } from './group-store.ts'
@@ -140,17 +141,18 @@ export class GroupInbox {
                   ? { text: value.text }
                   : {
                       text: value.text,
-                      replyTo: await groupQuote(this.o.history, conversationId, value.replyTo),
+                      replyTo: await receivedQuote(this.o.history, conversationId, value.replyTo),
                     },
             }
           : await this.o.files?.groupOffer(g.id, h.sender, value)
       if (described === undefined) continue
+      const receivedAt = this.c.now()
       const message: Message = {
         id: value.id,
         conversationId,
         author: h.sender,
-        sentAt: value.ts,
-        receivedAt: this.c.now(),
+        sentAt: plausibleSentAt(value.ts, receivedAt),
+        receivedAt,
         type: described.type,
         state: 'received',
         content: described.content,
@@ -158,7 +160,7 @@ export class GroupInbox {
       const isNew = await this.o.history.add(message, { incoming: true, kind: 'group', peer: g.id })
       if (isNew) {
         this.o.onMessage(message)
-        await this.o.actions?.groupMessageStored(message.id)
+        await this.o.actions?.groupMessageStored(message)
       }
       if (value.type === 'file-offer') await this.o.files?.offerStored(undefined, value, isNew)
     }

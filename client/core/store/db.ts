@@ -1,4 +1,5 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb'
+import { maxClockAheadMs } from '../sender-time.ts'
 
 export type MessageState = 'queued' | 'sent' | 'delivered' | 'read' | 'received' | 'failed'
 
@@ -124,7 +125,7 @@ export interface TincanDb extends DBSchema {
 
 export type Db = IDBPDatabase<TincanDb>
 
-export const dbVersion = 3
+export const dbVersion = 4
 
 /** One database per account, so two accounts in one browser never share history. */
 export function dbName(username: string): string {
@@ -149,8 +150,45 @@ export function openHistoryDb(username: string): Promise<Db> {
         messages.createIndex('byExpiry', 'expiresAt')
         messages.createIndex('byReplyTo', 'replyTo')
       }
+      // Its requests run in the upgrade's transaction: one that fails aborts the upgrade (nothing
+      // is half refiled) and the database does not open; anything else failing aborts it too.
+      if (oldVersion < 4)
+        refileFutureMessages(tx, Date.now()).catch(() => {
+          if (tx.error === null) tx.abort()
+        })
     },
   })
+}
+
+/**
+ * Version 4 (issue 14): messages whose sender dated them more than `maxClockAheadMs` after their
+ * arrival were filed at that time — at the bottom of their chat, and the chat at the top of the
+ * list, for good. They are filed at their arrival, as new ones are (sender-time.ts), and the
+ * conversations they held up take the time of their newest message. Only what is still in the
+ * future is read: a range of the time-ordered primary key, not the whole store.
+ */
+async function refileFutureMessages(
+  tx: IDBPTransaction<TincanDb, StoreNames<TincanDb>[], 'versionchange'>,
+  nowMs: number,
+): Promise<void> {
+  const future = nowMs + maxClockAheadMs
+  const messages = tx.objectStore('messages')
+  let cursor = await messages.openCursor(IDBKeyRange.lowerBound(messageKey(future, '')))
+  while (cursor !== null) {
+    const r = cursor.value
+    if (r.sentAt > r.receivedAt + maxClockAheadMs) {
+      // Deleted first (its id is a unique index); the new key is behind the cursor, never met again.
+      await cursor.delete()
+      await messages.put({ ...r, key: messageKey(r.receivedAt, r.id), sentAt: r.receivedAt })
+    }
+    cursor = await cursor.continue()
+  }
+  const conversations = tx.objectStore('conversations')
+  for (const c of await conversations.index('byLastMessage').getAll(IDBKeyRange.lowerBound(future, true))) {
+    const range = IDBKeyRange.bound([c.id, -Infinity], [c.id, Infinity])
+    const newest = await messages.index('byConversation').openCursor(range, 'prev')
+    await conversations.put({ ...c, lastMessageAt: Math.min(newest?.value.sentAt ?? nowMs, nowMs) })
+  }
 }
 
 function createVersion1(db: IDBPDatabase<TincanDb>): void {

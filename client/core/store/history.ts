@@ -9,6 +9,7 @@ import {
   type OutboxRecord,
   type TincanDb,
 } from './db.ts'
+import { shownFileName } from '../files/file-name.ts'
 import { findMatches, SearchIndexer } from './search-tokens.ts'
 
 /** What a file or image message describes (the bytes themselves are in the file store). */
@@ -27,14 +28,24 @@ export interface FileContent {
   readonly height?: number
 }
 
-/** The message a reply answers, as the reply's author quoted it. */
+/**
+ * The message a reply answers. On a received reply, author and excerpt come from this device's
+ * own copy of that message, never from the reply (quotes.ts).
+ */
 export interface Quote {
   readonly id: string
+  /** Who wrote the quoted message; '' when it is `missing`. */
   readonly author: string
   /** The start of the quoted text (or the file name); empty once the quoted message is deleted. */
   readonly excerpt: string
   /** The quoted message was deleted (for everyone, for me, or it disappeared): show "deleted message". */
   readonly deleted?: true
+  /**
+   * This device did not have the quoted message when the reply came (it never arrived, was
+   * deleted here, disappeared, or belongs to another conversation): show "original message not
+   * found", naming no one. Filled in if the message arrives later (`fillMissingQuotes`).
+   */
+  readonly missing?: true
 }
 
 /** One person's reaction to a message; each person has at most one per message. */
@@ -163,7 +174,10 @@ const previewLength = 140
 function previewOf(m: { type: string; content: MessageContent }): string | undefined {
   if (m.type === 'timer') return undefined
   const file = m.content.file
-  const text = file === undefined ? m.content.text : `${file.kind === 'image' ? '📷' : '📎'} ${file.name}`
+  const text =
+    file === undefined
+      ? m.content.text
+      : `${file.kind === 'image' ? '📷' : '📎'} ${shownFileName(file.name).full}`
   return text.slice(0, previewLength)
 }
 
@@ -491,6 +505,25 @@ export class History {
     await tx.done
     return hits
   }
+  /**
+   * Replies of `quoted`'s conversation whose quote of it was missing when they were stored (in a
+   * group a reply can overtake the message it answers) show `quote` from now on. Returns them.
+   */
+  async fillMissingQuotes(quoted: Message, quote: Quote): Promise<Message[]> {
+    const tx = this.db.transaction('messages', 'readwrite')
+    const changed: MessageRecord[] = []
+    for (const reply of await tx.store.index('byReplyTo').getAll(quoted.id)) {
+      if (reply.conversationId !== quoted.conversationId) continue
+      const content = this.content(reply)
+      if (content.replyTo?.missing !== true) continue
+      reply.body = this.seal('messages', reply.id, { ...content, replyTo: quote })
+      await tx.store.put(reply)
+      changed.push(reply)
+    }
+    await tx.done
+    return changed.map((r) => this.decode(r))
+  }
+
   // ---- changes to stored messages: actions and disappearing messages ----
 
   /** The conversation's disappearing-message timer in seconds (0 = off). */
@@ -686,7 +719,7 @@ export class History {
     for (const reply of await messages.index('byReplyTo').getAll(id)) {
       const content = this.content(reply)
       const quote = content.replyTo
-      if (quote === undefined || quote.deleted === true) continue
+      if (quote === undefined || quote.deleted === true || quote.missing === true) continue
       reply.body = this.seal('messages', reply.id, {
         ...content,
         replyTo: { id: quote.id, author: quote.author, excerpt: '', deleted: true },

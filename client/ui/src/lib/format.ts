@@ -45,6 +45,11 @@ export function fullStamp(ts: number): string {
   return new Intl.DateTimeFormat(i18n.locale, { dateStyle: 'full', timeStyle: 'short' }).format(ts)
 }
 
+/** "16,384": a whole number with the language's grouping. */
+export function count(n: number): string {
+  return new Intl.NumberFormat(i18n.locale).format(n)
+}
+
 const sizeUnits = ['B', 'KB', 'MB', 'GB', 'TB'] as const
 
 /** "820 KB", "12.4 MB": powers of 1024, as the file size limits in settings are. */

@@ -1,3 +1,4 @@
+import { shownFileName } from '../../../core/files/file-name.ts'
 import type { MessageContent } from '../../../core/store/history.ts'
 import { t } from './i18n/i18n.svelte.ts'
 
@@ -8,5 +9,7 @@ import { t } from './i18n/i18n.svelte.ts'
 export function messagePreview(content: MessageContent): string {
   const file = content.file
   if (file === undefined) return content.text
-  return file.kind === 'image' ? t('file.previewImage') : t('file.previewFile', { name: file.name })
+  return file.kind === 'image'
+    ? t('file.previewImage')
+    : t('file.previewFile', { name: shownFileName(file.name).full })
 }

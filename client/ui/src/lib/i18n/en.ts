@@ -121,6 +121,9 @@ export const en = {
   'chat.emoji': 'Insert emoji',
   'chat.emojiPicker': 'Emoji',
   'chat.tooLong': 'That message is too long (at most {max} characters).',
+  'chat.pasteCut':
+    'A message holds at most {max} characters: the last {cut} of what you pasted were left out.',
+  'chat.pasteCutDismiss': 'Dismiss',
   'chat.peerOpen': 'Connected directly',
   'chat.peerConnecting': 'Connecting…',
   'chat.peerOnline': 'Online',
@@ -165,6 +168,7 @@ export const en = {
   'msg.deletedByYou': 'You deleted this message',
   'msg.quoteLabel': 'Reply to {name}: show the original message',
   'msg.quoteDeleted': 'Deleted message',
+  'msg.quoteMissing': 'Original message not found',
   'msg.expiresAt': 'Disappears {time}',
 
   'timer.menu': 'Disappearing messages',

@@ -120,6 +120,8 @@ export const zhCN: Record<MessageKey, string> = {
   'chat.emoji': '插入表情',
   'chat.emojiPicker': '表情',
   'chat.tooLong': '消息太长（最多 {max} 个字符）。',
+  'chat.pasteCut': '一条消息最多 {max} 个字符：粘贴内容的最后 {cut} 个字符未能加入。',
+  'chat.pasteCutDismiss': '关闭',
   'chat.peerOpen': '已直接连接',
   'chat.peerConnecting': '正在连接…',
   'chat.peerOnline': '在线',
@@ -164,6 +166,7 @@ export const zhCN: Record<MessageKey, string> = {
   'msg.deletedByYou': '你删除了这条消息',
   'msg.quoteLabel': '回复 {name}：查看原消息',
   'msg.quoteDeleted': '已删除的消息',
+  'msg.quoteMissing': '找不到原消息',
   'msg.expiresAt': '将于 {time} 消失',
 
   'timer.menu': '阅后即焚',

@@ -7,6 +7,7 @@ import {
   type FileTransferView,
   type SendFileOptions,
 } from '../../../../core/files/types.ts'
+import { shownFileName } from '../../../../core/files/file-name.ts'
 import { directConversationId, type Message } from '../../../../core/store/history.ts'
 import { SvelteMap, SvelteSet } from 'svelte/reactivity'
 import { downloadBlob } from '../download.ts'
@@ -271,7 +272,9 @@ class FilesState {
   /** Saves the file to the user's downloads, from a Blob made of the stored chunks. */
   save(fileId: string): Promise<void> {
     return this.act(fileId, async (c) => {
-      const name = this.views.get(fileId)?.name ?? 'file'
+      // Saved under the name as shown: a bidi control in it could disguise the extension in the
+      // browser's downloads and in the user's file manager as well.
+      const name = shownFileName(this.views.get(fileId)?.name ?? 'file').full
       downloadBlob(await c.openFile(fileId), name)
     })
   }
@@ -330,7 +333,12 @@ class FilesState {
   private async reportError(client: TincanClient, e: FileErrorEvent): Promise<void> {
     const known = this.views.get(e.fileId)
     const view = known ?? (await client.fileTransfer(e.fileId).catch(() => undefined))
-    toasts.error(t('file.failedToast', { name: view?.name ?? '', reason: fileErrorText(e.code, e.peer) }))
+    toasts.error(
+      t('file.failedToast', {
+        name: shownFileName(view?.name ?? '').full,
+        reason: fileErrorText(e.code, e.peer),
+      }),
+    )
   }
 
   private async act(fileId: string, action: (c: TincanClient) => Promise<void>): Promise<void> {
