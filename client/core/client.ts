@@ -408,15 +408,13 @@ export class TincanClient extends Emitter<ClientEvents> {
   async refresh(): Promise<void> {
     const [friends] = await Promise.all([this.api.friends(), this.refreshRequests(), this.refreshGroups()])
     this.friendList = friends.friends
-    const listed = new Set(this.friendList.map((f) => f.username))
-    for (const c of this.friendClaims) if (!listed.has(c)) this.trust.forgetClaim(c)
-    this.friendClaims = listed
     let pinned = false
     for (const f of this.friendList) {
       const outcome = await this.trust.observeFriend(f.username, f.identityKey)
       if (outcome === 'pinned') pinned = true
       this.keyObserved(f.username, outcome, false)
     }
+    this.trust.retainClaims(new Set(this.friendList.map((f) => f.username)))
     await this.trust.friendListSeen()
     if (pinned) await this.groupChat.contactsChanged()
     this.emitFriends()
@@ -435,9 +433,6 @@ export class TincanClient extends Emitter<ClientEvents> {
     }
     this.emit('peer-error', e)
   }
-
-  /** Usernames the last friend list named (claims about others are dropped). */
-  private friendClaims = new Set<string>()
 
   /** A reported key was parked: the connection on the old key ends, and the user is told. */
   private keyObserved(username: string, outcome: PinOutcome, friendsDue = true): void {

@@ -158,9 +158,9 @@ export class Trust implements PinnedKeyStore {
     return before === identityKey ? 'unchanged' : 'unconfirmed'
   }
 
-  /** The server no longer lists them as a friend: a claim about them goes. */
-  forgetClaim(username: string): void {
-    this.claims.delete(username)
+  /** Claims stand only while the server lists them as friends: the others go. */
+  retainClaims(listed: ReadonlySet<string>): void {
+    for (const username of this.claims.keys()) if (!listed.has(username)) this.claims.delete(username)
   }
 
   /**

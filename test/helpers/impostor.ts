@@ -41,6 +41,8 @@ export class Impostor {
   readonly identity: Identity = generateIdentity()
   readonly received: Received[] = []
   readonly opened: string[] = []
+  /** Calls that ended without opening (refused, or never answered). */
+  failedCalls = 0
   private readonly signaling: RelayedSignaling
   private peers: PeerManager | undefined
 
@@ -91,9 +93,16 @@ export class Impostor {
       db: await openHistoryDb(`impostor-${toBase64Url(randomBytes(8))}`),
       vaultKey: randomBytes(32),
       iceConfig: () => Promise.resolve({ iceServers: [], iceTransportPolicy: 'all' }),
-      env: env.peers,
+      // A call the victim refuses is not answered: give it up soon.
+      env: { ...env.peers, connectTimeoutMs: 4_000 },
     })
     peers.on('open', ({ peer }) => this.opened.push(peer))
+    let calling = false
+    peers.on('state', ({ state }) => {
+      if (state === 'connecting') calling = true
+      else if (state === 'idle' && calling) this.failedCalls++
+      if (state !== 'connecting') calling = false
+    })
     peers.on('message', ({ plaintext }) => {
       try {
         this.received.push(JSON.parse(utf8Decode(plaintext)) as Received)
@@ -106,6 +115,8 @@ export class Impostor {
 
   /** Calls the victim (an offer signed with the impostor's key, claiming to come from `posingAs`). */
   call(): void {
+    // One call at a time, made here: no retries of its own in between.
+    this.peers?.disconnect(this.victim.username)
     this.peers?.connect(this.victim.username)
   }
 
