@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
 import { writeRelease, type WriteReleaseOptions } from './client-release.ts'
 
@@ -15,7 +16,7 @@ export function releaseManifestPlugin(options: WriteReleaseOptions): Plugin {
     },
     async writeBundle() {
       if (config === undefined) return
-      const { manifest, signed } = await writeRelease(config.build.outDir, options)
+      const { manifest, signed } = await writeRelease(resolve(config.root, config.build.outDir), options)
       config.logger.info(
         `release.json: bundle sha256 ${manifest.bundleHash}${signed ? ' (signed release)' : ''}`,
       )
