@@ -17,7 +17,7 @@ if (!Number.isInteger(releaseCheckMs) || releaseCheckMs < 1000)
 // The web client: built into dist/client, which the server serves at /. The build is
 // reproducible (same commit, same lockfile → same bytes; test/integration/build checks it) and
 // ends with release.json, the list of its files and their hashes (docs/SECURITY.md, "The served client").
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root: 'client/ui',
   plugins: [
     svelte(),
@@ -33,6 +33,8 @@ export default defineConfig({
     __TINCAN_VERSION__: JSON.stringify(version),
     __TINCAN_RELEASE_PUBLIC_KEY__: JSON.stringify(publicKey),
     __TINCAN_RELEASE_CHECK_MS__: String(releaseCheckMs),
+    // Every build checks what it is served, whatever NODE_ENV says; only the dev server does not.
+    __TINCAN_DEV_SERVER__: String(command === 'serve'),
   },
   build: {
     outDir: '../../dist/client',
@@ -47,4 +49,4 @@ export default defineConfig({
   server: {
     proxy: { '/api': 'http://localhost:8080', '/ws': { target: 'ws://localhost:8080', ws: true } },
   },
-})
+}))

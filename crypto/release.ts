@@ -44,8 +44,10 @@ export function sha256Hex(bytes: Uint8Array): string {
  * is not signed, so any commit that builds to the same bytes carries the same signature.
  */
 export function releaseStatement(version: string, bundleHash: string): Uint8Array {
-  if (!sha256HexPattern.test(bundleHash)) throw new CryptoError('bad-format', 'bundle hash is not SHA-256 hex')
-  if (!/^[0-9A-Za-z.+-]{1,64}$/.test(version)) throw new CryptoError('bad-format', 'release version is malformed')
+  if (!sha256HexPattern.test(bundleHash))
+    throw new CryptoError('bad-format', 'bundle hash is not SHA-256 hex')
+  if (!/^[0-9A-Za-z.+-]{1,64}$/.test(version))
+    throw new CryptoError('bad-format', 'release version is malformed')
   return utf8Encode(`tincan release v1\nversion ${version}\nbundle ${bundleHash}\n`)
 }
 

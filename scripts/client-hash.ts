@@ -6,5 +6,6 @@ import { describeClientDir, inspectClientDir, releasePublicKey, repoRoot } from 
 const dir = resolve(process.argv[2] ?? resolve(repoRoot, 'dist', 'client'))
 const state = await inspectClientDir(dir, releasePublicKey())
 console.log(describeClientDir(state))
-if (state.kind === 'release' && state.manifest.commit !== undefined) console.log(`Built from commit ${state.manifest.commit}`)
+if (state.kind === 'release' && state.manifest.commit !== undefined)
+  console.log(`Built from commit ${state.manifest.commit}`)
 process.exit(state.kind === 'release' && state.signed ? 0 : 1)

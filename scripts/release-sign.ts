@@ -3,7 +3,12 @@
 // release.sig and adds the release to docs/releases.json. Build first (`npm run build`) from a
 // clean checkout of the commit being released.
 import { resolve } from 'node:path'
-import { publishedReleasesPath, releasePublicKey, ReleaseConfigError, repoRoot } from './release/client-release.ts'
+import {
+  publishedReleasesPath,
+  releasePublicKey,
+  ReleaseConfigError,
+  repoRoot,
+} from './release/client-release.ts'
 import { secretSeedFromEnv, signClientDir } from './release/sign.ts'
 
 const dir = resolve(process.argv[2] ?? resolve(repoRoot, 'dist', 'client'))
@@ -13,7 +18,9 @@ try {
     secretSeed: secretSeedFromEnv(),
     publicKey,
     // Only the project's key publishes into the repository's list.
-    ...(process.env.TINCAN_RELEASE_PUBLIC_KEY === undefined ? { publishedPath: publishedReleasesPath() } : {}),
+    ...(process.env.TINCAN_RELEASE_PUBLIC_KEY === undefined
+      ? { publishedPath: publishedReleasesPath() }
+      : {}),
   })
   console.log(`Signed Tincan ${signed.version}, bundle sha256 ${signed.bundleHash}`)
 } catch (e: unknown) {

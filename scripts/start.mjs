@@ -17,7 +17,9 @@ if (!wantsHelp) {
   try {
     const { tsImport } = await import('tsx/esm/api')
     const release = await tsImport('./release/client-release.ts', import.meta.url)
-    console.log(release.describeClientDir(await release.inspectClientDir(clientDir, release.releasePublicKey())))
+    console.log(
+      release.describeClientDir(await release.inspectClientDir(clientDir, release.releasePublicKey())),
+    )
   } catch (e) {
     console.warn(`Could not hash the web client: ${e instanceof Error ? e.message : String(e)}`)
   }

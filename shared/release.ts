@@ -32,7 +32,9 @@ export const ReleasePath = Type.String({
 export const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' })
 
 /** Semantic version core with an optional pre-release tag: 1.2.3, 1.2.3-rc.1. */
-export const ReleaseVersion = Type.String({ pattern: '^\\d{1,6}\\.\\d{1,6}\\.\\d{1,6}(-[0-9A-Za-z.-]{1,32})?$' })
+export const ReleaseVersion = Type.String({
+  pattern: '^\\d{1,6}\\.\\d{1,6}\\.\\d{1,6}(-[0-9A-Za-z.-]{1,32})?$',
+})
 
 /** `dist/client/release.json`, written by every build (vite.config.ts). */
 export const ReleaseManifest = Type.Object(

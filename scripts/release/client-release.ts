@@ -61,7 +61,9 @@ export class ReleaseConfigError extends Error {
 export function releasePublicKey(env: NodeJS.ProcessEnv = process.env): string {
   const key = env.TINCAN_RELEASE_PUBLIC_KEY ?? projectReleasePublicKey
   if (!/^[A-Za-z0-9_-]{43}$/.test(key))
-    throw new ReleaseConfigError('TINCAN_RELEASE_PUBLIC_KEY must be an Ed25519 public key in base64url (43 characters)')
+    throw new ReleaseConfigError(
+      'TINCAN_RELEASE_PUBLIC_KEY must be an Ed25519 public key in base64url (43 characters)',
+    )
   return key
 }
 
@@ -71,7 +73,8 @@ export function releasePublicKey(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function readPublishedReleases(path: string = publishedReleasesPath()): PublishedReleases {
   const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'))
-  if (!Value.Check(PublishedReleases, parsed)) throw new ReleaseConfigError(`${path} does not match its schema`)
+  if (!Value.Check(PublishedReleases, parsed))
+    throw new ReleaseConfigError(`${path} does not match its schema`)
   return parsed
 }
 
@@ -105,9 +108,9 @@ export interface WriteReleaseOptions {
 }
 
 /**
- * Writes `dir/release.json` for the files in `dir`, and `dir/release.sig` when the project has
- * published a signature for this very bundle: reproducibility is what lets a self-built client
- * carry the project's signature.
+ * Writes `dir/release.json` for the files in `dir`, and in `dir/release.sig` the signature the
+ * project published for this very bundle, if any: reproducibility is what lets a self-built
+ * client carry the project's signature.
  */
 export async function writeRelease(
   dir: string,
@@ -123,7 +126,9 @@ export async function writeRelease(
     files,
   }
   if (!Value.Check(ReleaseManifest, manifest))
-    throw new ReleaseConfigError(`the built client does not fit release.json's schema (version ${options.version})`)
+    throw new ReleaseConfigError(
+      `the built client does not fit release.json's schema (version ${options.version})`,
+    )
   writeFileSync(join(dir, releaseManifestName), `${JSON.stringify(manifest, null, 2)}\n`)
   const signature = await publishedSignature(
     manifest.version,
@@ -131,7 +136,8 @@ export async function writeRelease(
     options.publicKey,
     options.publishedPath,
   )
-  if (signature !== undefined) writeFileSync(join(dir, releaseSignatureName), `${signature}\n`)
+  // Empty when unsigned, so a page's check finds a file either way and logs no 404.
+  writeFileSync(join(dir, releaseSignatureName), signature === undefined ? '' : `${signature}\n`)
   return { manifest, signed: signature !== undefined }
 }
 
@@ -170,7 +176,7 @@ export async function inspectClientDir(dir: string, publicKey: string): Promise<
       fromBase64Url(publicKey, 32, 'release public key'),
     )
   } catch {
-    signed = false
+    // No signature file, or no signature in it: an unsigned build.
   }
   return { kind: 'release', bundleHash, manifest, signed }
 }

@@ -39,7 +39,9 @@ export async function signClientDir(
     )
   const state = await inspectClientDir(dir, options.publicKey)
   if (state.kind !== 'release')
-    throw new ReleaseConfigError(`${dir}: ${state.kind === 'missing' ? 'no built client' : 'its files do not match its release.json'}`)
+    throw new ReleaseConfigError(
+      `${dir}: ${state.kind === 'missing' ? 'no built client' : 'its files do not match its release.json'}`,
+    )
   const { version, commit } = state.manifest
   const signature = toBase64Url(signRelease(pair.secretKey, version, state.bundleHash))
   pair.secretKey.fill(0)
@@ -59,9 +61,13 @@ export async function signClientDir(
       bundleHash: state.bundleHash,
       signature,
     }
-    const releases = published.releases.filter((r) => !(r.version === version && r.bundleHash === state.bundleHash))
+    const releases = published.releases.filter(
+      (r) => !(r.version === version && r.bundleHash === state.bundleHash),
+    )
     if (releases.some((r) => r.version === version))
-      throw new ReleaseConfigError(`version ${version} is already published with another bundle: bump the version`)
+      throw new ReleaseConfigError(
+        `version ${version} is already published with another bundle: bump the version`,
+      )
     const next: PublishedReleases = { publicKey: published.publicKey, releases: [...releases, entry] }
     writeFileSync(options.publishedPath, `${JSON.stringify(next, null, 2)}\n`)
   }

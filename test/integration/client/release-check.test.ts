@@ -9,7 +9,13 @@ import {
 } from '../../../client/ui/src/lib/release/release-monitor.ts'
 import type { RememberedRelease } from '../../../client/ui/src/lib/release/release-watch.ts'
 import { checkServedRelease, type ServedCheck } from '../../../client/ui/src/lib/release/served-release.ts'
-import { ed25519KeyPair, ed25519KeyPairFromSeed, initCrypto, randomBytes, toBase64Url } from '../../../crypto/index.ts'
+import {
+  ed25519KeyPair,
+  ed25519KeyPairFromSeed,
+  initCrypto,
+  randomBytes,
+  toBase64Url,
+} from '../../../crypto/index.ts'
 import { writeRelease } from '../../../scripts/release/client-release.ts'
 import { signClientDir } from '../../../scripts/release/sign.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
@@ -28,7 +34,10 @@ const channels: BroadcastChannel[] = []
 async function publish(version: string, script: string, sign: boolean): Promise<void> {
   rmSync(clientDir, { recursive: true, force: true })
   mkdirSync(join(clientDir, 'assets'), { recursive: true })
-  writeFileSync(join(clientDir, 'index.html'), '<!doctype html><script type="module" src="/assets/index-a.js"></script>')
+  writeFileSync(
+    join(clientDir, 'index.html'),
+    '<!doctype html><script type="module" src="/assets/index-a.js"></script>',
+  )
   writeFileSync(join(clientDir, 'assets', 'index-a.js'), script)
   writeFileSync(join(clientDir, 'assets', 'worker.js'), 'self.onmessage = () => {}\n')
   writeFileSync(join(clientDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>')
@@ -109,7 +118,10 @@ describe('what the server serves as the client', () => {
   })
 
   it('is found out when an implant is appended to a script, a file is gone, or the manifest is gone or altered', async () => {
-    appendFileSync(join(clientDir, 'assets', 'index-a.js'), ';fetch("/api/x", { method: "POST", body: localStorage })\n')
+    appendFileSync(
+      join(clientDir, 'assets', 'index-a.js'),
+      ';fetch("/api/x", { method: "POST", body: localStorage })\n',
+    )
     expect(await check()).toEqual({ kind: 'incoherent', reason: 'file-changed', path: 'assets/index-a.js' })
 
     await publish('0.1.0', 'console.log("tincan")\n', true)
@@ -120,7 +132,14 @@ describe('what the server serves as the client', () => {
     const manifest = join(clientDir, 'release.json')
     appendFileSync(manifest, ' ')
     expect((await check()).kind).toBe('release') // whitespace changes nothing that is signed
-    writeFileSync(manifest, '{"format":1,"version":"0.1.0","bundleHash":"' + 'a'.repeat(64) + '","files":{"index.html":"' + 'b'.repeat(64) + '"}}')
+    writeFileSync(
+      manifest,
+      '{"format":1,"version":"0.1.0","bundleHash":"' +
+        'a'.repeat(64) +
+        '","files":{"index.html":"' +
+        'b'.repeat(64) +
+        '"}}',
+    )
     expect(await check()).toEqual({ kind: 'incoherent', reason: 'bad-manifest' })
     writeFileSync(manifest, '{"format":1,"files":{"../../etc/passwd":"x"}}')
     expect(await check()).toEqual({ kind: 'incoherent', reason: 'bad-manifest' })
@@ -148,7 +167,11 @@ describe('open pages watching the served client', () => {
     expect([first.current.alert, second.current.alert]).toEqual([{ kind: 'none' }, { kind: 'none' }])
 
     // The server swaps in its own build: coherent, with a manifest of its own, but not signed.
-    await publish('0.1.0', 'console.log("tincan");fetch("/api/x", { method: "POST", body: localStorage })\n', false)
+    await publish(
+      '0.1.0',
+      'console.log("tincan");fetch("/api/x", { method: "POST", body: localStorage })\n',
+      false,
+    )
     await first.checkNow()
     expect(first.current.alert).toMatchObject({ kind: 'warning', cause: 'changed-while-open' })
     // The second tab has not checked: the first one told it.

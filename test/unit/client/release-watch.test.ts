@@ -21,7 +21,10 @@ function release(patch: Partial<ServedRelease> = {}): ServedRelease {
     ...patch,
   }
 }
-const served = (patch: Partial<ServedRelease> = {}): ServedCheck => ({ kind: 'release', release: release(patch) })
+const served = (patch: Partial<ServedRelease> = {}): ServedCheck => ({
+  kind: 'release',
+  release: release(patch),
+})
 const remembered = (patch: Partial<RememberedRelease> = {}): RememberedRelease => ({
   bundleHash: hash('a'),
   version: '0.1.0',
@@ -47,7 +50,11 @@ describe('the first check of a page', () => {
   })
 
   it('takes a changed client quietly when the release key signed it, but not an older signed one', () => {
-    const newer = judgeFirstCheck(running, served({ bundleHash: hash('b'), signed: true }), remembered({ version: '0.0.9' }))
+    const newer = judgeFirstCheck(
+      running,
+      served({ bundleHash: hash('b'), signed: true }),
+      remembered({ version: '0.0.9' }),
+    )
     expect(newer?.alert).toEqual({ kind: 'none' })
     expect(newer?.remember?.bundleHash).toBe(hash('b'))
     const older = judgeFirstCheck(
@@ -60,9 +67,15 @@ describe('the first check of a page', () => {
   })
 
   it('warns when the served files do not match their manifest, or the manifest is not the code running', () => {
-    const incoherent = judgeFirstCheck(running, { kind: 'incoherent', reason: 'file-changed', path: 'assets/index-a.js' }, undefined)
+    const incoherent = judgeFirstCheck(
+      running,
+      { kind: 'incoherent', reason: 'file-changed', path: 'assets/index-a.js' },
+      undefined,
+    )
     expect(cause(incoherent?.alert)).toBe('mismatch-at-load')
-    expect(cause(judgeFirstCheck(running, served({ version: '0.0.9' }), undefined)?.alert)).toBe('mismatch-at-load')
+    expect(cause(judgeFirstCheck(running, served({ version: '0.0.9' }), undefined)?.alert)).toBe(
+      'mismatch-at-load',
+    )
     expect(cause(judgeFirstCheck(running, served({ paths: ['assets/index-b.js'] }), undefined)?.alert)).toBe(
       'mismatch-at-load',
     )
@@ -76,7 +89,9 @@ describe('the first check of a page', () => {
   })
 
   it('gives no verdict, and remembers nothing, when the server cannot be reached', () => {
-    expect(judgeFirstCheck(running, { kind: 'unreachable' }, remembered({ bundleHash: hash('b') }))).toBeUndefined()
+    expect(
+      judgeFirstCheck(running, { kind: 'unreachable' }, remembered({ bundleHash: hash('b') })),
+    ).toBeUndefined()
   })
 })
 
@@ -90,23 +105,27 @@ describe('later checks of an open page', () => {
 
   it('warn when the client changes without the release signature, or stops matching its manifest', () => {
     expect(cause(judgeLaterCheck(baseline, served({ bundleHash: hash('b') })))).toBe('changed-while-open')
-    expect(cause(judgeLaterCheck(baseline, { kind: 'incoherent', reason: 'file-changed', path: 'index.html' }))).toBe(
+    expect(
+      cause(judgeLaterCheck(baseline, { kind: 'incoherent', reason: 'file-changed', path: 'index.html' })),
+    ).toBe('changed-while-open')
+    expect(cause(judgeLaterCheck(baseline, { kind: 'incoherent', reason: 'no-manifest' }))).toBe(
       'changed-while-open',
     )
-    expect(cause(judgeLaterCheck(baseline, { kind: 'incoherent', reason: 'no-manifest' }))).toBe('changed-while-open')
   })
 
   it('offer a newer signed release as an update, and call an older or same-version signed one a downgrade', () => {
-    expect(judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.1.1', signed: true }))).toEqual({
+    expect(
+      judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.1.1', signed: true })),
+    ).toEqual({
       kind: 'update',
       version: '0.1.1',
     })
-    expect(cause(judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.1.0', signed: true })))).toBe(
-      'downgrade',
-    )
-    expect(cause(judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.0.1', signed: true })))).toBe(
-      'downgrade',
-    )
+    expect(
+      cause(judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.1.0', signed: true }))),
+    ).toBe('downgrade')
+    expect(
+      cause(judgeLaterCheck(baseline, served({ bundleHash: hash('b'), version: '0.0.1', signed: true }))),
+    ).toBe('downgrade')
   })
 
   it('keep a warning over a later update or all-clear', () => {

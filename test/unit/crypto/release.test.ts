@@ -69,7 +69,14 @@ describe('release signature', () => {
     expect(verifyRelease(signature, '0.1.0', coreutilsBundleHash, key.publicKey)).toBe(true)
     expect(verifyRelease(signature, '0.1.0', coreutilsBundleHash, other.publicKey)).toBe(false)
     expect(verifyRelease(signature, '0.1.1', coreutilsBundleHash, key.publicKey)).toBe(false)
-    expect(verifyRelease(signature, '0.1.0', releaseBundleHash({ 'index.html': files['index.html'] }), key.publicKey)).toBe(false)
+    expect(
+      verifyRelease(
+        signature,
+        '0.1.0',
+        releaseBundleHash({ 'index.html': files['index.html'] }),
+        key.publicKey,
+      ),
+    ).toBe(false)
     for (const i of [0, 31, 63]) {
       const flipped = signature.slice()
       flipped[i] = (flipped[i] ?? 0) ^ 1

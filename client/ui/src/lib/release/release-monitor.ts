@@ -161,7 +161,11 @@ export class ReleaseMonitor {
       if (this.state.checks === 0) this.set({ status: 'unreachable' })
       return
     }
-    this.set({ status: 'checked', checks: this.state.checks + 1, lastCheckedAt: (this.deps.now ?? Date.now)() })
+    this.set({
+      status: 'checked',
+      checks: this.state.checks + 1,
+      lastCheckedAt: (this.deps.now ?? Date.now)(),
+    })
     this.raise(alert, false)
   }
 

@@ -62,7 +62,10 @@ function remembered(release: ServedRelease): RememberedRelease {
   return { bundleHash: release.bundleHash, version: release.version, signed: release.signed }
 }
 
-function incoherentWarning(cause: WarningCause, check: Extract<ServedCheck, { kind: 'incoherent' }>): ReleaseAlert {
+function incoherentWarning(
+  cause: WarningCause,
+  check: Extract<ServedCheck, { kind: 'incoherent' }>,
+): ReleaseAlert {
   return { kind: 'warning', cause, key: `${cause}:${check.reason}:${check.path ?? ''}`, detail: check.reason }
 }
 
@@ -141,7 +144,12 @@ export function judgeLaterCheck(baseline: ServedRelease, check: ServedCheck): Re
         return compareVersions(served.version, baseline.version) > 0
           ? { kind: 'update', version: served.version }
           : downgrade(served)
-      return { kind: 'warning', cause: 'changed-while-open', key: `changed-while-open:${served.bundleHash}`, served }
+      return {
+        kind: 'warning',
+        cause: 'changed-while-open',
+        key: `changed-while-open:${served.bundleHash}`,
+        served,
+      }
     }
     default: {
       const unreachable: never = check

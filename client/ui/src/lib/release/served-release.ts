@@ -95,7 +95,8 @@ export async function checkServedRelease(deps: ServedReleaseDeps): Promise<Serve
     // The manifest and signature are never taken from the cache; files are revalidated (ETag).
     const manifestBytes = await get(releaseManifestName, 'no-store')
     if (manifestBytes === undefined) throw new Incoherent('no-manifest')
-    if (manifestBytes.length > releaseLimits.maxManifestBytes) throw new Incoherent('too-large', releaseManifestName)
+    if (manifestBytes.length > releaseLimits.maxManifestBytes)
+      throw new Incoherent('too-large', releaseManifestName)
     const parsed = parseJson(new TextDecoder().decode(manifestBytes), releaseLimits.maxManifestBytes)
     if (!parsed.ok || !Value.Check(ReleaseManifest, parsed.value)) throw new Incoherent('bad-manifest')
     const manifest = parsed.value
@@ -115,8 +116,7 @@ export async function checkServedRelease(deps: ServedReleaseDeps): Promise<Serve
         const signature = fromBase64Url(new TextDecoder().decode(signatureBytes).trim(), 64, 'release.sig')
         signed = verifyRelease(signature, manifest.version, manifest.bundleHash, deps.publicKey)
       } catch {
-        // A malformed signature is no signature.
-        signed = false
+        // A malformed signature (or the empty file of an unsigned build) is no signature.
       }
     }
     return {

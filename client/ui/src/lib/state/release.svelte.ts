@@ -48,7 +48,7 @@ function openChannel(): ReleaseChannel | undefined {
 class ReleaseState {
   /** Compiled in: the server cannot change these for a page that is already open. */
   readonly version = __TINCAN_VERSION__
-  readonly development = import.meta.env.DEV
+  readonly development = __TINCAN_DEV_SERVER__
   monitor = $state.raw<ReleaseMonitorState>({
     status: 'checking',
     running: undefined,
@@ -68,7 +68,8 @@ class ReleaseState {
     const channel = openChannel()
     this.watcher = new ReleaseMonitor({
       running: { version: this.version, modulePath },
-      check: () => checkServedRelease({ fetch: (url, init) => fetch(url, init), origin: location.origin, publicKey }),
+      check: () =>
+        checkServedRelease({ fetch: (url, init) => fetch(url, init), origin: location.origin, publicKey }),
       memory,
       ...(channel === undefined ? {} : { channel }),
       onChange: (state) => (this.monitor = state),
