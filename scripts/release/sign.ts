@@ -19,6 +19,8 @@ export interface SignOptions {
   readonly publicKey: string
   /** docs/releases.json to add the release to; nothing is published when undefined. */
   readonly publishedPath?: string
+  /** Drop an entry published for the same version with another bundle (a release signed too early). */
+  readonly replace?: boolean
 }
 
 /**

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
-import { writeRelease, type WriteReleaseOptions } from './client-release.ts'
+import { addSubresourceIntegrity, writeRelease, type WriteReleaseOptions } from './client-release.ts'
 
 /**
- * Writes release.json (and release.sig for a published release) once the client is on disk,
- * public files included, so the manifest lists exactly what the server will serve.
+ * Once the client is on disk, public files included: adds Subresource Integrity to index.html,
+ * then writes release.json (and release.sig for a published release), so the manifest lists
+ * exactly what the server will serve.
  */
 export function releaseManifestPlugin(options: WriteReleaseOptions): Plugin {
   let config: ResolvedConfig | undefined
@@ -16,7 +17,9 @@ export function releaseManifestPlugin(options: WriteReleaseOptions): Plugin {
     },
     async writeBundle() {
       if (config === undefined) return
-      const { manifest, signed } = await writeRelease(resolve(config.root, config.build.outDir), options)
+      const outDir = resolve(config.root, config.build.outDir)
+      addSubresourceIntegrity(outDir)
+      const { manifest, signed } = await writeRelease(outDir, options)
       config.logger.info(
         `release.json: bundle sha256 ${manifest.bundleHash}${signed ? ' (signed release)' : ''}`,
       )

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import {
   cpSync,
   mkdirSync,
@@ -104,6 +105,22 @@ describe('the web client build', () => {
     expect(manifest.version).toBe(
       (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version,
     )
+  })
+
+  it('names each script and stylesheet of index.html with its Subresource Integrity hash', () => {
+    const html = readFileSync(join(here, 'index.html'), 'utf8')
+    const tags = [
+      ...html.matchAll(/<(?:script|link)\b[^>]*\s(?:src|href)="\/(assets\/[^"]+\.(?:js|css))"[^>]*>/g),
+    ]
+    expect(tags.map((t) => t[1]).sort()).toEqual(
+      Object.keys(hashClientDir(here)).filter((f) => /^assets\/index-.*\.(js|css)$/.test(f)),
+    )
+    for (const [tag, path] of tags) {
+      const digest = createHash('sha384')
+        .update(readFileSync(join(here, path ?? '')))
+        .digest('base64')
+      expect(tag).toContain(`integrity="sha384-${digest}"`)
+    }
   })
 
   it('compiles in the project release key, and no path of the machine that built it', () => {
