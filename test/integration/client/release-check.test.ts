@@ -1,4 +1,5 @@
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -30,6 +31,7 @@ let server: TestServer
 let releaseSeed: string
 let releaseKey: Uint8Array
 const channels: BroadcastChannel[] = []
+const tabs: ReleaseMonitor[] = []
 
 async function publish(version: string, script: string, sign: boolean): Promise<void> {
   rmSync(clientDir, { recursive: true, force: true })
@@ -67,13 +69,14 @@ function memoryOf(): ReleaseMemory & { value: RememberedRelease | undefined } {
 /** One open page: its own check, this browser's memory, and a channel shared with the other tabs. */
 function openTab(memory: ReleaseMemory): ReleaseMonitor {
   const channel = new BroadcastChannel(releaseChannelName)
-  channels.push(channel)
-  return new ReleaseMonitor({
+  const tab = new ReleaseMonitor({
     running: { version: '0.1.0', modulePath: 'assets/index-a.js' },
     check: () => check(),
     memory,
     channel,
   })
+  tabs.push(tab)
+  return tab
 }
 
 beforeAll(async () => {
@@ -88,6 +91,8 @@ beforeAll(async () => {
 })
 
 afterEach(async () => {
+  // Checks a tab started on another tab's word must not race the next test's files.
+  await Promise.all(tabs.splice(0).map((t) => t.close()))
   for (const c of channels.splice(0)) c.close()
   await publish('0.1.0', 'console.log("tincan")\n', true)
 })
@@ -148,12 +153,16 @@ describe('what the server serves as the client', () => {
   })
 
   it('is no verdict at all when the server cannot be reached', async () => {
-    const closed = checkServedRelease({
+    const gone = createServer()
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve))
+    const { port } = gone.address() as AddressInfo
+    await new Promise((resolve) => gone.close(resolve))
+    const check = checkServedRelease({
       fetch: (url, init) => fetch(url, init),
-      origin: 'http://127.0.0.1:1',
+      origin: `http://127.0.0.1:${port}`,
       publicKey: releaseKey,
     })
-    expect(await closed).toEqual({ kind: 'unreachable' })
+    expect(await check).toEqual({ kind: 'unreachable' })
   })
 })
 

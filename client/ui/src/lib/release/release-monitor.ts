@@ -131,9 +131,11 @@ export class ReleaseMonitor {
     } else this.set({ alert: { kind: 'none' } })
   }
 
-  close(): void {
+  /** Stops checking and listening; resolves once a check under way has ended. */
+  async close(): Promise<void> {
     this.closed = true
     this.deps.channel?.close()
+    await this.inFlight?.catch(() => undefined)
   }
 
   private async runCheck(): Promise<void> {
