@@ -63,12 +63,14 @@ export async function signClientDir(
       bundleHash: state.bundleHash,
       signature,
     }
+    // The same release signed again replaces its entry; another bundle under the same version
+    // is refused unless `replace` says the earlier one was signed too early.
     const releases = published.releases.filter(
-      (r) => !(r.version === version && r.bundleHash === state.bundleHash),
+      (r) => r.version !== version || (r.bundleHash !== state.bundleHash && options.replace !== true),
     )
     if (releases.some((r) => r.version === version))
       throw new ReleaseConfigError(
-        `version ${version} is already published with another bundle: bump the version`,
+        `version ${version} is already published with another bundle: bump the version (or pass --replace)`,
       )
     const next: PublishedReleases = { publicKey: published.publicKey, releases: [...releases, entry] }
     writeFileSync(options.publishedPath, `${JSON.stringify(next, null, 2)}\n`)
