@@ -152,3 +152,12 @@ export {
   BackupWriter,
   defaultBackupChunkBytes,
 } from './backup.ts'
+export {
+  releaseBundleHash,
+  type ReleaseFiles,
+  releaseManifestText,
+  releaseStatement,
+  sha256Hex,
+  signRelease,
+  verifyRelease,
+} from './release.ts'

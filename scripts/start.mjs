@@ -1,4 +1,5 @@
-// `npm start`: build the web client if it is not built, then run the server.
+// `npm start`: build the web client if it is not built, say which client is served (its bundle
+// hash, to compare with a build of the same commit or docs/releases.json), then run the server.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -10,6 +11,18 @@ if (!wantsHelp && !existsSync(resolve(clientDir, 'index.html'))) {
   console.warn('Building the web client (first start only)…')
   const built = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'inherit' })
   if (built.status !== 0) process.exit(built.status ?? 1)
+}
+
+if (!wantsHelp) {
+  try {
+    const { tsImport } = await import('tsx/esm/api')
+    const release = await tsImport('./release/client-release.ts', import.meta.url)
+    console.log(
+      release.describeClientDir(await release.inspectClientDir(clientDir, release.releasePublicKey())),
+    )
+  } catch (e) {
+    console.warn(`Could not hash the web client: ${e instanceof Error ? e.message : String(e)}`)
+  }
 }
 
 const server = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', ...process.argv.slice(2)], {

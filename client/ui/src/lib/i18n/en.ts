@@ -367,6 +367,41 @@ export const en = {
   'settings.logout': 'Log out',
   'settings.logoutHint': 'Your messages stay on this device, sealed, until you sign in again.',
 
+  'release.changedWhileOpen.title':
+    'This server now sends a different Tincan app, one not signed as a Tincan release',
+  'release.changedWhileOpen.body':
+    'This page still runs the app you opened and is safe to keep using. A page opened or reloaded now would run the new code, which could read your messages and your password. Unless your server’s operator just installed an update on purpose, do not reload, do not sign in on a new page, and tell the operator.',
+  'release.changedSinceLastVisit.title':
+    'The Tincan app changed since your last visit and is not a signed release',
+  'release.changedSinceLastVisit.body':
+    'If your server’s operator just updated Tincan, this is expected. If not, the server may be sending code that reads your messages and your password: do not sign in, and tell the operator.',
+  'release.mismatchAtLoad.title': 'The app this server sent does not match its own list of files',
+  'release.mismatchAtLoad.body':
+    'Some of the code of this page differs from what the server says it is. It may have been altered to read your messages and your password: do not sign in, and tell your server’s operator.',
+  'release.downgrade.title': 'This server went back to an older Tincan release',
+  'release.downgrade.body':
+    'Older releases may have flaws that were fixed since. Unless your server’s operator did this on purpose, do not reload or sign in on a new page, and tell the operator.',
+  'release.fromOtherTab': 'Another Tincan tab in this browser noticed it first.',
+  'release.acknowledge': 'I expect this change',
+  'release.update.title': 'A new signed release of Tincan ({version}) is available',
+  'release.update.body': 'The Tincan release key signed it. Reload to use it.',
+  'release.update.reload': 'Reload',
+
+  'about.title': 'About',
+  'about.version': 'Version',
+  'about.bundle': 'Bundle hash (SHA-256)',
+  'about.commit': 'Built from commit',
+  'about.signed': 'Signed release: the Tincan release key signed exactly these files.',
+  'about.unsigned':
+    'Not a signed release (built from source, for example). Anyone who builds the same commit gets the same hash.',
+  'about.checking': 'Checking the app this server sent…',
+  'about.unreachable': 'Could not reach the server to check the app yet.',
+  'about.mismatch': 'The app this server sent does not match its own list of files.',
+  'about.development': 'Development build: not checked.',
+  'about.lastChecked': 'Last checked at {time}.',
+  'about.hint':
+    'Signed releases and their hashes are listed in docs/releases.json in the Tincan repository. This page keeps checking that the server still sends this app, and warns you if it changes.',
+
   'toast.dismiss': 'Dismiss',
   'toast.keyChanged': '{name}’s safety number changed. Review it before sending.',
   'toast.peerError': 'Couldn’t connect securely to {name}: {message}',

@@ -356,6 +356,38 @@ export const zhCN: Record<MessageKey, string> = {
   'settings.logout': '退出登录',
   'settings.logoutHint': '你的消息会加密保存在此设备上，直到你再次登录。',
 
+  'release.changedWhileOpen.title': '此服务器现在发送的是另一个 Tincan 应用，且没有 Tincan 发布签名',
+  'release.changedWhileOpen.body':
+    '此页面仍在运行你打开时的应用，可以继续安全使用。现在打开或刷新的页面会运行新的代码，这些代码可能读取你的消息和密码。除非服务器管理员刚刚有意安装了更新，否则请不要刷新页面，不要在新页面登录，并告知管理员。',
+  'release.changedSinceLastVisit.title': '自你上次访问以来，Tincan 应用已更改，且不是签名发布版本',
+  'release.changedSinceLastVisit.body':
+    '如果服务器管理员刚刚更新了 Tincan，这是正常的。否则，服务器可能正在发送会读取你的消息和密码的代码：请不要登录，并告知管理员。',
+  'release.mismatchAtLoad.title': '此服务器发送的应用与它自己的文件清单不符',
+  'release.mismatchAtLoad.body':
+    '此页面的部分代码与服务器声明的不同，可能已被篡改以读取你的消息和密码：请不要登录，并告知服务器管理员。',
+  'release.downgrade.title': '此服务器退回到了较旧的 Tincan 发布版本',
+  'release.downgrade.body':
+    '旧版本可能存在此后已修复的缺陷。除非服务器管理员有意为之，否则请不要刷新页面或在新页面登录，并告知管理员。',
+  'release.fromOtherTab': '此浏览器中的另一个 Tincan 标签页先发现了这一变化。',
+  'release.acknowledge': '我知道这次更改',
+  'release.update.title': 'Tincan 有新的签名发布版本（{version}）',
+  'release.update.body': '它由 Tincan 发布密钥签名。刷新页面即可使用。',
+  'release.update.reload': '刷新',
+
+  'about.title': '关于',
+  'about.version': '版本',
+  'about.bundle': '程序包哈希（SHA-256）',
+  'about.commit': '构建自提交',
+  'about.signed': '签名发布版本：Tincan 发布密钥签署了这些文件，一字不差。',
+  'about.unsigned': '不是签名发布版本（例如从源码构建）。任何人构建同一提交都会得到相同的哈希。',
+  'about.checking': '正在检查此服务器发送的应用…',
+  'about.unreachable': '暂时无法连接服务器来检查应用。',
+  'about.mismatch': '此服务器发送的应用与它自己的文件清单不符。',
+  'about.development': '开发版本：不做检查。',
+  'about.lastChecked': '最近一次检查：{time}。',
+  'about.hint':
+    '签名发布版本及其哈希列在 Tincan 代码仓库的 docs/releases.json 中。此页面会持续检查服务器是否仍在发送这个应用，一旦更改就会提醒你。',
+
   'toast.dismiss': '关闭',
   'toast.keyChanged': '{name} 的安全码已更改，发送前请先核对。',
   'toast.peerError': '无法与 {name} 建立安全连接：{message}',
