@@ -35,6 +35,89 @@ export default tseslint.config(
     files: ['bench/**', 'scripts/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  // Boundaries between the parts (docs/ARCHITECTURE.md): a crossing fails `npm run lint`.
+  {
+    files: ['client/ui/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/**', '!**/core/index.ts'],
+              message: 'The UI reaches the client core only through client/core/index.ts.',
+            },
+            { group: ['**/crypto/**'], message: 'The UI does no cryptography: client/core/index.ts offers what it needs.' },
+            { group: ['**/signaling/**'], message: 'The UI talks to the server only through the client core.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/e2e/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/client/core/**', '!**/client/core/index.ts'],
+              message: 'Browser tests use the client core through client/core/index.ts (or a test helper).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/ui/**'], message: 'The client core does not know the UI.' },
+            { group: ['**/signaling/**'], message: 'The client core talks to the server over the wire only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['crypto/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!shared/)',
+              message: 'crypto/ imports only itself and shared/ (the wire limits).',
+            },
+            {
+              regex: '^(?!\\.|libsodium-wrappers-sumo$|@sinclair/typebox)',
+              message: 'crypto/ is pure: libsodium and TypeBox only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^\\.\\./', message: 'shared/ imports nothing outside itself.' },
+            { regex: '^(?!\\.|@sinclair/typebox)', message: 'shared/ depends on TypeBox only.' },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

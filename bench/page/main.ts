@@ -6,7 +6,7 @@ import { createReceiveWorker } from '../../client/core/files/receive-worker-clie
 import type { FileTuning, TransferState } from '../../client/core/files/transfers.ts'
 import type { FrameSource, SendSchedulerOptions } from '../../client/core/peer/send-scheduler.ts'
 import { directConversationId, type Message } from '../../client/core/store/history.ts'
-import { workerKdf } from '../../client/ui/src/lib/kdf.ts'
+import { workerKdf } from '../../client/core/index.ts'
 import { initCrypto, randomBytes } from '../../crypto/index.ts'
 
 const now = (): number => performance.timeOrigin + performance.now()

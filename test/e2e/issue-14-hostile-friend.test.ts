@@ -6,10 +6,13 @@
 import { randomBytes } from 'node:crypto'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TincanClient } from '../../client/core/client.ts'
-import type { FileSource } from '../../client/core/files/file-source.ts'
-import { newMessageId } from '../../client/core/messenger.ts'
-import { directConversationId, type Message } from '../../client/core/store/history.ts'
+import {
+  directConversationId,
+  newMessageId,
+  type FileSource,
+  type Message,
+  type TincanClient,
+} from '../../client/core/index.ts'
 import { utf8Decode, utf8Encode } from '../../crypto/index.ts'
 import type { PeerMessage } from '../../shared/index.ts'
 import { nodeClientEnv } from '../helpers/client-env.ts'

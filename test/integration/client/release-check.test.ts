@@ -7,9 +7,9 @@ import {
   ReleaseMonitor,
   releaseChannelName,
   type ReleaseMemory,
-} from '../../../client/ui/src/lib/release/release-monitor.ts'
-import type { RememberedRelease } from '../../../client/ui/src/lib/release/release-watch.ts'
-import { checkServedRelease, type ServedCheck } from '../../../client/ui/src/lib/release/served-release.ts'
+} from '../../../client/core/release/release-monitor.ts'
+import type { RememberedRelease } from '../../../client/core/release/release-watch.ts'
+import { checkServedRelease, type ServedCheck } from '../../../client/core/release/served-release.ts'
 import {
   ed25519KeyPair,
   ed25519KeyPairFromSeed,

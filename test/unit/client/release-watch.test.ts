@@ -5,8 +5,8 @@ import {
   strongerAlert,
   type ReleaseAlert,
   type RememberedRelease,
-} from '../../../client/ui/src/lib/release/release-watch.ts'
-import type { ServedCheck, ServedRelease } from '../../../client/ui/src/lib/release/served-release.ts'
+} from '../../../client/core/release/release-watch.ts'
+import type { ServedCheck, ServedRelease } from '../../../client/core/release/served-release.ts'
 
 const hash = (c: string) => c.repeat(64)
 const running = { version: '0.1.0', modulePath: 'assets/index-a.js' }

@@ -1,8 +1,5 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js'
-import type { ClientEnv } from '../../../core/client.ts'
-import { createReceiveWorker } from '../../../core/files/receive-worker-client.ts'
-import { dtlsCertificate } from './dtls-certificate.ts'
-import { workerKdf } from './kdf.ts'
+import { createReceiveWorker, dtlsCertificate, workerKdf, type ClientEnv } from '../../../core/index.ts'
 
 /** Everything the client needs from the browser. */
 export function browserEnv(onKdfRunning: (running: boolean) => void): ClientEnv {

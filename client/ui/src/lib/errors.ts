@@ -1,10 +1,6 @@
-import { AccountError } from '../../../core/account.ts'
-import { MessageActionError } from '../../../core/action-error.ts'
-import { ApiError } from '../../../core/api.ts'
-import { DataError } from '../../../core/export/errors.ts'
+import { AccountError, MessageActionError, ApiError, DataError, KdfError } from '../../../core/index.ts'
 import type { MessageKey } from './i18n/en.ts'
 import { t } from './i18n/i18n.svelte.ts'
-import { KdfError } from './kdf.ts'
 
 /** Server answers the user can act on; anything else is shown with its own message. */
 const apiErrorKeys: Partial<Record<ApiError['code'], MessageKey>> = {

@@ -1,4 +1,4 @@
-import type { Message } from '../../../core/store/history.ts'
+import type { Message } from '../../../core/index.ts'
 
 /** Time order as the history stores it: sent time, then id. */
 export function byTime(a: Message, b: Message): number {

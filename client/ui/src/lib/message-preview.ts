@@ -1,5 +1,4 @@
-import { shownFileName } from '../../../core/files/file-name.ts'
-import type { MessageContent } from '../../../core/store/history.ts'
+import { shownFileName, type MessageContent } from '../../../core/index.ts'
 import { t } from './i18n/i18n.svelte.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { peerLimits } from '../../../../shared/index.ts'
 
 /** A preview small enough for the offer, and the picture's real size. */
-export { isInlineImage } from '../../../core/files/describe.ts'
+export { isInlineImage } from '../../../core/index.ts'
 
 export interface Thumbnail {
   readonly bytes: Blob

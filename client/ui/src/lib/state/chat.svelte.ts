@@ -1,5 +1,4 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import { directConversationId, type Message } from '../../../../core/store/history.ts'
+import { directConversationId, type TincanClient, type Message } from '../../../../core/index.ts'
 import { errorText } from '../errors.ts'
 import { coalesced } from '../coalesce.ts'
 import { filesState } from './files.svelte.ts'

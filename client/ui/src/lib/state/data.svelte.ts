@@ -1,7 +1,9 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import type { RestoreSummary } from '../../../../core/export/backup-restore.ts'
-import { DataError } from '../../../../core/export/errors.ts'
-import { peerOfConversation } from '../../../../core/store/history.ts'
+import {
+  DataError,
+  peerOfConversation,
+  type TincanClient,
+  type RestoreSummary,
+} from '../../../../core/index.ts'
 import { downloadBlob } from '../download.ts'
 import { dataErrorText, errorText } from '../errors.ts'
 import { i18n } from '../i18n/i18n.svelte.ts'

@@ -1,14 +1,16 @@
-import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
 import {
+  groupConversationId,
   FileTransferError,
+  shownFileName,
+  directConversationId,
+  type TincanClient,
   type FileErrorCode,
   type FileErrorEvent,
   type FileProgress,
   type FileTransferView,
   type SendFileOptions,
-} from '../../../../core/files/types.ts'
-import { shownFileName } from '../../../../core/files/file-name.ts'
-import { directConversationId, type Message } from '../../../../core/store/history.ts'
+  type Message,
+} from '../../../../core/index.ts'
 import { SvelteMap, SvelteSet } from 'svelte/reactivity'
 import { downloadBlob } from '../download.ts'
 import { errorText } from '../errors.ts'

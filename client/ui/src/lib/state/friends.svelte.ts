@@ -1,5 +1,4 @@
-import type { FriendView, TincanClient } from '../../../../core/client.ts'
-import type { Conversation } from '../../../../core/store/history.ts'
+import type { FriendView, TincanClient, Conversation } from '../../../../core/index.ts'
 import type { PendingRequests, PublicUser } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'

@@ -1,6 +1,9 @@
-import { groupConversationId, type TincanClient } from '../../../../core/client.ts'
-import { groupOfConversation } from '../../../../core/groups/groups.ts'
-import type { Message } from '../../../../core/store/history.ts'
+import {
+  groupConversationId,
+  groupOfConversation,
+  type TincanClient,
+  type Message,
+} from '../../../../core/index.ts'
 import { SvelteMap } from 'svelte/reactivity'
 import { coalesced } from '../coalesce.ts'
 import { filesState } from './files.svelte.ts'

@@ -3,8 +3,8 @@ import {
   type GroupErrorEvent,
   type GroupView,
   type TincanClient,
-} from '../../../../core/client.ts'
-import type { Conversation } from '../../../../core/store/history.ts'
+  type Conversation,
+} from '../../../../core/index.ts'
 import { limits } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
 import { errorText } from '../errors.ts'

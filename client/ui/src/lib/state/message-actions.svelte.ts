@@ -1,5 +1,4 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import type { Message, RemovedMessage } from '../../../../core/store/history.ts'
+import type { TincanClient, Message, RemovedMessage } from '../../../../core/index.ts'
 import { peerLimits } from '../../../../../shared/index.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import type { MessageWindow } from './message-window.svelte.ts'

@@ -1,5 +1,4 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import type { Message } from '../../../../core/store/history.ts'
+import type { TincanClient, Message } from '../../../../core/index.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { toasts } from './toasts.svelte.ts'

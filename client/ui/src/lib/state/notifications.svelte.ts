@@ -1,5 +1,4 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import { groupOfConversation } from '../../../../core/groups/groups.ts'
+import { groupOfConversation, type TincanClient } from '../../../../core/index.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { messagePreview } from '../message-preview.ts'
 import { readSetting, writeSetting } from '../storage.ts'

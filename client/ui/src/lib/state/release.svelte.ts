@@ -1,32 +1,19 @@
-import { Value } from '@sinclair/typebox/value'
-import { Type } from '@sinclair/typebox'
-import { fromBase64Url, initCrypto } from '../../../../../crypto/index.ts'
-import { ReleaseVersion, Sha256Hex } from '../../../../../shared/release.ts'
 import {
   ReleaseMonitor,
+  parseRememberedRelease,
   releaseChannelName,
+  servedReleaseChecker,
   type ReleaseChannel,
   type ReleaseMemory,
   type ReleaseMonitorState,
-} from '../release/release-monitor.ts'
-import type { RememberedRelease } from '../release/release-watch.ts'
-import { checkServedRelease } from '../release/served-release.ts'
+} from '../../../../core/index.ts'
 import { readSetting, writeSetting } from '../storage.ts'
 
 /** Checks that come from the page becoming visible again, at most this often. */
 const minVisibleCheckGapMs = 15_000
 
-const Remembered = Type.Object({ bundleHash: Sha256Hex, version: ReleaseVersion, signed: Type.Boolean() })
-
 const memory: ReleaseMemory = {
-  read(): RememberedRelease | undefined {
-    try {
-      const value: unknown = JSON.parse(readSetting('client-release') ?? 'null')
-      return Value.Check(Remembered, value) ? value : undefined
-    } catch {
-      return undefined
-    }
-  },
+  read: () => parseRememberedRelease(readSetting('client-release')),
   write(release) {
     writeSetting('client-release', JSON.stringify(release))
   },
@@ -62,14 +49,14 @@ class ReleaseState {
   /** Starts watching; the first check runs at once (before anyone types a password). */
   async start(): Promise<void> {
     if (this.development || this.watcher !== undefined) return
-    await initCrypto()
-    const publicKey = fromBase64Url(__TINCAN_RELEASE_PUBLIC_KEY__, 32, 'release public key')
+    const check = await servedReleaseChecker(location.origin, __TINCAN_RELEASE_PUBLIC_KEY__, (url, init) =>
+      fetch(url, init),
+    )
     const modulePath = new URL(import.meta.url).pathname.replace(/^\//, '')
     const channel = openChannel()
     this.watcher = new ReleaseMonitor({
       running: { version: this.version, modulePath },
-      check: () =>
-        checkServedRelease({ fetch: (url, init) => fetch(url, init), origin: location.origin, publicKey }),
+      check,
       memory,
       ...(channel === undefined ? {} : { channel }),
       onChange: (state) => (this.monitor = state),

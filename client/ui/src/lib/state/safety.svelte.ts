@@ -1,4 +1,4 @@
-import type { SafetyNumberView, TincanClient } from '../../../../core/client.ts'
+import type { SafetyNumberView, TincanClient } from '../../../../core/index.ts'
 import { errorText } from '../errors.ts'
 import { toasts } from './toasts.svelte.ts'
 

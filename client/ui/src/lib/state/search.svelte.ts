@@ -1,6 +1,9 @@
-import type { TincanClient } from '../../../../core/client.ts'
-import { groupOfConversation } from '../../../../core/groups/groups.ts'
-import { peerOfConversation, type SearchHit } from '../../../../core/store/history.ts'
+import {
+  groupOfConversation,
+  peerOfConversation,
+  type TincanClient,
+  type SearchHit,
+} from '../../../../core/index.ts'
 import { errorText } from '../errors.ts'
 import { toasts } from './toasts.svelte.ts'
 

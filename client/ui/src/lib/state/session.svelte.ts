@@ -1,6 +1,4 @@
-import { initCrypto } from '../../../../../crypto/index.ts'
-import { TincanClient } from '../../../../core/client.ts'
-import type { ConnectionState } from '../../../../core/signaling.ts'
+import { initCrypto, TincanClient, type ConnectionState } from '../../../../core/index.ts'
 import { browserEnv } from '../env.ts'
 import { errorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'

@@ -1,4 +1,6 @@
-import { compareVersions } from '../../../../../shared/release.ts'
+import { Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { compareVersions, ReleaseVersion, Sha256Hex } from '../../../shared/release.ts'
 import type { IncoherentReason, ServedCheck, ServedRelease } from './served-release.ts'
 
 /** What the running page knows about itself, compiled in, so the server cannot change it. */
@@ -163,4 +165,16 @@ export function strongerAlert(current: ReleaseAlert, next: ReleaseAlert): Releas
   const rank = (a: ReleaseAlert) => (a.kind === 'warning' ? 2 : a.kind === 'update' ? 1 : 0)
   if (current.kind === 'update' && next.kind === 'update') return next
   return rank(next) > rank(current) ? next : current
+}
+
+const RememberedSchema = Type.Object({ bundleHash: Sha256Hex, version: ReleaseVersion, signed: Type.Boolean() })
+
+/** What this browser remembered of the client it ran last (from its local settings): checked, never assumed. */
+export function parseRememberedRelease(text: string | null): RememberedRelease | undefined {
+  try {
+    const value: unknown = JSON.parse(text ?? 'null')
+    return Value.Check(RememberedSchema, value) ? value : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -1,12 +1,12 @@
 import { Value } from '@sinclair/typebox/value'
-import { fromBase64Url, releaseBundleHash, sha256Hex, verifyRelease } from '../../../../../crypto/index.ts'
-import { parseJson } from '../../../../../shared/decode.ts'
+import { fromBase64Url, initCrypto, releaseBundleHash, sha256Hex, verifyRelease } from '../../../crypto/index.ts'
+import { parseJson } from '../../../shared/decode.ts'
 import {
   ReleaseManifest,
   releaseLimits,
   releaseManifestName,
   releaseSignatureName,
-} from '../../../../../shared/release.ts'
+} from '../../../shared/release.ts'
 
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>
 
@@ -137,4 +137,18 @@ export async function checkServedRelease(deps: ServedReleaseDeps): Promise<Serve
         : { kind: 'incoherent', reason: e.reason, path: e.path }
     throw e
   }
+}
+
+/**
+ * A check of what the page's origin serves against the release key compiled into the running
+ * client (`publicKey`, base64url). Loads libsodium first.
+ */
+export async function servedReleaseChecker(
+  origin: string,
+  publicKey: string,
+  fetchFn: ServedReleaseDeps['fetch'],
+): Promise<() => Promise<ServedCheck>> {
+  await initCrypto()
+  const key = fromBase64Url(publicKey, 32, 'release public key')
+  return () => checkServedRelease({ fetch: fetchFn, origin, publicKey: key })
 }

@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 // Argon2id blocks its thread for about a second: it runs here so the page stays responsive.
-import { derivePasswordKeys, initCrypto, type KdfParams } from '../../../../crypto/index.ts'
+import { derivePasswordKeys, initCrypto, type KdfParams } from '../../../crypto/index.ts'
 
 export interface KdfRequest {
   readonly password: string

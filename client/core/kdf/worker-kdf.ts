@@ -1,5 +1,5 @@
-import type { KdfParams, PasswordKeys } from '../../../../crypto/index.ts'
-import type { KdfRunner } from '../../../core/account.ts'
+import type { KdfParams, PasswordKeys } from '../../../crypto/index.ts'
+import type { KdfRunner } from '../account.ts'
 import type { KdfRequest, KdfResponse } from './kdf-worker.ts'
 
 export class KdfError extends Error {
