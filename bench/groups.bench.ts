@@ -11,6 +11,7 @@ import { until } from '../test/helpers/until.ts'
 import { MiB, patternSource } from '../test/integration/files/helpers.ts'
 import { percentile, startServerProcess } from './server-process.ts'
 import type { Bench, BenchResult } from './types.ts'
+import { internals } from '../test/helpers/internals.ts'
 
 const issue = 6
 const members = 10
@@ -65,7 +66,7 @@ const bench: Bench = {
         await sender.sendGroupText(group.id, text)
         await until(`warm-up ${i} at every member`, () => reachedAll(text), 60_000)
       }
-      const links = others.map((c) => c.groupChat.wantedLinks().length)
+      const links = others.map((c) => internals(c).groups.wantedLinks().length)
 
       const toAll: number[] = []
       const toEach: number[] = []
@@ -121,7 +122,7 @@ const bench: Bench = {
         'every remaining member to hold the 1,000 messages',
         async () => {
           for (const c of stayed)
-            if ((await c.history.count(conversationId)) < missed + 20 + fanoutMessages) return false
+            if ((await internals(c).history.count(conversationId)) < missed + 20 + fanoutMessages) return false
           return true
         },
         300_000,
@@ -133,9 +134,9 @@ const bench: Bench = {
       clients[clients.length - 1] = back
       const started = performance.now()
       let firstOpen: number | undefined
-      back.peers.on('open', () => (firstOpen ??= performance.now()))
+      internals(back).peers.on('open', () => (firstOpen ??= performance.now()))
       const have = async (): Promise<boolean> =>
-        (await back.history.count(conversationId)) >= missed + 20 + fanoutMessages
+        (await internals(back).history.count(conversationId)) >= missed + 20 + fanoutMessages
       await until('the returning member to hold the 1,000 messages', have, 300_000)
       const caughtUp = performance.now()
       const got = await back.loadMessages(conversationId, undefined, missed)

@@ -153,3 +153,21 @@ export function decodeGroupFrame(raw: unknown): Decoded<GroupFrame> {
 export function decodeGroupContent(raw: unknown): Decoded<GroupContent> {
   return decodeTagged<GroupContent>(groupContentMembers, raw)
 }
+
+/**
+ * One frame from a friend's data channel (after decryption), decoded once and told apart by its
+ * tag: a group frame, or a frame of the one-to-one conversation. Never throws.
+ */
+export type ChannelFrame =
+  | { readonly channel: 'group'; readonly frame: GroupFrame }
+  | { readonly channel: 'direct'; readonly frame: PeerMessage }
+
+export function decodeChannelFrame(raw: unknown): Decoded<ChannelFrame> {
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined
+  if (typeof type === 'string' && groupMembers.has(type)) {
+    const group = decodeGroupFrame(raw)
+    return group.ok ? { ok: true, value: { channel: 'group', frame: group.value } } : group
+  }
+  const direct = decodePeerMessage(raw)
+  return direct.ok ? { ok: true, value: { channel: 'direct', frame: direct.value } } : direct
+}

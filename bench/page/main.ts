@@ -8,6 +8,7 @@ import type { FrameSource, SendSchedulerOptions } from '../../client/core/peer/s
 import { directConversationId, type Message } from '../../client/core/store/history.ts'
 import { workerKdf } from '../../client/core/index.ts'
 import { initCrypto, randomBytes } from '../../crypto/index.ts'
+import { internals } from '../../test/helpers/internals.ts'
 
 const now = (): number => performance.timeOrigin + performance.now()
 const benchPassword = 'bench password 1234'
@@ -85,7 +86,7 @@ const api = {
   async register(username: string, knobs: FileKnobs = {}): Promise<void> {
     await initCrypto()
     client = await TincanClient.register(env(knobs), username, benchPassword)
-    client.peers.on('file-data', ({ data }) => {
+    internals(client).peers.on('file-data', ({ data }) => {
       for (let i = 0; i < 16; i++) if (data[i] !== rawFileId[i]) return
       rawReceived += data.length + 1
       if (rawReceived >= rawTotal && rawDoneAt === null) rawDoneAt = now()
@@ -109,7 +110,7 @@ const api = {
     await me().acceptFriendRequest(from)
   },
   isOnline(peer: string): boolean {
-    return me().signaling.online.has(peer)
+    return me().isOnline(peer)
   },
   /** Sends one message (connecting first if needed) and returns the send time. */
   async send(peer: string, text: string): Promise<number> {
@@ -163,7 +164,7 @@ const api = {
       })
     }
     const t0 = now()
-    await c.history.addMany(messages, { peer })
+    await internals(c).history.addMany(messages, { peer })
     return now() - t0
   },
   async openConversation(peer: string): Promise<number> {
@@ -176,9 +177,9 @@ const api = {
   /** Connects to the friend and waits for the channel; returns the remote max-message-size. */
   async connect(peer: string): Promise<number> {
     me().connect(peer)
-    for (let i = 0; i < 600 && me().peers.fileLink(peer) === undefined; i++)
+    for (let i = 0; i < 600 && internals(me()).peers.fileLink(peer) === undefined; i++)
       await new Promise((r) => setTimeout(r, 50))
-    const link = me().peers.fileLink(peer)
+    const link = internals(me()).peers.fileLink(peer)
     if (link === undefined) throw new Error('no connection')
     return link.maxMessageBytes
   },
@@ -194,7 +195,7 @@ const api = {
   },
   /** Sender side of the raw run: `count` frames of `frameBytes` (a chunk frame's size); returns the start time. */
   rawSend(peer: string, fileId: number[], count: number, frameBytes: number): number {
-    const link = me().peers.fileLink(peer)
+    const link = internals(me()).peers.fileLink(peer)
     if (link === undefined) throw new Error('no connection')
     const frame = randomBytes(frameBytes)
     frame[0] = 0x04
@@ -217,7 +218,7 @@ const api = {
    * back while more than 64 KiB is buffered, in 16 KiB chunks. Returns the start time.
    */
   rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): number {
-    const links = (me().peers as unknown as { links: Map<string, { sp: StreamLike }> }).links
+    const links = (internals(me()).peers as unknown as { links: Map<string, { sp: StreamLike }> }).links
     const sp = links.get(peer)?.sp
     const channel = sp?._channel
     if (sp === undefined || channel === null || channel === undefined) throw new Error('no connection')
@@ -278,7 +279,7 @@ const api = {
     })
   },
   async deleteFile(fileId: string): Promise<void> {
-    await me().files.deleteFile(fileId)
+    await internals(me()).files.deleteFile(fileId)
   },
   /** JavaScript heap in use (Chromium's performance.memory). */
   heapBytes(): number {

@@ -3,17 +3,17 @@ const maxHeld = 100
 
 /** A small typed event emitter that runs in the browser and in Node. */
 export class Emitter<Events extends Record<string, unknown>> {
-  private readonly handlers = new Map<keyof Events, Set<(value: never) => void>>()
-  private held: Map<keyof Events, Events[keyof Events][]> | undefined
+  readonly #handlers = new Map<keyof Events, Set<(value: never) => void>>()
+  #held: Map<keyof Events, Events[keyof Events][]> | undefined
 
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => void): () => void {
-    let set = this.handlers.get(event)
+    let set = this.#handlers.get(event)
     if (set === undefined) {
       set = new Set()
-      this.handlers.set(event, set)
+      this.#handlers.set(event, set)
     }
     set.add(handler)
-    const waiting = this.held?.get(event)
+    const waiting = this.#held?.get(event)
     if (waiting !== undefined && waiting.length > 0) {
       const values = waiting.splice(0) as Events[K][]
       queueMicrotask(() => {
@@ -28,13 +28,13 @@ export class Emitter<Events extends Record<string, unknown>> {
    * a warning raised while starting up must reach the screen that attaches afterwards.
    */
   protected holdUntilHeard(events: readonly (keyof Events)[]): void {
-    this.held = new Map(events.map((e) => [e, []]))
+    this.#held = new Map(events.map((e) => [e, []]))
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {
-    const handlers = this.handlers.get(event)
+    const handlers = this.#handlers.get(event)
     if (handlers === undefined || handlers.size === 0) {
-      const waiting = this.held?.get(event)
+      const waiting = this.#held?.get(event)
       if (waiting !== undefined && waiting.length < maxHeld) waiting.push(value)
       return
     }

@@ -2,7 +2,7 @@ import { decodePeerMessage, type MessageActionMessage } from '../../shared/index
 import { MessageActionError, type MessageActionErrorCode } from './action-error.ts'
 import { Emitter } from './emitter.ts'
 import { groupConversationId, groupOfConversation } from './groups/types.ts'
-import { newMessageId, type MessageActionHandler, type Messenger } from './messenger.ts'
+import { newMessageId, type Messenger } from './messenger.ts'
 import { ownQuote } from './quotes.ts'
 import { plausibleSentAt } from './sender-time.ts'
 import type { OutboxRecord } from './store/db.ts'
@@ -40,8 +40,8 @@ export interface MessageActionsOptions {
   /** Whether sending to this friend is allowed now (pinned key, no unaccepted change). */
   readonly canSend: (peer: string) => Promise<boolean>
   readonly files?: ActionFiles
-  /** Changes to group messages travel as group messages (late-bound: groups/groups.ts). */
-  readonly groups?: () => ActionGroups
+  /** Changes to group messages travel as group messages (groups/groups.ts). */
+  readonly groups?: ActionGroups
   readonly now?: () => number
 }
 
@@ -87,7 +87,7 @@ const maxEarlyTargets = 500
  * acknowledged); the friend applies it only if it is the author's to make and newer than what is
  * stored, so repeats change nothing. See docs/PROTOCOL.md §4.
  */
-export class MessageActions extends Emitter<MessageActionEvents> implements MessageActionHandler {
+export class MessageActions extends Emitter<MessageActionEvents> {
   /** Per message id: changes from a group that came before the message (oldest targets go first). */
   private readonly early = new Map<string, { who: ChangeBy; frame: MessageActionMessage }[]>()
   private readonly now: () => number
@@ -194,7 +194,7 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
   > {
     const groupId = groupOfConversation(target.conversationId)
     if (groupId !== undefined) {
-      const groups = this.o.groups?.()
+      const groups = this.o.groups
       if (groups?.canPost(groupId) !== true)
         throw new MessageActionError('forbidden', 'you are no longer in this group')
       return async (frame, apply) => {
@@ -229,7 +229,7 @@ export class MessageActions extends Emitter<MessageActionEvents> implements Mess
     return plausibleSentAt(frame.ts, this.now())
   }
 
-  /** @internal MessageActionHandler: a reaction, edit or deletion from a friend. */
+  /** A reaction, edit or deletion from a friend (routed here by peer-router.ts). */
   async receive(peer: string, frame: MessageActionMessage): Promise<void> {
     const who: ChangeBy = { by: peer, conversationId: directConversationId(peer), at: this.changedAt(frame) }
     await this.apply(who, frame)

@@ -1,20 +1,14 @@
-import {
-  decryptRecord,
-  encryptRecord,
-  randomBytes,
-  toBase64Url,
-  utf8Decode,
-  utf8Encode,
-} from '../../crypto/index.ts'
-import {
-  decodePeerMessage,
-  type FileControlMessage,
-  type FileOfferMessage,
-  type MessageActionMessage,
-  type PeerMessage,
-  type ReceiptMessage,
-  type ReplyQuote,
-  type TimerMessage,
+import { decryptRecord, encryptRecord, randomBytes, toBase64Url, utf8Encode } from '../../crypto/index.ts'
+import type {
+  FileControlMessage,
+  FileOfferMessage,
+  MessageActionMessage,
+  PeerMessage,
+  ReceiptMessage,
+  ReplyQuote,
+  TextMessage,
+  TimerMessage,
+  TypingMessage,
 } from '../../shared/index.ts'
 import { Emitter } from './emitter.ts'
 import { quoteFor, receivedQuote } from './quotes.ts'
@@ -38,13 +32,8 @@ export interface MessengerEvents extends Record<string, unknown> {
   typing: { peer: string; typing: boolean }
 }
 
-/** What the message actions do with a friend's reactions, edits and deletions (see message-actions.ts). */
-export interface MessageActionHandler {
-  receive(peer: string, frame: MessageActionMessage): Promise<void>
-}
-
-/** What the file transfers do with file messages from a friend (see files/transfers.ts). */
-export interface FileMessageHandler {
+/** What the file transfers do with a friend's file offer (see files/transfers.ts). */
+export interface FileOfferHandler {
   /**
    * Checks and records an offer before its history message is stored. Returns the message
    * content to store, or undefined to drop the offer.
@@ -52,8 +41,10 @@ export interface FileMessageHandler {
   offer(peer: string, frame: FileOfferMessage): Promise<{ type: string; content: MessageContent } | undefined>
   /** The offer's message is stored (`isNew` false for a resent duplicate). */
   offerStored(peer: string, frame: FileOfferMessage, isNew: boolean): Promise<void>
-  control(peer: string, frame: FileControlMessage): Promise<void>
 }
+
+/** The frames of a conversation the messenger itself handles (the peer router hands it these). */
+export type ChatFrame = TextMessage | ReceiptMessage | TypingMessage | TimerMessage
 
 export interface MessengerOptions {
   readonly me: string
@@ -68,8 +59,6 @@ export interface MessengerOptions {
   /** Off: no typing indicators are sent, and the friend's are not reported. */
   readonly typingIndicators?: () => boolean
   readonly now?: () => number
-  readonly files?: FileMessageHandler
-  readonly actions?: MessageActionHandler
 }
 
 /** Options of a text message. */
@@ -379,84 +368,55 @@ export class Messenger extends Emitter<MessengerEvents> {
     return this.o.transport.send(peer, utf8Encode(JSON.stringify(frame)))
   }
 
-  /** A decrypted frame from a friend. Malformed frames are dropped: the friend's app is not trusted to be well-behaved. */
-  async receive(peer: string, plaintext: Uint8Array): Promise<void> {
+  /** A chat frame from a friend, already decoded and checked by the peer router (peer-router.ts). */
+  async receive(peer: string, frame: ChatFrame): Promise<void> {
     if (this.closed) return
-    let raw: unknown
-    try {
-      raw = JSON.parse(utf8Decode(plaintext))
-    } catch {
-      return
-    }
-    const decoded = decodePeerMessage(raw)
-    if (!decoded.ok) return
-    const frame = decoded.value
     switch (frame.type) {
-      case 'text': {
-        const receivedAt = this.now()
-        const sentAt = plausibleSentAt(frame.ts, receivedAt)
-        const expiresAt = expiryOf(sentAt, frame.expiresAfter, receivedAt)
-        // Already past its time (the friend's device held it while we were away): never stored.
-        if (expiresAt === undefined || expiresAt > receivedAt) {
-          const conversationId = directConversationId(peer)
-          const replyTo =
-            frame.replyTo === undefined
-              ? undefined
-              : await receivedQuote(this.o.history, conversationId, frame.replyTo)
-          const message: Message = {
-            id: frame.id,
-            conversationId,
-            author: peer,
-            sentAt,
-            receivedAt,
-            type: 'text',
-            state: 'received',
-            content: replyTo === undefined ? { text: frame.text } : { text: frame.text, replyTo },
-            ...(expiresAt === undefined ? {} : { expiresAt }),
-          }
-          if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
-        }
-        // Acknowledge duplicates too: the first receipt may have been lost with the connection.
-        this.queueDelivered(peer, frame.id)
+      case 'text':
+        await this.onText(peer, frame)
         return
-      }
       case 'receipt':
         await this.onReceipt(peer, frame)
         return
       case 'typing':
         if (this.typingOn()) this.emit('typing', { peer, typing: frame.typing })
         return
-      case 'reaction':
-      case 'edit':
-      case 'delete':
-        if (this.o.actions === undefined) return
-        await this.o.actions.receive(peer, frame)
-        // From the friend's outbox: confirm, even when repeated or refused, so it leaves there.
-        this.queueDelivered(peer, frame.id)
-        return
       case 'timer':
         await this.onTimer(peer, frame)
-        return
-      case 'file-offer':
-        await this.onFileOffer(peer, frame)
-        return
-      case 'file-accept':
-      case 'file-ack':
-        await this.o.files?.control(peer, frame)
-        return
-      case 'file-decline':
-      case 'file-cancel':
-      case 'file-done':
-        if (this.o.files === undefined) return
-        await this.o.files.control(peer, frame)
-        // These come from the friend's outbox: confirm them, as for messages, even when repeated.
-        this.queueDelivered(peer, frame.id)
         return
       default: {
         const unreachable: never = frame
         return unreachable
       }
     }
+  }
+
+  private async onText(peer: string, frame: TextMessage): Promise<void> {
+    const receivedAt = this.now()
+    const sentAt = plausibleSentAt(frame.ts, receivedAt)
+    const expiresAt = expiryOf(sentAt, frame.expiresAfter, receivedAt)
+    // Already past its time (the friend's device held it while we were away): never stored.
+    if (expiresAt === undefined || expiresAt > receivedAt) {
+      const conversationId = directConversationId(peer)
+      const replyTo =
+        frame.replyTo === undefined
+          ? undefined
+          : await receivedQuote(this.o.history, conversationId, frame.replyTo)
+      const message: Message = {
+        id: frame.id,
+        conversationId,
+        author: peer,
+        sentAt,
+        receivedAt,
+        type: 'text',
+        state: 'received',
+        content: replyTo === undefined ? { text: frame.text } : { text: frame.text, replyTo },
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      }
+      if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
+    }
+    // Acknowledge duplicates too: the first receipt may have been lost with the connection.
+    this.acknowledge(peer, frame.id)
   }
 
   private async onTimer(peer: string, frame: TimerMessage): Promise<void> {
@@ -482,17 +442,17 @@ export class Messenger extends Emitter<MessengerEvents> {
       })
       this.emit('message', message)
     }
-    this.queueDelivered(peer, frame.id)
+    this.acknowledge(peer, frame.id)
   }
 
-  private async onFileOffer(peer: string, frame: FileOfferMessage): Promise<void> {
-    const files = this.o.files
-    if (files === undefined) return
+  /** A friend's file offer: `files` records it, then its message is stored like any other. */
+  async receiveFileOffer(peer: string, frame: FileOfferMessage, files: FileOfferHandler): Promise<void> {
+    if (this.closed) return
     const receivedAt = this.now()
     const sentAt = plausibleSentAt(frame.ts, receivedAt)
     const expiresAt = expiryOf(sentAt, frame.expiresAfter, receivedAt)
     if (expiresAt !== undefined && expiresAt <= receivedAt) {
-      this.queueDelivered(peer, frame.id)
+      this.acknowledge(peer, frame.id)
       return
     }
     const described = await files.offer(peer, frame)
@@ -511,10 +471,14 @@ export class Messenger extends Emitter<MessengerEvents> {
     const isNew = await this.o.history.add(message, { incoming: true, peer })
     if (isNew) this.emit('message', message)
     await files.offerStored(peer, frame, isNew)
-    this.queueDelivered(peer, frame.id)
+    this.acknowledge(peer, frame.id)
   }
 
-  private queueDelivered(peer: string, id: string): void {
+  /**
+   * Confirms a frame from the friend's outbox (a message, or a reaction, edit, delete or file
+   * answer), even when it was repeated or refused, so it leaves there.
+   */
+  acknowledge(peer: string, id: string): void {
     const ids = this.pendingDelivered.get(peer)
     if (ids !== undefined) {
       ids.push(id)

@@ -20,6 +20,7 @@ import { registerClient } from '../helpers/clients.ts'
 import { until } from '../helpers/until.ts'
 import { chromiumOrSkip } from './browser.ts'
 import { openBrowser, Person, pngImage, startAppServer, type E2eServer } from './app.ts'
+import { internals } from '../helpers/internals.ts'
 
 const chromiumPath = chromiumOrSkip()
 
@@ -43,8 +44,8 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
 
   /** A frame from Mallory's device as she wrote it, inside the real session to Alice. */
   async function fromMallory(frame: PeerMessage): Promise<void> {
-    await until('mallory’s connection to alice', () => mallory.peers.isOpen(alice.name))
-    expect(await mallory.peers.send(alice.name, utf8Encode(JSON.stringify(frame)))).toBe(true)
+    await until('mallory’s connection to alice', () => mallory.isConnected(alice.name))
+    expect(await internals(mallory).peers.send(alice.name, utf8Encode(JSON.stringify(frame)))).toBe(true)
   }
 
   /** Has Alice accept `friend`'s request in the page; both online. */
@@ -160,8 +161,8 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
   it('F7: shows a file name with a right-to-left override neutralised, its real extension apart, everywhere', async () => {
     // Mallory's own client would neutralise the names too: her changed one puts them back on the wire.
     const onTheWire: Record<string, string> = { 'invoice.pdf': disguised, 'holiday.png': disguisedImage }
-    const send = mallory.peers.send.bind(mallory.peers)
-    mallory.peers.send = (peer: string, plaintext: Uint8Array) => {
+    const send = internals(mallory).peers.send.bind(internals(mallory).peers)
+    internals(mallory).peers.send = (peer: string, plaintext: Uint8Array) => {
       const frame = JSON.parse(utf8Decode(plaintext)) as { type: string; name?: string }
       const name = onTheWire[frame.name ?? '']
       if (frame.type !== 'file-offer' || name === undefined) return send(peer, plaintext)

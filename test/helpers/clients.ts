@@ -16,8 +16,8 @@ export async function befriend(a: TincanClient, b: TincanClient): Promise<void> 
     b.requests.incoming.some((r) => r.username === a.username),
   )
   await b.acceptFriendRequest(a.username)
-  await until(`${a.username} to see ${b.username} online`, () => a.signaling.online.has(b.username))
-  await until(`${b.username} to see ${a.username} online`, () => b.signaling.online.has(a.username))
+  await until(`${a.username} to see ${b.username} online`, () => a.isOnline(b.username))
+  await until(`${b.username} to see ${a.username} online`, () => b.isOnline(a.username))
 }
 
 /** Alice and Bob, registered on the server at `serverUrl` and already friends, each online. */

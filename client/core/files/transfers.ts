@@ -5,7 +5,7 @@ import type {
   GroupFileFrame,
 } from '../../../shared/index.ts'
 import { Emitter } from '../emitter.ts'
-import { newMessageId, type FileMessageHandler } from '../messenger.ts'
+import { newMessageId, type FileOfferHandler } from '../messenger.ts'
 import { capMaxMessageBytes } from '../peer/link.ts'
 import type { MessageContent } from '../store/history.ts'
 import { chunkSizeFor } from './chunk-frame.ts'
@@ -51,8 +51,18 @@ export interface FileTransfersOptions {
   readonly now?: () => number
   /** Where received chunks are decrypted, hashed and stored: here by default, or in a Worker (see receive-worker-client.ts). */
   readonly openIncoming?: OpenIncoming
-  /** Files in groups (late-bound: the group layer is made after the transfers). */
-  readonly groups?: () => GroupFileRoutes | undefined
+  /** Files in groups: what the group layer offers them (groups/groups.ts `fileRoutes`). */
+  readonly groups?: GroupFileRoutes
+}
+
+/** Without a group layer (some tests): no group to post in, and asking for one is a typed error. */
+const noGroups: GroupFileRoutes = {
+  canPost: () => false,
+  members: () => [],
+  isMember: () => false,
+  connect: () => undefined,
+  send: () => Promise.resolve(false),
+  post: () => Promise.reject(new FileTransferError('bad-state', 'group files are not available')),
 }
 
 /** Until a connection says otherwise, assume what every current browser accepts. */
@@ -69,7 +79,7 @@ const assumedMaxMessageBytes = capMaxMessageBytes
  * sending.ts, the receiving side in receiving.ts, what both follow of a transfer in
  * live-transfers.ts, and serving group files to members in group-files.ts.
  */
-export class FileTransfers extends Emitter<FileTransferEvents> implements FileMessageHandler {
+export class FileTransfers extends Emitter<FileTransferEvents> implements FileOfferHandler {
   private readonly store: FileStore
   private readonly knownMaxMessageBytes = new Map<string, number>()
   private readonly tuning: FileTuning
@@ -118,14 +128,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     this.server = new GroupFileServer({
       store: this.store,
       peers: o.peers,
-      routes: {
-        canPost: (g) => this.routes().canPost(g),
-        members: (g) => this.routes().members(g),
-        isMember: (g, u) => this.routes().isMember(g, u),
-        connect: (u) => this.routes().connect(u),
-        send: (peer, frame) => this.routes().send(peer, frame),
-        post: (g, offer, type, content) => this.routes().post(g, offer, type, content),
-      },
+      routes: o.groups ?? noGroups,
       tuning: this.tuning,
       countWire: (fileId, bytes) => lives.countWire(fileId, bytes),
       report: (work) => lives.background(work),
@@ -179,9 +182,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
   }
 
   private routes(): GroupFileRoutes {
-    const routes = this.o.groups?.()
-    if (routes === undefined) throw new FileTransferError('bad-state', 'group files are not available')
-    return routes
+    return this.o.groups ?? noGroups
   }
 
   // ---- API ----
@@ -358,7 +359,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
 
   // ---- the friend's decisions ----
 
-  /** @internal FileMessageHandler: an offer arrived. */
+  /** @internal FileOfferHandler: an offer arrived. */
   async offer(
     peer: string,
     frame: FileOfferMessage,
@@ -378,7 +379,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
     return this.receiving.recordOffer(groupConversationId(groupId), frame, author)
   }
 
-  /** @internal FileMessageHandler: the offer's message is stored. */
+  /** @internal FileOfferHandler: the offer's message is stored. */
   async offerStored(_peer: string | undefined, frame: FileOfferMessage, isNew: boolean): Promise<void> {
     const live = this.lives.byId.get(frame.id)
     if (!isNew || live === undefined || live.record.state !== 'offered') return
@@ -387,7 +388,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileMe
       await this.accept(frame.id)
   }
 
-  /** @internal FileMessageHandler: a decision or acknowledgement from the friend. */
+  /** A decision or acknowledgement from the friend (routed here by peer-router.ts). */
   async control(peer: string, frame: FileControlMessage): Promise<void> {
     const live = await this.lives.get(frame.fileId)
     if (live === undefined) {

@@ -28,6 +28,16 @@ export interface GroupFileHandler {
   groupControl(peer: string, frame: GroupFileFrame): Promise<void>
 }
 
+/**
+ * Where group content that is not the group layer's own goes: files and message actions. The
+ * composition root (create-client.ts) registers them once with `Groups.handleContent`, after
+ * making those parts (they post into groups, so they are made after the groups).
+ */
+export interface GroupContentHandlers {
+  files?: GroupFileHandler
+  actions?: GroupActionHandler
+}
+
 /** The message actions' side of changes in groups (message-actions.ts). */
 export interface GroupActionHandler {
   /** A reaction, edit or delete from a group message whose author's signature was verified. */

@@ -13,7 +13,13 @@ import type { ContactRecord } from '../store/db.ts'
 import type { GroupFileRoutes } from '../files/group-files.ts'
 import { quoteFor } from '../quotes.ts'
 import { GroupAdmin } from './admin.ts'
-import type { GroupActionHandler, GroupContext, GroupFileHandler, GroupTransport } from './context.ts'
+import type {
+  GroupActionHandler,
+  GroupContentHandlers,
+  GroupContext,
+  GroupFileHandler,
+  GroupTransport,
+} from './context.ts'
 import { GroupDelivery } from './delivery.ts'
 import { GroupError } from './errors.ts'
 import { portableGroup, type GroupRestoreCounts, type PortableGroupValue } from './group-backup.ts'
@@ -55,10 +61,6 @@ export interface GroupsOptions {
   readonly now?: () => number
   /** Strictly increasing message timestamps, shared with one-to-one chat. */
   readonly nextTimestamp?: () => number
-  /** What files shared in groups do (files/transfers.ts). */
-  readonly files?: GroupFileHandler
-  /** What reactions, edits and deletes in groups do (message-actions.ts). */
-  readonly actions?: GroupActionHandler
   /** Off: no read receipts are sent in groups, and the others' do not count. */
   readonly readReceipts?: () => boolean
   /** Off: typing is not sent to groups, and the others' is not reported. */
@@ -69,7 +71,6 @@ export type { GroupActionHandler, GroupFileHandler, GroupTransport } from './con
 export {
   groupConversationId,
   groupOfConversation,
-  isGroupFrame,
   type GroupErrorEvent,
   type GroupErrorEventCode,
   type GroupEvents,
@@ -114,6 +115,7 @@ export class Groups extends Emitter<GroupEvents> {
   private readonly restore: GroupRestore
   private readonly signals: GroupSignals
   private readonly router: GroupRouter
+  private readonly handlers: GroupContentHandlers = {}
 
   constructor(private readonly o: GroupsOptions) {
     super()
@@ -136,7 +138,8 @@ export class Groups extends Emitter<GroupEvents> {
       changed: () => this.changed(),
     }
     const onMessage = (m: Message): void => this.emit('message', m)
-    const { identity, history, contact, api, files, actions } = o
+    const { identity, history, contact, api } = o
+    const handlers = this.handlers
     const pins = (this.pins = new MemberPins(c, contact))
     const maxLinks = o.maxLinks ?? 8
     const links = (this.links = new GroupLinks(c, { maxLinks, mismatched: (u) => pins.isMismatched(u) }))
@@ -153,7 +156,7 @@ export class Groups extends Emitter<GroupEvents> {
       traffic: (groupId) => sync.traffic(groupId),
       onMessage,
     }))
-    const inbox = new GroupInbox(c, { history, files, actions, keys, relay, sync, onMessage })
+    const inbox = new GroupInbox(c, { history, handlers, keys, relay, sync, onMessage })
     const lists = new MemberLists(c, {
       identity,
       contact,
@@ -186,7 +189,7 @@ export class Groups extends Emitter<GroupEvents> {
     }))
     const mayCarry = (peer: string, groupId: string, key: Uint8Array): boolean =>
       this.mayCarry(peer, groupId, key)
-    this.router = new GroupRouter(c, { files, signals, sync, lists, inbox, delivery, admin, mayCarry })
+    this.router = new GroupRouter(c, { handlers, signals, sync, lists, inbox, delivery, admin, mayCarry })
     this.loaded = this.load()
   }
 
@@ -260,6 +263,15 @@ export class Groups extends Emitter<GroupEvents> {
   async groupKey(username: string): Promise<Uint8Array | null> {
     await this.loaded
     return this.pins.groupKey(username)
+  }
+
+  /**
+   * Where shared files and message changes that arrive in groups go (create-client.ts registers
+   * them once, right after making them).
+   */
+  handleContent(handlers: { files: GroupFileHandler; actions: GroupActionHandler }): void {
+    this.handlers.files = handlers.files
+    this.handlers.actions = handlers.actions
   }
 
   /** A friend's pinned key changed (accepted, or first pinned): which members' keys agree may have changed. */
@@ -531,7 +543,7 @@ export class Groups extends Emitter<GroupEvents> {
   // ---- frames from members (router.ts) ----
 
   /** {@link GroupRouter.receive} */
-  async receive(peer: string, plaintext: Uint8Array, identityKey: Uint8Array): Promise<void> {
-    await this.router.receive(peer, plaintext, identityKey)
+  async receive(peer: string, frame: GroupFrame, identityKey: Uint8Array): Promise<void> {
+    await this.router.receive(peer, frame, identityKey)
   }
 }

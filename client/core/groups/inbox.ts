@@ -9,7 +9,7 @@ import { decodeGroupContent, type GroupKeysFrame, type GroupMessagesFrame } from
 import type { History, Message } from '../store/history.ts'
 import { receivedQuote } from '../quotes.ts'
 import { plausibleSentAt } from '../sender-time.ts'
-import { keptCopies, type GroupActionHandler, type GroupContext, type GroupFileHandler } from './context.ts'
+import { keptCopies, type GroupContentHandlers, type GroupContext } from './context.ts'
 import type { CopyRow } from './group-db.ts'
 import { chainId, type LiveGroup } from './group-store.ts'
 import type { MessageRelay } from './relay.ts'
@@ -22,8 +22,7 @@ const maxParked = 2000
 
 export interface GroupInboxOptions {
   readonly history: History
-  readonly files: GroupFileHandler | undefined
-  readonly actions: GroupActionHandler | undefined
+  readonly handlers: GroupContentHandlers
   readonly keys: Pick<SenderKeys, 'install' | 'forward'>
   readonly relay: Pick<MessageRelay, 'forward'>
   readonly sync: Pick<GroupSync, 'sendSync' | 'repairSoon' | 'traffic' | 'progress'>
@@ -128,7 +127,7 @@ export class GroupInbox {
       if (!content.ok) continue
       const value = content.value
       if (value.type === 'reaction' || value.type === 'edit' || value.type === 'delete') {
-        await this.o.actions?.receiveGroup(g.id, h.sender, value)
+        await this.o.handlers.actions?.receiveGroup(g.id, h.sender, value)
         continue
       }
       const conversationId = groupConversationId(g.id)
@@ -144,7 +143,7 @@ export class GroupInbox {
                       replyTo: await receivedQuote(this.o.history, conversationId, value.replyTo),
                     },
             }
-          : await this.o.files?.groupOffer(g.id, h.sender, value)
+          : await this.o.handlers.files?.groupOffer(g.id, h.sender, value)
       if (described === undefined) continue
       const receivedAt = this.c.now()
       const message: Message = {
@@ -160,9 +159,9 @@ export class GroupInbox {
       const isNew = await this.o.history.add(message, { incoming: true, kind: 'group', peer: g.id })
       if (isNew) {
         this.o.onMessage(message)
-        await this.o.actions?.groupMessageStored(message)
+        await this.o.handlers.actions?.groupMessageStored(message)
       }
-      if (value.type === 'file-offer') await this.o.files?.offerStored(undefined, value, isNew)
+      if (value.type === 'file-offer') await this.o.handlers.files?.offerStored(undefined, value, isNew)
     }
     if (dirty.size > 0 || copies.length > 0) await this.c.store.save(g, { chains: dirty, copies })
     if (copies.length > 0 && Math.floor(g.nextSeq / 500) !== Math.floor((g.nextSeq - copies.length) / 500))

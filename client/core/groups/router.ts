@@ -1,7 +1,6 @@
-import { utf8Decode } from '../../../crypto/index.ts'
-import { decodeGroupFrame } from '../../../shared/index.ts'
+import type { GroupFrame } from '../../../shared/index.ts'
 import type { GroupAdmin } from './admin.ts'
-import type { GroupContext, GroupFileHandler } from './context.ts'
+import type { GroupContentHandlers, GroupContext } from './context.ts'
 import type { GroupDelivery } from './delivery.ts'
 import type { LiveGroup } from './group-store.ts'
 import type { GroupInbox } from './inbox.ts'
@@ -10,7 +9,7 @@ import type { GroupSignals } from './signals.ts'
 import type { GroupSync } from './sync.ts'
 
 export interface GroupRouterOptions {
-  readonly files: GroupFileHandler | undefined
+  readonly handlers: GroupContentHandlers
   readonly signals: Pick<GroupSignals, 'typingFrom' | 'readBy'>
   readonly sync: Pick<GroupSync, 'onSync'>
   readonly lists: Pick<MemberLists, 'onList'>
@@ -28,21 +27,9 @@ export class GroupRouter {
     private readonly o: GroupRouterOptions,
   ) {}
 
-  /**
-   * A decrypted group frame from a member's connection, whose remote side proved `identityKey`.
-   * Malformed frames are dropped.
-   */
-  async receive(peer: string, plaintext: Uint8Array, identityKey: Uint8Array): Promise<void> {
+  /** A group frame from a member's connection, whose remote side proved `identityKey` (decoded by peer-router.ts). */
+  async receive(peer: string, frame: GroupFrame, identityKey: Uint8Array): Promise<void> {
     if (this.c.closed()) return
-    let raw: unknown
-    try {
-      raw = JSON.parse(utf8Decode(plaintext))
-    } catch {
-      return
-    }
-    const decoded = decodeGroupFrame(raw)
-    if (!decoded.ok) return
-    const frame = decoded.value
     await this.c.loaded()
     // Whoever proved another key than the member list's for this member gets nothing, sends nothing.
     if (!this.o.mayCarry(peer, frame.g, identityKey)) return
@@ -53,7 +40,7 @@ export class GroupRouter {
       frame.type === 'group-file-ack' ||
       frame.type === 'group-file-stop'
     ) {
-      if (await this.admitted(frame.g, peer)) await this.o.files?.groupControl(peer, frame)
+      if (await this.admitted(frame.g, peer)) await this.o.handlers.files?.groupControl(peer, frame)
       return
     }
     if (frame.type === 'group-typing') {

@@ -1,4 +1,3 @@
-import { utf8Encode } from '../../../crypto/index.ts'
 import type { Message } from '../store/history.ts'
 import type { GroupState, LiveGroup } from './group-store.ts'
 import type { GroupTypingEvent } from './signals.ts'
@@ -131,13 +130,4 @@ export const groupConversationId = (groupId: string): string => `group:${groupId
 /** The group of a group conversation; undefined for any other conversation. */
 export function groupOfConversation(conversationId: string): string | undefined {
   return conversationId.startsWith('group:') ? conversationId.slice('group:'.length) : undefined
-}
-
-const frameRoutingPrefix = utf8Encode('{"type":"group-')
-
-/** Whether a decrypted peer frame is a group frame (they are written with `type` first). */
-export function isGroupFrame(plaintext: Uint8Array): boolean {
-  if (plaintext.length < frameRoutingPrefix.length) return false
-  for (let i = 0; i < frameRoutingPrefix.length; i++) if (plaintext[i] !== frameRoutingPrefix[i]) return false
-  return true
 }

@@ -167,7 +167,11 @@ export function strongerAlert(current: ReleaseAlert, next: ReleaseAlert): Releas
   return rank(next) > rank(current) ? next : current
 }
 
-const RememberedSchema = Type.Object({ bundleHash: Sha256Hex, version: ReleaseVersion, signed: Type.Boolean() })
+const RememberedSchema = Type.Object({
+  bundleHash: Sha256Hex,
+  version: ReleaseVersion,
+  signed: Type.Boolean(),
+})
 
 /** What this browser remembered of the client it ran last (from its local settings): checked, never assumed. */
 export function parseRememberedRelease(text: string | null): RememberedRelease | undefined {

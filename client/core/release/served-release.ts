@@ -1,5 +1,11 @@
 import { Value } from '@sinclair/typebox/value'
-import { fromBase64Url, initCrypto, releaseBundleHash, sha256Hex, verifyRelease } from '../../../crypto/index.ts'
+import {
+  fromBase64Url,
+  initCrypto,
+  releaseBundleHash,
+  sha256Hex,
+  verifyRelease,
+} from '../../../crypto/index.ts'
 import { parseJson } from '../../../shared/decode.ts'
 import {
   ReleaseManifest,

@@ -4,6 +4,7 @@ import { directConversationId, type Message } from '../../../client/core/store/h
 import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 async function texts(client: TincanClient, peer: string): Promise<string[]> {
   return (await client.loadMessages(directConversationId(peer), undefined, 5000)).map((m) => m.content.text)
@@ -35,7 +36,7 @@ describe('one-to-one chat between two clients in Node', () => {
     for (const text of sent) await alice.sendText(bob.username, text)
     await until(
       'all 1,000 messages at bob',
-      async () => (await bob.history.count(directConversationId(alice.username))) >= 1000,
+      async () => (await internals(bob).history.count(directConversationId(alice.username))) >= 1000,
       60_000,
     )
     off()
@@ -45,11 +46,11 @@ describe('one-to-one chat between two clients in Node', () => {
       const mine = await alice.loadMessages(directConversationId(bob.username), undefined, 2000)
       return mine.length === 1000 && mine.every((m) => m.state === 'delivered')
     })
-    expect(await bob.messenger['o'].outbox.size()).toBe(0)
+    expect(await internals(bob).messenger['o'].outbox.size()).toBe(0)
   })
 
   it('loses no message when the server restarts in the middle of a conversation', async () => {
-    const before = await bob.history.count(directConversationId(alice.username))
+    const before = await internals(bob).history.count(directConversationId(alice.username))
     const sent: string[] = []
     const restarting = server.restart()
     for (let i = 0; i < 50; i++) {
@@ -61,7 +62,7 @@ describe('one-to-one chat between two clients in Node', () => {
     await restarting
     await until(
       'both back online after the restart',
-      () => alice.signaling.state === 'online' && bob.signaling.state === 'online',
+      () => alice.connectionState === 'online' && bob.connectionState === 'online',
       30_000,
     )
     for (let i = 0; i < 10; i++) {
@@ -71,7 +72,7 @@ describe('one-to-one chat between two clients in Node', () => {
     }
     await until(
       'all messages across the restart',
-      async () => (await bob.history.count(directConversationId(alice.username))) >= before + 60,
+      async () => (await internals(bob).history.count(directConversationId(alice.username))) >= before + 60,
       30_000,
     )
     const all = await texts(bob, alice.username)
@@ -81,7 +82,7 @@ describe('one-to-one chat between two clients in Node', () => {
   it('delivers messages written while the friend was offline when the friend comes back', async () => {
     const bobName = bob.username
     bob.close()
-    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    await until('alice to see bob offline', () => !alice.isOnline(bobName))
     const queued = ['are you there?', 'I will wait', '再见 👋']
     for (const t of queued) await alice.sendText(bobName, t)
     const mine = await alice.loadMessages(directConversationId(bobName), undefined, 5000)

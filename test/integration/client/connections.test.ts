@@ -5,6 +5,7 @@ import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 async function hasText(client: TincanClient, peer: string, text: string): Promise<boolean> {
   const page = await client.loadMessages(directConversationId(peer), undefined, 200)
@@ -13,7 +14,8 @@ async function hasText(client: TincanClient, peer: string, text: string): Promis
 
 /** The simple-peer instance behind a client's connection to a friend (test-only reach-in). */
 function rawPeer(client: TincanClient, peer: string): { destroy(): void } | undefined {
-  const links = (client.peers as unknown as { links: Map<string, { sp: { destroy(): void } }> }).links
+  const links = (internals(client).peers as unknown as { links: Map<string, { sp: { destroy(): void } }> })
+    .links
   return links.get(peer)?.sp
 }
 
@@ -43,11 +45,11 @@ describe('connections between two friends', () => {
   it('ends with one working connection when both sides call at the same moment', async () => {
     const [alice, bob] = await pair()
     const opened: string[] = []
-    alice.peers.on('open', () => opened.push('alice'))
-    bob.peers.on('open', () => opened.push('bob'))
+    internals(alice).peers.on('open', () => opened.push('alice'))
+    internals(bob).peers.on('open', () => opened.push('bob'))
     alice.connect(bob.username)
     bob.connect(alice.username)
-    await until('both connected', () => alice.peers.isOpen(bob.username) && bob.peers.isOpen(alice.username))
+    await until('both connected', () => alice.isConnected(bob.username) && bob.isConnected(alice.username))
     await new Promise((r) => setTimeout(r, 500))
     expect(opened.sort()).toEqual(['alice', 'bob'])
     await alice.sendText(bob.username, 'one connection')
@@ -65,20 +67,20 @@ describe('connections between two friends', () => {
     await alice.sendText(bob.username, 'before the break')
     await until('first message', () => hasText(bob, alice.username, 'before the break'))
     rawPeer(alice, bob.username)?.destroy()
-    await until('the broken link to be noticed', () => !alice.peers.isOpen(bob.username))
+    await until('the broken link to be noticed', () => !alice.isConnected(bob.username))
     await alice.sendText(bob.username, 'after the break')
     await until('the message after the break', () => hasText(bob, alice.username, 'after the break'), 30_000)
-    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    expect(alice.isConnected(bob.username)).toBe(true)
   })
 
   it('closes a connection nobody has used for the idle timeout', async () => {
     const [alice, bob] = await pair(1_500)
     await alice.sendText(bob.username, 'hello then silence')
     await until('connected and delivered', () => hasText(bob, alice.username, 'hello then silence'))
-    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    expect(alice.isConnected(bob.username)).toBe(true)
     await until(
       'the idle connection to close',
-      () => !alice.peers.isOpen(bob.username) && !bob.peers.isOpen(alice.username),
+      () => !alice.isConnected(bob.username) && !bob.isConnected(alice.username),
       20_000,
     )
     await alice.sendText(bob.username, 'waking up again')

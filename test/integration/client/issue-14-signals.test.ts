@@ -7,6 +7,7 @@ import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { WsProxy, type ProxiedConnection, type Tamper } from '../../helpers/ws-proxy.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /**
  * Issue 14, F3 and F4: an honest server that loses an acknowledgment or delivers signals out of
@@ -26,7 +27,7 @@ function envelopeType(frame: Frame): string {
 }
 
 function linkTo(client: TincanClient, peer: string): PeerLink | undefined {
-  return (client.peers as unknown as { links: Map<string, PeerLink> }).links.get(peer)
+  return (internals(client).peers as unknown as { links: Map<string, PeerLink> }).links.get(peer)
 }
 
 /** True once the client's connection attempt to `peer` has handed every ICE candidate to the socket. */
@@ -133,15 +134,15 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
 
     expect(errors).toEqual([])
     expect(relayedToServer.get(offer?.ref ?? '')).toBe(2)
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(offer?.sid)
-    expect(alice.peers.fileLink(bob.username)?.sid).toBe(offer?.sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(offer?.sid)
+    expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(offer?.sid)
   })
 
   it('goes on connecting, with no warning, when the friend seems to go and come back meanwhile', async () => {
     // A restarting server drops everyone and tells who left and who came back, while the offer
     // it relayed is being answered. A presence frame is a hint: it must not end the attempt.
-    alice.peers.disconnect(bob.username)
-    bob.peers.disconnect(alice.username)
+    internals(alice).peers.disconnect(bob.username)
+    internals(bob).peers.disconnect(alice.username)
     errors.length = 0
     let held: { frame: Frame; connection: ProxiedConnection } | undefined
     let released = false
@@ -153,24 +154,24 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
     }
     const sending = alice.sendText(bob.username, 'while presence flaps')
     const { frame, connection } = await until('bob to answer', () => held)
-    await until('alice to be waiting for the answer', () => alice.peers.state(bob.username) === 'connecting')
+    await until('alice to be waiting for the answer', () => alice.peerState(bob.username) === 'connecting')
     connection.toClient({ type: 'presence', username: bob.username, online: false })
     connection.toClient({ type: 'presence', username: bob.username, online: true })
-    await until('alice to see bob online again', () => alice.signaling.online.has(bob.username))
+    await until('alice to see bob online again', () => alice.isOnline(bob.username))
     released = true
     connection.toClient(frame)
     await sending
     await delivered(bob, alice, 'while presence flaps')
 
     expect(errors).toEqual([])
-    expect(alice.peers.fileLink(bob.username)?.sid).toBe(frame.sid)
+    expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(frame.sid)
   })
 
   it('keeps a working connection when a signal it never acknowledged is refused later', async () => {
     // The server relays the offer but holds the acknowledgment back; long after the connection
     // opened, it answers for that signal with an error (or the sender's queue gives it up).
-    alice.peers.disconnect(bob.username)
-    bob.peers.disconnect(alice.username)
+    internals(alice).peers.disconnect(bob.username)
+    internals(bob).peers.disconnect(alice.username)
     errors.length = 0
     let offer: { ref: string; sid: string; connection: ProxiedConnection } | undefined
     proxy.tamper = (frame, direction, connection) => {
@@ -185,18 +186,18 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
     await alice.sendText(bob.username, 'before the late refusal')
     await delivered(bob, alice, 'before the late refusal')
     const { ref, sid, connection } = await until('the offer seen', () => offer)
-    expect(alice.peers.fileLink(bob.username)?.sid).toBe(sid)
+    expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(sid)
 
     connection.toClient({ type: 'error', ref, code: 'peer-offline', message: 'not online' })
     // Frames are handled in order: once this one is seen, the refusal has been handled.
     const marker = { type: 'presence', username: `${bob.username}-marker`, online: true }
     connection.toClient(marker)
-    await until('alice to handle the refusal', () => alice.signaling.online.has(marker.username))
+    await until('alice to handle the refusal', () => alice.isOnline(marker.username))
 
-    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    expect(alice.isConnected(bob.username)).toBe(true)
     await alice.sendText(bob.username, 'after the late refusal')
     await delivered(bob, alice, 'after the late refusal')
-    expect(alice.peers.fileLink(bob.username)?.sid).toBe(sid)
+    expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(sid)
     expect(errors).toEqual([])
   })
 })
@@ -215,11 +216,11 @@ describe('a server that delivers ICE candidates before the offer or answer they 
 
   afterEach(async () => {
     proxy.tamper = (f) => f
-    alice.peers.disconnect(bob.username)
-    bob.peers.disconnect(alice.username)
+    internals(alice).peers.disconnect(bob.username)
+    internals(bob).peers.disconnect(alice.username)
     await until(
       'both sides idle',
-      () => alice.peers.state(bob.username) === 'idle' && bob.peers.state(alice.username) === 'idle',
+      () => alice.peerState(bob.username) === 'idle' && bob.peerState(alice.username) === 'idle',
     )
     errors.length = 0
   })
@@ -283,7 +284,7 @@ describe('a server that delivers ICE candidates before the offer or answer they 
     await delivered(bob, alice, 'candidates before the offer')
 
     expect(errors).toEqual([])
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
     // Not one candidate was lost for having come early.
     expect(early.length).toBeGreaterThan(1)
     const known = remoteSdp(bob, alice.username)
@@ -299,7 +300,7 @@ describe('a server that delivers ICE candidates before the offer or answer they 
     await delivered(bob, alice, 'candidates before the answer')
 
     expect(errors).toEqual([])
-    expect(alice.peers.fileLink(bob.username)?.sid).toBe(sid)
+    expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(sid)
     expect(early.length).toBeGreaterThan(1)
     const known = remoteSdp(alice, bob.username)
     for (const line of early) expect(known).toContain(line)

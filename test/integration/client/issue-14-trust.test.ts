@@ -6,6 +6,7 @@ import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { WsProxy } from '../../helpers/ws-proxy.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /** Issue 14: what the server says about friends and presence is a claim the client checks. */
 describe('what the server says about friends', () => {
@@ -29,10 +30,10 @@ describe('what the server says about friends', () => {
     open.push(alice, bob)
     await befriend(alice, bob)
     await alice.sendText(bob.username, 'hi')
-    await until('the connection to open', () => alice.peers.isOpen(bob.username))
+    await until('the connection to open', () => alice.isConnected(bob.username))
 
     proxy.inject({ type: 'presence', username: bob.username, online: false })
-    await until('alice to hear the server', () => !alice.signaling.online.has(bob.username))
+    await until('alice to hear the server', () => !alice.isOnline(bob.username))
     const view = (await alice.friendViews()).find((f) => f.username === bob.username)
     expect(view).toMatchObject({ online: true, peerState: 'open' })
     // And the connection really is there: a message goes straight through.
@@ -57,7 +58,7 @@ describe('what the server says about friends', () => {
       alice.requests.incoming.some((r) => r.username === dan.username),
     )
     // Alice accepts it on another browser (her session, not this device).
-    await server.api.as(alice.api.token ?? '').acceptFriend(dan.username)
+    await server.api.as(internals(alice).api.token ?? '').acceptFriend(dan.username)
     const view = await until('dan in alice’s list', async () =>
       (await alice.friendViews()).find((f) => f.username === dan.username),
     )
@@ -66,7 +67,7 @@ describe('what the server says about friends', () => {
 
     // Dan (who did send the request) writes; his device calls, and Alice's refuses, quietly.
     await dan.sendText(alice.username, 'hi alice, dan here')
-    await until('dan’s call to be refused', () => dan.peers.state(alice.username) === 'connecting')
+    await until('dan’s call to be refused', () => dan.peerState(alice.username) === 'connecting')
     expect((await alice.loadMessages(directConversationId(dan.username))).length).toBe(0)
 
     // The safety number can be compared before confirming: it is made from the key the server claims.

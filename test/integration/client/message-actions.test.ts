@@ -7,10 +7,11 @@ import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { patternSource, untilState } from '../files/helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /** The message as the client has it stored now. */
 function stored(client: TincanClient, id: string): Promise<Message | undefined> {
-  return client.history.get(id)
+  return internals(client).history.get(id)
 }
 
 function untilStored(
@@ -197,14 +198,14 @@ describe('message actions between two clients in Node', () => {
     // A modified client would send the frames anyway.
     const errors: { peer: string; code: string }[] = []
     const off = alice.on('peer-error', (e) => errors.push(e))
-    await bob.messenger.sendReliable(alice.username, {
+    await internals(bob).messenger.sendReliable(alice.username, {
       type: 'edit',
       id: newMessageId(),
       ts: Date.now(),
       of: m.id,
       text: 'changed by bob',
     })
-    await bob.messenger.sendReliable(alice.username, {
+    await internals(bob).messenger.sendReliable(alice.username, {
       type: 'delete',
       id: newMessageId(),
       ts: Date.now(),
@@ -218,7 +219,10 @@ describe('message actions between two clients in Node', () => {
     ])
     expect((await stored(alice, m.id))?.content).toEqual({ text: 'only I can change this' })
     // Refused frames are still acknowledged, so they do not wait in bob's outbox for ever.
-    await until('bob’s outbox to empty', async () => (await bob.messenger['o'].outbox.size()) === 0)
+    await until(
+      'bob’s outbox to empty',
+      async () => (await internals(bob).messenger['o'].outbox.size()) === 0,
+    )
   })
 
   it('queues actions for an offline friend and applies them when the friend is back', async () => {
@@ -227,16 +231,19 @@ describe('message actions between two clients in Node', () => {
     const c = await say(alice, bob, 'message to take back')
     const bobName = bob.username
     bob.close()
-    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    await until('alice to see bob offline', () => !alice.isOnline(bobName))
     await alice.react(a.id, '👀')
     await alice.editMessage(b.id, 'message without a typo')
     await alice.deleteForEveryone(c.id)
-    expect(await alice.messenger['o'].outbox.size()).toBeGreaterThanOrEqual(3)
+    expect(await internals(alice).messenger['o'].outbox.size()).toBeGreaterThanOrEqual(3)
     bob = await TincanClient.login(env, bobName, testPassword)
     await untilStored(bob, c.id, 'the deletion', (x) => x.content.deleted === true, 40_000)
     expect((await stored(bob, a.id))?.content.reactions?.map((r) => r.emoji)).toEqual(['👀'])
     expect((await stored(bob, b.id))?.content.text).toBe('message without a typo')
-    await until('alice’s outbox to empty', async () => (await alice.messenger['o'].outbox.size()) === 0)
+    await until(
+      'alice’s outbox to empty',
+      async () => (await internals(alice).messenger['o'].outbox.size()) === 0,
+    )
   })
 })
 
@@ -314,10 +321,10 @@ describe('disappearing messages between two clients in Node', () => {
   it('never delivers a message whose time ran out before the friend came online', async () => {
     const bobName = bob.username
     bob.close()
-    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    await until('alice to see bob offline', () => !alice.isOnline(bobName))
     const m = await alice.sendText(bobName, 'too late for bob')
     await until('alice’s copy to go', async () => (await rawTraces(alice.username, m.id)).record === false)
-    expect(await alice.messenger['o'].outbox.size()).toBe(0)
+    expect(await internals(alice).messenger['o'].outbox.size()).toBe(0)
     bob = await TincanClient.login(env, bobName, testPassword)
     const after = await say(bob, alice, 'I am back')
     expect(after.id).toBeDefined()
@@ -344,7 +351,7 @@ describe('privacy settings between two clients in Node', () => {
     server = await startServer()
     ;({ alice, bob } = await twoFriends(server.baseUrl))
     await alice.sendText(bob.username, 'hello')
-    await until('the connection', () => alice.peers.isOpen(bob.username) && bob.peers.isOpen(alice.username))
+    await until('the connection', () => alice.isConnected(bob.username) && bob.isConnected(alice.username))
   })
 
   afterAll(async () => {

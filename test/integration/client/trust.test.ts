@@ -12,6 +12,7 @@ import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient, testPassword } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 describe('a friend whose identity key changes', () => {
   let server: TestServer
@@ -47,7 +48,7 @@ describe('a friend whose identity key changes', () => {
       memLimitBytes: pre.kdf.memLimitBytes,
     })
     const identity = generateIdentity()
-    await server.api.as(bob.api.token ?? '').resetIdentity({
+    await server.api.as(internals(bob).api.token ?? '').resetIdentity({
       authKey: toBase64Url(keys.authKey),
       identityKey: toBase64Url(identity.identityKey.publicKey),
       keyBundle: sealIdentity(identity, keys.masterKey),

@@ -8,6 +8,7 @@ import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { WsProxy } from '../../helpers/ws-proxy.ts'
+import { internals } from '../../helpers/internals.ts'
 
 interface PeerErrorEvent {
   peer: string
@@ -60,8 +61,8 @@ describe('connections through a relay that tampers with signaling', () => {
     )
     expect(error.code).toBe('bad-signature')
     expect(error.message).toMatch(/refused a connection attempt/)
-    expect(bob.peers.isOpen(alice.username)).toBe(false)
-    alice.peers.disconnect(bob.username)
+    expect(bob.isConnected(alice.username)).toBe(false)
+    internals(alice).peers.disconnect(bob.username)
     proxy.tamper = (f) => f
   })
 
@@ -87,7 +88,7 @@ describe('connections through a relay that tampers with signaling', () => {
       bobErrors.find((e) => e.peer === alice.username),
     )
     expect(error.code).toBe('untrusted-key')
-    expect(bob.peers.state(alice.username)).toBe('idle')
+    expect(bob.peerState(alice.username)).toBe('idle')
   })
 
   it('connects through the relay when it is honest, and ignores a replayed offer: no warning, the same connection goes on', async () => {
@@ -105,7 +106,7 @@ describe('connections through a relay that tampers with signaling', () => {
     )
     const offer = seen.find((f) => (JSON.parse(f.envelope as string) as { type: string }).type === 'offer')
     expect(offer).toBeDefined()
-    const sid = bob.peers.fileLink(alice.username)?.sid
+    const sid = internals(bob).peers.fileLink(alice.username)?.sid
     expect(sid).toBe(offer?.sid)
     // The replay is the very envelope Bob already acted on: it can start nothing, and it is what
     // an honest server re-sends after losing its acknowledgment, so it is dropped without a word.
@@ -118,34 +119,37 @@ describe('connections through a relay that tampers with signaling', () => {
     )
     expect(error.code).toBe('untrusted-key')
     expect(bobErrors).toHaveLength(1)
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
     await alice.sendText(bob.username, 'still here')
     await until('the chat to keep working', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'still here',
       ),
     )
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
   })
 
   it('refuses an envelope forged for the open connection, says why, and keeps the connection', async () => {
     proxy.tamper = (f) => f
     await alice.sendText(bob.username, 'before the forged envelope')
-    const sid = await until('an open connection at bob', () => bob.peers.fileLink(alice.username)?.sid)
+    const sid = await until(
+      'an open connection at bob',
+      () => internals(bob).peers.fileLink(alice.username)?.sid,
+    )
     bobErrors.length = 0
     proxy.inject({ type: 'signal', from: alice.username, sid, envelope: forgedOffer(sid) })
     const error = await until('bob to refuse the forged envelope', () =>
       bobErrors.find((e) => e.peer === alice.username),
     )
     expect(error.code).toBe('untrusted-key')
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
     await alice.sendText(bob.username, 'the forged envelope changed nothing')
     await until('the chat to keep working', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'the forged envelope changed nothing',
       ),
     )
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(sid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
     expect(bobErrors).toHaveLength(1)
   })
 

@@ -3,6 +3,7 @@ import type { TincanClient } from '../../../client/core/client.ts'
 import type { FileSource } from '../../../client/core/files/file-source.ts'
 import type { FileTransferView, TransferState } from '../../../client/core/files/transfers.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 export const MiB = 1024 * 1024
 
@@ -74,7 +75,7 @@ interface RawLink {
 
 /** The connection behind a client's link to a friend (test-only reach-in). */
 export function rawLink(client: TincanClient, peer: string): RawLink | undefined {
-  return (client.peers as unknown as { links: Map<string, RawLink> }).links.get(peer)
+  return (internals(client).peers as unknown as { links: Map<string, RawLink> }).links.get(peer)
 }
 
 /** Cuts the connection the way a network failure would: the RTCPeerConnection goes away. */

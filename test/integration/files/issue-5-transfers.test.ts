@@ -8,8 +8,9 @@ import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, progressPast, rawLink, sha256Of, sha256OfSource, untilState } from './helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
-const storeOf = (client: TincanClient): FileStore => client.files['store']
+const storeOf = (client: TincanClient): FileStore => internals(client).files['store']
 
 async function texts(client: TincanClient, peer: string): Promise<string[]> {
   const page = await client.loadMessages(directConversationId(peer), undefined, 5000)
@@ -44,7 +45,7 @@ describe('file transfers between two clients in Node', () => {
     alice.connect(bob.username)
     await until(
       'alice and bob connected',
-      () => alice.peers.isOpen(bob.username) && bob.peers.isOpen(alice.username),
+      () => alice.isConnected(bob.username) && bob.isConnected(alice.username),
     )
   }
 
@@ -107,7 +108,7 @@ describe('file transfers between two clients in Node', () => {
     for (const [i, v] of views.entries()) {
       const source = files[i]
       if (source === undefined) throw new Error('no source')
-      expect(await sha256Of(bob.files.readFile(v.fileId))).toBe(await sha256OfSource(source))
+      expect(await sha256Of(internals(bob).files.readFile(v.fileId))).toBe(await sha256OfSource(source))
       await untilState(alice, v.fileId, ['done'])
     }
     // The two large files moved side by side: the smaller one finished while the larger was mid-way.
@@ -167,10 +168,10 @@ describe('file transfers between two clients in Node', () => {
       if ((await store.get(fileId))?.state === 'preparing') await offeredHeld
       return update(fileId, change)
     }
-    const control = alice.files.control.bind(alice.files)
+    const control = internals(alice).files.control.bind(internals(alice).files)
     let acceptArrived!: () => void
     const acceptSeen = new Promise<void>((resolve) => (acceptArrived = resolve))
-    alice.files.control = async (peer, frame) => {
+    internals(alice).files.control = async (peer, frame) => {
       if (frame.type === 'file-accept') acceptArrived()
       return control(peer, frame)
     }
@@ -182,11 +183,11 @@ describe('file transfers between two clients in Node', () => {
       await acceptSeen
       releaseOffered()
       await untilState(bob, sent.fileId, ['done'])
-      expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+      expect(await sha256Of(internals(bob).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
     } finally {
       releaseOffered()
       store.update = update
-      alice.files.control = control
+      internals(alice).files.control = control
     }
   })
 
@@ -197,7 +198,10 @@ describe('file transfers between two clients in Node', () => {
     await untilState(alice, sent.fileId, ['declined'])
     expect(await storeOf(alice).countChunks(sent.fileId)).toBe(0)
     // The decline leaves bob's outbox once alice's device confirms it.
-    await until('bob’s outbox to empty', async () => (await bob.messenger['o'].outbox.size()) === 0)
+    await until(
+      'bob’s outbox to empty',
+      async () => (await internals(bob).messenger['o'].outbox.size()) === 0,
+    )
   })
 
   it('cancels on the sender’s side mid-way: both sides stop and keep nothing', async () => {
@@ -268,9 +272,9 @@ describe('file transfers between two clients in Node', () => {
   it('reports a file whose bytes do not match the offered hash, and does not offer it for saving', async () => {
     await connected()
     const bobErrors = errors(bob)
-    const send = alice.peers.send.bind(alice.peers)
+    const send = internals(alice).peers.send.bind(internals(alice).peers)
     // The offer is altered on the wire (after it was stored in alice's outbox as it should be).
-    alice.peers.send = (peer: string, plaintext: Uint8Array) => {
+    internals(alice).peers.send = (peer: string, plaintext: Uint8Array) => {
       const frame = JSON.parse(utf8Decode(plaintext)) as { type: string; hash?: string }
       if (frame.type !== 'file-offer') return send(peer, plaintext)
       frame.hash = `${'A'.repeat(42)}A`
@@ -278,7 +282,7 @@ describe('file transfers between two clients in Node', () => {
     }
     const sent = await alice.sendFile(bob.username, patternSource('contract.pdf', 2 * MiB, 91))
     await untilState(bob, sent.fileId, ['offered'])
-    alice.peers.send = send
+    internals(alice).peers.send = send
     await bob.acceptFile(sent.fileId)
     const failed = await untilState(bob, sent.fileId, ['failed', 'done'])
     expect(failed.state).toBe('failed')
@@ -338,7 +342,7 @@ describe('file transfers between two clients in Node', () => {
     link.maxMessageBytes = 16 * 1024
     await bob.acceptFile(sent.fileId)
     expect((await untilState(bob, sent.fileId, ['done', 'failed'])).state).toBe('done')
-    expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    expect(await sha256Of(internals(bob).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
     link.maxMessageBytes = 256 * 1024
   })
 
@@ -357,7 +361,7 @@ describe('file transfers between two clients in Node', () => {
   it('offers a file to a friend who is offline, and delivers it when they are back', async () => {
     const bobName = bob.username
     bob.close()
-    await until('alice to see bob offline', () => !alice.signaling.online.has(bobName))
+    await until('alice to see bob offline', () => !alice.isOnline(bobName))
     const source = patternSource('while-away.pdf', 1 * MiB, 161, 'application/pdf')
     const sent = await alice.sendFile(bob.username, source)
     await untilState(alice, sent.fileId, ['offered'])
@@ -380,8 +384,8 @@ describe('file transfers between two clients in Node', () => {
     bob = await TincanClient.login(env, bobName, testPassword)
     const done = await untilState(bob, sent.fileId, ['done', 'failed'], 120_000)
     expect(done.state).toBe('done')
-    expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
-    const wire = (await alice.files.transfer(sent.fileId))?.wireBytes ?? Infinity
+    expect(await sha256Of(internals(bob).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    const wire = (await internals(alice).files.transfer(sent.fileId))?.wireBytes ?? Infinity
     expect(wire).toBeLessThan(1.3 * source.size)
   })
 
@@ -398,8 +402,8 @@ describe('file transfers between two clients in Node', () => {
     const done = await untilState(bob, sent.fileId, ['done', 'failed'], 120_000)
     expect(done.state).toBe('done')
     await untilState(alice, sent.fileId, ['done'])
-    expect(await sha256Of(bob.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
-    const wire = (await bob.files.transfer(sent.fileId))?.wireBytes ?? Infinity
+    expect(await sha256Of(internals(bob).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    const wire = (await internals(bob).files.transfer(sent.fileId))?.wireBytes ?? Infinity
     expect(wire).toBeLessThan(1.3 * source.size)
   })
 })

@@ -7,7 +7,8 @@ import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { patternSource, untilState } from '../files/helpers.ts'
 import { copiesOf, deliver, groupMessages, startGroup, untilTexts } from './helpers.ts'
-import { toBase64Url, utf8Decode } from '../../../crypto/index.ts'
+import { toBase64Url } from '../../../crypto/index.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /**
  * Replies, reactions, edits and deletions in a group of three real clients in Node (real server,
@@ -100,7 +101,7 @@ describe('message actions in a group', () => {
     cat.on('peer-error', (r) => {
       if (r.code === 'not-author') refusals.push(r.peer)
     })
-    await bob.groupChat.postChange(group.id, {
+    await internals(bob).groups.postChange(group.id, {
       type: 'edit',
       id: 'forged-edit-0001',
       ts: Date.now(),
@@ -114,11 +115,11 @@ describe('message actions in a group', () => {
 
   it('keeps a change that overtakes its message, and applies it when the message comes', async () => {
     // Cat's device drops group messages for a moment, as if they were still on their way.
-    const receive = cat.groupChat.receive.bind(cat.groupChat)
+    const receive = internals(cat).groups.receive.bind(internals(cat).groups)
     let holding = true
-    cat.groupChat.receive = async (peer, plaintext, identityKey) => {
-      if (holding && (JSON.parse(utf8Decode(plaintext)) as { type: string }).type === 'group-msgs') return
-      return receive(peer, plaintext, identityKey)
+    internals(cat).groups.receive = async (peer, frame, identityKey) => {
+      if (holding && frame.type === 'group-msgs') return
+      return receive(peer, frame, identityKey)
     }
     try {
       const note = await ann.sendGroupText(group.id, 'Tools are in the blue box')
@@ -140,7 +141,7 @@ describe('message actions in a group', () => {
       expect(got.content.reactions?.[0]).toMatchObject({ author: ann.username, emoji: '🧰' })
     } finally {
       holding = false
-      cat.groupChat.receive = receive
+      internals(cat).groups.receive = receive
     }
   })
 

@@ -8,6 +8,7 @@ import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
 import { deliver, groupErrors, groupMessages, startGroup } from './helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /**
  * Files and images in a group, with four real clients in Node (real server, real WebRTC): Ann
@@ -84,14 +85,15 @@ describe('files and images in a group', () => {
     const conversation = (await bob.conversations()).find((x) => x.id === group.conversationId)
     expect(conversation?.preview).toBe('📎 route <b>map<_b>.gpx')
     const photoHash = await sha256OfSource(photo)
-    for (const c of [bob, cat, dan]) expect(await sha256Of(c.files.readFile(image.fileId))).toBe(photoHash)
+    for (const c of [bob, cat, dan])
+      expect(await sha256Of(internals(c).files.readFile(image.fileId))).toBe(photoHash)
 
     await Promise.all([bob, cat, dan].map((c) => c.acceptFile(file.fileId)))
     const fileHash = await sha256OfSource(source)
     for (const c of [bob, cat, dan]) {
       const view = await untilState(c, file.fileId, ['done', 'failed'], 120_000)
       expect(view).toMatchObject({ state: 'done', available: true, groupId: group.id, from: ann.username })
-      expect(await sha256Of(c.files.readFile(file.fileId))).toBe(fileHash)
+      expect(await sha256Of(internals(c).files.readFile(file.fileId))).toBe(fileHash)
     }
   })
 
@@ -114,7 +116,7 @@ describe('files and images in a group', () => {
     await dan.acceptFile(sent.fileId)
     const view = await untilState(dan, sent.fileId, ['done', 'failed'], 120_000)
     expect(view.state).toBe('done')
-    expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    expect(await sha256Of(internals(dan).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
     // Ann and Cat sent it (chunk bytes on their side grew by at least the file).
     expect((await wireOf([ann, cat], sent.fileId)) - servedBefore).toBeGreaterThanOrEqual(source.size)
     // Bob was offline the whole time Dan fetched it.
@@ -137,7 +139,8 @@ describe('files and images in a group', () => {
     const past = progressPast(dan, sent.fileId, 0.3)
     await dan.acceptFile(sent.fileId)
     await past
-    const lives = (dan.files as unknown as { lives: { byId: Map<string, { source?: string }> } }).lives
+    const lives = (internals(dan).files as unknown as { lives: { byId: Map<string, { source?: string }> } })
+      .lives
     const source1 = lives.byId.get(sent.fileId)?.source
     expect([cat.username, ann.username]).toContain(source1)
     const gone = source1 === cat.username ? cat : ann
@@ -145,7 +148,7 @@ describe('files and images in a group', () => {
 
     const view = await untilState(dan, sent.fileId, ['done', 'failed'], 120_000)
     expect(view.state).toBe('done')
-    expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+    expect(await sha256Of(internals(dan).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
     // Resumed, not started over: what came over the wire is about one file, not one and a third.
     expect(view.wireBytes).toBeLessThan(source.size * 1.25)
 
@@ -168,7 +171,7 @@ describe('files and images in a group', () => {
     const silent: string[] = []
     const restore: (() => void)[] = []
     for (const holder of [ann, cat]) {
-      const server = (holder.files as unknown as Serving).server
+      const server = (internals(holder).files as unknown as Serving).server
       const get = server.get.bind(server)
       server.get = async (...args: unknown[]) => {
         if (silent.length === 0) {
@@ -179,14 +182,14 @@ describe('files and images in a group', () => {
       }
       restore.push(() => (server.get = get))
     }
-    const tuning = (dan.files as unknown as { tuning: { silentSourceMs: number } }).tuning
+    const tuning = (internals(dan).files as unknown as { tuning: { silentSourceMs: number } }).tuning
     tuning.silentSourceMs = 1500
     try {
       await untilFileMessage(dan, sent.fileId)
       await dan.acceptFile(sent.fileId)
       const view = await untilState(dan, sent.fileId, ['done', 'failed'], 60_000)
       expect(view.state).toBe('done')
-      expect(await sha256Of(dan.files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
+      expect(await sha256Of(internals(dan).files.readFile(sent.fileId))).toBe(await sha256OfSource(source))
       expect(silent).toHaveLength(1)
     } finally {
       tuning.silentSourceMs = 30_000
@@ -200,7 +203,7 @@ describe('files and images in a group', () => {
     await untilState(ann, shared.fileId, ['done'])
     // Every member holds the file key, so one can make chunks that pass the per-chunk check:
     // Ann's device now serves another text, encrypted as the real file would be.
-    const store = ann.files['store']
+    const store = internals(ann).files['store']
     const record = (await store.get(shared.fileId))!
     const meta = store.meta(record)
     const forger = new FileEncryptor({
@@ -221,7 +224,7 @@ describe('files and images in a group', () => {
     await bob.acceptFile(shared.fileId)
     const failed = await untilState(bob, shared.fileId, ['failed', 'done'])
     expect(failed).toMatchObject({ state: 'failed', error: { code: 'hash-mismatch' }, available: false })
-    expect(await bob.files['store'].countChunks(shared.fileId)).toBe(0)
+    expect(await internals(bob).files['store'].countChunks(shared.fileId)).toBe(0)
   })
 
   it('serves nobody outside the signed member list, and a former member cannot share', async () => {
@@ -232,8 +235,8 @@ describe('files and images in a group', () => {
     try {
       await befriend(ann, eve)
       await until('a connection between ann and eve', async () => {
-        if (!ann.peers.isOpen(eve.username)) await eve.sendText(ann.username, 'hi')
-        return ann.peers.isOpen(eve.username)
+        if (!ann.isConnected(eve.username)) await eve.sendText(ann.username, 'hi')
+        return ann.isConnected(eve.username)
       })
       const errors = groupErrors(ann)
       await deliver(ann, eve, { type: 'group-file-get', g: group.id, f: shared.fileId, c: 0 })

@@ -1,4 +1,3 @@
-import { utf8Encode } from '../../../crypto/index.ts'
 import type { ClientEnv, GroupView, TincanClient } from '../../../client/core/client.ts'
 import type { CopyRow } from '../../../client/core/groups/group-db.ts'
 import type { LiveGroup } from '../../../client/core/groups/group-store.ts'
@@ -9,6 +8,7 @@ import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /** A Node client environment whose devices open at most `maxLinks` group connections each. */
 export async function groupEnv(serverUrl: string, maxLinks: number): Promise<ClientEnv> {
@@ -53,18 +53,18 @@ interface GroupsInternals {
 }
 
 /** Test-only reach-in: the group state a client holds. */
-export function internals(client: TincanClient): GroupsInternals {
-  return client.groupChat as unknown as GroupsInternals
+export function groupState(client: TincanClient): GroupsInternals {
+  return internals(client).groups as unknown as GroupsInternals
 }
 
 /** The ciphertext copies a client keeps for catch-up, as their senders made them. */
 export async function copiesOf(client: TincanClient, groupId: string): Promise<CopyRow[]> {
-  return internals(client).store.copies(groupId, 0, 100_000)
+  return groupState(client).store.copies(groupId, 0, 100_000)
 }
 
 /** Hands frames to a client's group layer as if `from`'s (authenticated) connection had delivered them. */
 export async function deliver(client: TincanClient, from: TincanClient, frame: GroupFrame): Promise<void> {
-  await client.groupChat.receive(from.username, utf8Encode(JSON.stringify(frame)), from.identityKey)
+  await internals(client).groups.receive(from.username, frame, from.identityKey)
 }
 
 /** A server, and a group the first client made with the others, its friends (who are not friends of one another). */

@@ -7,6 +7,7 @@ import type { GroupContent } from '../../../shared/index.ts'
 import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { groupMessages, startGroup, untilTexts } from './helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /** A group message's content before its id is chosen, for each kind of content. */
 type Unidentified<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -40,7 +41,7 @@ describe('a member’s reply and time in a group (issue 14)', () => {
   /** A group message Bob's changed device writes as it likes: encrypted, signed and relayed as usual. */
   async function bobWrites(content: Unidentified<GroupContent>): Promise<string> {
     const id = newMessageId()
-    const relay = (bob.groupChat as unknown as { relay: MessageRelay }).relay
+    const relay = (internals(bob).groups as unknown as { relay: MessageRelay }).relay
     await relay.post(group.id, () => ({ ...content, id }), undefined, id)
     return id
   }

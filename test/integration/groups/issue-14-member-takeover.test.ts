@@ -50,7 +50,7 @@ describe('a server that poses as a group member', () => {
     for (const c of [bob, alice, carol]) await untilTexts(c, group.id, texts)
     // Carol closes her page; the server knows she is gone.
     carol.close()
-    await until('alice to see carol offline', () => !alice.signaling.online.has(carol.username))
+    await until('alice to see carol offline', () => !alice.isOnline(carol.username))
     return { env, aliceEnv, bob, alice, carol, group }
   }
 
@@ -126,7 +126,7 @@ describe('a server that poses as a group member', () => {
     open.push(again)
     const warningsAgain = groupErrors(again)
     const refusalsAgain = peerErrors(again)
-    await until('alice to be online again', () => again.signaling.state === 'online')
+    await until('alice to be online again', () => again.connectionState === 'online')
     proxy.inject({ type: 'key-changed', username: carol.username, identityKey: impostor.identityKey })
     proxy.inject({ type: 'presence', username: carol.username, online: true })
     await until('alice to report the claim again', () =>

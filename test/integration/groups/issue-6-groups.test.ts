@@ -21,10 +21,11 @@ import {
   groupErrors,
   groupMessages,
   groupTexts,
-  internals,
+  groupState,
   startGroup,
   untilTexts,
 } from './helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /**
  * Four real clients in Node (real server, real WebRTC through @roamhq/wrtc): Ann creates a group
@@ -92,14 +93,14 @@ describe('group chat among four clients', () => {
     const at = ring.indexOf(ann.username)
     const [x, y] = [ring[(at + 1) % 4]!, ring[(at + 3) % 4]!]
     const client = everyone().find((c) => c.username === x)!
-    expect(client.peers.isOpen(y)).toBe(false)
+    expect(client.isConnected(y)).toBe(false)
     for (const c of everyone()) {
       const texts = await groupTexts(c, group.id)
       expect(texts).toEqual(sent)
       // Each message from the other three arrived once.
       expect(new Set(received.get(c.username)?.map((m) => m.id)).size).toBe(9)
       expect(received.get(c.username)).toHaveLength(9)
-      expect(c.groupChat.wantedLinks().length).toBeLessThanOrEqual(maxLinks)
+      expect(internals(c).groups.wantedLinks().length).toBeLessThanOrEqual(maxLinks)
     }
     const conversation = (await bob.conversations()).find((x) => x.id === group.conversationId)
     expect(conversation).toMatchObject({ kind: 'group', peer: group.id, unread: 9 })
@@ -124,7 +125,7 @@ describe('group chat among four clients', () => {
 
     dan = await TincanClient.login(env, dan.username, testPassword)
     // Before any connection of Dan's is up: what follows is all Dan gets of these messages.
-    expect(everyone().some((c) => dan.peers.isOpen(c.username))).toBe(false)
+    expect(everyone().some((c) => dan.isConnected(c.username))).toBe(false)
     const errors = groupErrors(dan)
     const events: Message[] = []
     dan.on('message', (m) => {
@@ -177,7 +178,7 @@ describe('group chat among four clients', () => {
     expect(got.filter((t) => texts.includes(t))).toEqual(texts)
     expect(new Set(got).size).toBe(got.length)
     expect(cat.group(group.id)?.members.find((m) => m.username === ann.username)?.online).toBe(false)
-    const annEpochs = internals(cat)
+    const annEpochs = groupState(cat)
       .groups.get(group.id)!
       .holdings.epochsOf(ann.username)
       .filter((h) => h.held.size > 0)
@@ -189,7 +190,7 @@ describe('group chat among four clients', () => {
   })
 
   it('rekeys on removal: the removed member is told, and cannot decrypt what is sent afterwards', async () => {
-    const live = internals(cat).groups.get(group.id)!
+    const live = groupState(cat).groups.get(group.id)!
     // Everything Cat could read with before the removal.
     const before = [...live.receivers.values()].map((r) => r.toJson())
     const removed = new Promise<{ groupId: string; by: string }>((done) => cat.on('group-removed', done))
@@ -225,7 +226,7 @@ describe('group chat among four clients', () => {
     await new Promise((r) => setTimeout(r, 1000))
     const catTexts = await groupTexts(cat, group.id)
     for (const t of after) expect(catTexts).not.toContain(t)
-    expect(internals(cat).groups.get(group.id)?.receivers.size).toBe(0)
+    expect(groupState(cat).groups.get(group.id)?.receivers.size).toBe(0)
   })
 
   it('lets an added member read only what is sent after they joined', async () => {
@@ -242,7 +243,7 @@ describe('group chat among four clients', () => {
       for (const t of earlier) expect(seen).not.toContain(t)
       // Fay holds no key of an epoch from before the list version that added her.
       const joined = fay.group(group.id)!.version
-      for (const h of internals(fay).groups.get(group.id)!.holdings.all())
+      for (const h of groupState(fay).groups.get(group.id)!.holdings.all())
         expect(h.listVersion).toBeGreaterThanOrEqual(joined)
       await ann.renameGroup(group.id, 'Hikers & Fay')
       for (const c of [bob, dan, fay])
@@ -311,7 +312,7 @@ describe('group chat among four clients', () => {
           if (e.peer === eve.username) done(e)
         }),
       )
-      eve.signaling.online.add(dan.username)
+      internals(eve).signaling.online.add(dan.username)
       eve.connect(dan.username)
       expect((await refused).code).toBe('untrusted-key')
 
@@ -351,7 +352,7 @@ describe('group chat among four clients', () => {
       await until(`${c.username} to agree with the server`, () => c.group(group.id)?.serverView === 'agrees')
 
     // The REST route, straight from the admin's session: the server names it, nobody signed it.
-    const viaRest = await ann.api.renameGroup(group.id, 'Renamed by the server')
+    const viaRest = await internals(ann).api.renameGroup(group.id, 'Renamed by the server')
     expect(viaRest.name).toBe('Renamed by the server')
     for (const c of members)
       await until(

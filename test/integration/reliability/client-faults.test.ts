@@ -15,6 +15,7 @@ import {
   sha256OfSource,
   untilState,
 } from '../files/helpers.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /** Issue 9, client side: the server, the data channel and the relay misbehave; nothing is lost. */
 
@@ -77,7 +78,7 @@ describe('the server killed with SIGKILL in the middle of a conversation', () =>
       await say(bob, `reply before ${i}`)
     }
     await textsOnceAtLeast(bob, alice, 20)
-    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    expect(alice.isConnected(bob.username)).toBe(true)
 
     // Mid-conversation: messages are in flight in both directions when the process dies.
     const inFlight = Promise.all(
@@ -88,7 +89,7 @@ describe('the server killed with SIGKILL in the middle of a conversation', () =>
     expect((await server.exited).signal).toBe('SIGKILL')
     await inFlight
     await until('both to notice the server is gone', () =>
-      alice.signaling.state !== 'online' && bob.signaling.state !== 'online' ? true : undefined,
+      alice.connectionState !== 'online' && bob.connectionState !== 'online' ? true : undefined,
     )
 
     // The server is down: the friends keep talking directly.
@@ -98,18 +99,18 @@ describe('the server killed with SIGKILL in the middle of a conversation', () =>
     }
     expect(await textsOnceAtLeast(bob, alice, fromAlice.length)).toEqual(fromAlice)
     expect(await textsOnceAtLeast(alice, bob, fromBob.length)).toEqual(fromBob)
-    expect(alice.peers.isOpen(bob.username)).toBe(true)
+    expect(alice.isConnected(bob.username)).toBe(true)
     expect(server.child.exitCode !== null || server.child.signalCode !== null).toBe(true)
 
     // Back on the same port and data: both clients reconnect by themselves.
     server = await startServerProcess({ dataDir, port })
     await until(
       'both clients back online',
-      () => alice.signaling.state === 'online' && bob.signaling.state === 'online',
+      () => alice.connectionState === 'online' && bob.connectionState === 'online',
       60_000,
     )
     await until('each to see the other online again', () =>
-      alice.signaling.online.has(bob.username) && bob.signaling.online.has(alice.username) ? true : undefined,
+      alice.isOnline(bob.username) && bob.isOnline(alice.username) ? true : undefined,
     )
     for (let i = 0; i < 10; i++) {
       await say(alice, `after ${i}`)
@@ -176,13 +177,13 @@ describe('a data channel dropped while 500 messages and a file are being sent', 
     const received = await untilState(bob, offer.fileId, ['done', 'failed'], 120_000)
     expect(received.error).toBeNull()
     expect(received.state).toBe('done')
-    expect(await sha256Of(bob.files.readFile(offer.fileId))).toBe(await sha256OfSource(source))
+    expect(await sha256Of(internals(bob).files.readFile(offer.fileId))).toBe(await sha256OfSource(source))
     await until('every message delivered at alice', async () => {
       const mine = await written(alice, bob)
       return mine.length === 500 && mine.every((m) => m.state === 'delivered' || m.state === 'read')
     })
     // Nothing left queued on either side.
-    expect(await alice.messenger['o'].outbox.size()).toBe(0)
+    expect(await internals(alice).messenger['o'].outbox.size()).toBe(0)
   })
 })
 
@@ -242,6 +243,6 @@ describe('a relay that reorders signaling frames', () => {
     )
     expect(swapped).toBe(1)
     expect(bobErrors).toEqual([])
-    expect(bob.peers.fileLink(alice.username)?.sid).toBe(heldSid)
+    expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(heldSid)
   })
 })

@@ -15,6 +15,7 @@ import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 /**
  * coturn (Debian's `coturn`, binary `turnserver`) on loopback. Installed with apt-get when
@@ -119,7 +120,7 @@ interface CandidatePair {
 
 /** The candidate types of the pair a live peer connection selected, from getStats. */
 async function selectedPair(client: TincanClient, peer: string): Promise<CandidatePair | undefined> {
-  const link = (client.peers as unknown as { links: Map<string, PeerLink> }).links.get(peer)
+  const link = (internals(client).peers as unknown as { links: Map<string, PeerLink> }).links.get(peer)
   const pc = link?.sp._pc
   if (pc === undefined) return undefined
   const stats = await pc.getStats()
@@ -210,7 +211,7 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
 
   it('gives each logged-in client its own short-lived TURN credentials and the relay-only policy', async () => {
     const before = Math.floor(Date.now() / 1000)
-    const [a, b] = await Promise.all([alice.api.ice(), bob.api.ice()])
+    const [a, b] = await Promise.all([internals(alice).api.ice(), internals(bob).api.ice()])
     for (const [ice, name] of [
       [a, alice.username],
       [b, bob.username],
@@ -227,7 +228,7 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
     // No shared password: each account's credential is its own, and no cache may keep it.
     expect(a.iceServers[0]?.credential).not.toBe(b.iceServers[0]?.credential)
     const raw = await fetch(`${server.baseUrl}/api/ice`, {
-      headers: { authorization: `Bearer ${alice.api.token ?? ''}` },
+      headers: { authorization: `Bearer ${internals(alice).api.token ?? ''}` },
     })
     expect(raw.headers.get('cache-control')).toBe('no-store')
     // Without a session there are no credentials at all.
@@ -241,12 +242,12 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
     await bob.sendText(alice.username, 'and back')
     await until(
       'the messages at bob',
-      async () => (await bob.history.count(directConversationId(alice.username))) >= 4,
+      async () => (await internals(bob).history.count(directConversationId(alice.username))) >= 4,
       40_000,
     )
     await until(
       'the reply at alice',
-      async () => (await alice.history.count(directConversationId(bob.username))) >= 4,
+      async () => (await internals(alice).history.count(directConversationId(bob.username))) >= 4,
       20_000,
     )
     const atBob = (await bob.loadMessages(directConversationId(alice.username), undefined, 10))

@@ -10,6 +10,7 @@ import { befriend, registerClient } from '../../helpers/clients.ts'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts'
 import { startServerProcess, type ServerProcess } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
+import { internals } from '../../helpers/internals.ts'
 
 const redisUrl = 'redis://127.0.0.1:6379'
 
@@ -113,7 +114,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
     // Alice starts on node 1, Bob on node 2.
     alice = await registerClient(new Balancer(origins, 0).env(base), 'alice')
     bob = await registerClient(new Balancer(origins, 1).env(base), 'bob')
-    bob.signaling.on('presence', (f) => {
+    internals(bob).signaling.on('presence', (f) => {
       if (f.username === alice.username) bobSawAlice.push(f.online)
     })
   })
@@ -131,7 +132,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
     const [n1, n2] = nodes as [ServerProcess, ServerProcess]
     await until(
       'alice and bob connected',
-      () => alice.signaling.state === 'online' && bob.signaling.state === 'online',
+      () => alice.connectionState === 'online' && bob.connectionState === 'online',
     )
     expect((await health(n1)).connections).toBe(1)
     expect((await health(n2)).connections).toBe(1)
@@ -160,8 +161,8 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
       20_000,
     )
     expect(bobSawAlice.indexOf(false)).toBeLessThan(bobSawAlice.lastIndexOf(true))
-    expect(bob.signaling.online.has(alice.username)).toBe(true)
-    await until('alice back online', () => alice.signaling.state === 'online')
+    expect(bob.isOnline(alice.username)).toBe(true)
+    await until('alice back online', () => alice.connectionState === 'online')
     expect((await health(n2)).connections).toBe(2)
     await until(
       'no presence left on the dead node',
@@ -171,7 +172,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
 
     // A fresh peer connection has to be negotiated now, and only node 2 can carry it.
     const relayedBefore = await relayed(n2)
-    bob.peers.disconnect(alice.username)
+    internals(bob).peers.disconnect(alice.username)
     const after = ['after the crash 1', 'after the crash 2', 'after the crash 3']
     for (const text of after) await bob.sendText(alice.username, text)
     await until(
@@ -203,7 +204,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
         pool = [n3]
         stopped = n2.stop('SIGTERM')
         // And the peer connection drops at the same moment, so reconnecting needs signaling.
-        alice.peers.disconnect(bob.username)
+        internals(alice).peers.disconnect(bob.username)
       }
       const text = `during the restart #${i}`
       sent.push(text)
@@ -221,15 +222,15 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
     expect(got.slice(before)).toEqual(sent)
 
     await until('both clients on node 3', async () => (await health(n3)).connections === 2)
-    expect(alice.signaling.online.has(bob.username)).toBe(true)
-    expect(bob.signaling.online.has(alice.username)).toBe(true)
+    expect(alice.isOnline(bob.username)).toBe(true)
+    expect(bob.isOnline(alice.username)).toBe(true)
     expect(await stalePresence(redis, prefix)).toEqual([])
   })
 
   it('leaves no stale presence: a user who closes is offline for friends on every node', async () => {
     const name = alice.username
     alice.close()
-    await until('bob to see alice offline', () => !bob.signaling.online.has(name))
+    await until('bob to see alice offline', () => !bob.isOnline(name))
     expect(await redis.exists(`${prefix}presence:${name}`)).toBe(0)
   })
 })

@@ -13,6 +13,7 @@ import { dbName, openHistoryDb, type TincanDb } from '../../../client/core/store
 import { directConversationId, History, type Message } from '../../../client/core/store/history.ts'
 import { generateVaultKey, initCrypto, utf8Encode } from '../../../crypto/index.ts'
 import type { PeerMessage } from '../../../shared/index.ts'
+import { PeerRouter, type PeerRouterParts } from '../../../client/core/peer-router.ts'
 
 beforeAll(async () => {
   await initCrypto()
@@ -24,6 +25,14 @@ const offline: PeerTransport = {
   send: () => Promise.resolve(false),
   connect: () => undefined,
 }
+
+/** This device has no file transfers and no groups here: what the router would hand them is dropped. */
+const noFiles: PeerRouterParts['files'] = {
+  offer: () => Promise.resolve(undefined),
+  offerStored: () => Promise.resolve(),
+  control: () => Promise.resolve(),
+}
+const noGroups: PeerRouterParts['groups'] = { receive: () => Promise.resolve(), isGroupOnly: () => false }
 
 /** 1 March 2025, 09:00 UTC: "now" on alice's device. */
 const start = Date.UTC(2025, 2, 1, 9, 0)
@@ -56,10 +65,11 @@ async function aliceDevice() {
     vaultKey,
     canSend: () => Promise.resolve(true),
     now: () => clock.now,
-    actions,
   })
+  // Frames reach the parts as in the client: through the peer router, over an authenticated connection.
+  const router = new PeerRouter({ messenger, actions, files: noFiles, groups: noGroups })
   const from = (peer: string, frame: PeerMessage) =>
-    messenger.receive(peer, utf8Encode(JSON.stringify(frame)))
+    router.receive(peer, utf8Encode(JSON.stringify(frame)), new Uint8Array(32))
   return { clock, history, messenger, actions, from }
 }
 

@@ -1,11 +1,10 @@
 import 'fake-indexeddb/auto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { Messenger, type PeerTransport } from '../../../client/core/messenger.ts'
+import { Messenger, type ChatFrame, type PeerTransport } from '../../../client/core/messenger.ts'
 import { Outbox } from '../../../client/core/outbox.ts'
 import { openHistoryDb } from '../../../client/core/store/db.ts'
 import { directConversationId, History } from '../../../client/core/store/history.ts'
-import { generateVaultKey, initCrypto, utf8Encode } from '../../../crypto/index.ts'
-import type { PeerMessage } from '../../../shared/index.ts'
+import { generateVaultKey, initCrypto } from '../../../crypto/index.ts'
 
 beforeAll(async () => {
   await initCrypto()
@@ -35,7 +34,7 @@ async function messengerAt(clock: { now: number }): Promise<{ messenger: Messeng
   return { messenger, history }
 }
 
-const receive = (m: Messenger, frame: PeerMessage) => m.receive('bob', utf8Encode(JSON.stringify(frame)))
+const receive = (m: Messenger, frame: ChatFrame) => m.receive('bob', frame)
 
 describe('disappearing messages as they arrive', () => {
   it('counts from when they were sent, but never from later than their arrival', async () => {

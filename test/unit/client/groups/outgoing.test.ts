@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { utf8Decode } from '../../../../crypto/index.ts'
 import { GroupOutgoing } from '../../../../client/core/groups/outgoing.ts'
-import { isGroupFrame } from '../../../../client/core/groups/groups.ts'
+import { decodePeerFrame } from '../../../../client/core/peer-router.ts'
 import { decodeGroupFrame, type GroupFrame } from '../../../../shared/index.ts'
 
 function sink(maxMessageBytes = 16 * 1024) {
@@ -45,7 +45,7 @@ describe('outgoing group frames', () => {
       'group-msgs',
     ])
     expect(s.sent[2]).toMatchObject({ m: ['bWVzc2FnZTE', 'bWVzc2FnZTI'] })
-    expect(s.raw.every((r) => isGroupFrame(r))).toBe(true)
+    expect(s.raw.every((r) => decodePeerFrame(r)?.channel === 'group')).toBe(true)
   })
 
   it('split messages across frames that fit the connection', () => {
@@ -109,10 +109,19 @@ describe('group frame decoding', () => {
     expect(decodeGroupFrame({ type: 'group-sync', g, v: -1, h: '', s: [] }).ok).toBe(true)
   })
 
-  it('routes only frames that start with a group type', () => {
+  it('tells group frames from one-to-one frames by their tag, wherever it is, and drops the rest', () => {
     const enc = new TextEncoder()
-    expect(isGroupFrame(enc.encode('{"type":"group-ack","g":"x"}'))).toBe(true)
-    expect(isGroupFrame(enc.encode('{"type":"text","id":"x"}'))).toBe(false)
-    expect(isGroupFrame(enc.encode('{"g":"x","type":"group-ack"}'))).toBe(false)
+    const ack = { type: 'group-ack', g, a: [{ s: 'ann', e: 1, r: [[0, 1]] }] }
+    expect(decodePeerFrame(enc.encode(JSON.stringify(ack)))).toEqual({ channel: 'group', frame: ack })
+    // Field order does not matter: it is the decoded tag that routes, not a text prefix.
+    const reordered = '{"g":"' + g + '","a":[{"s":"ann","e":1,"r":[[0,1]]}],"type":"group-ack"}'
+    expect(decodePeerFrame(enc.encode(reordered))?.channel).toBe('group')
+    const text = { type: 'text', id: 'abcdefghij', ts: 1, text: 'hi' }
+    expect(decodePeerFrame(enc.encode(JSON.stringify(text)))).toEqual({ channel: 'direct', frame: text })
+    // A group type with a bad body, an unknown type, bad JSON and bad UTF-8 are all dropped.
+    expect(decodePeerFrame(enc.encode('{"type":"group-ack","g":"x"}'))).toBeUndefined()
+    expect(decodePeerFrame(enc.encode('{"type":"group-nope","g":"x"}'))).toBeUndefined()
+    expect(decodePeerFrame(enc.encode('{"type":'))).toBeUndefined()
+    expect(decodePeerFrame(Uint8Array.of(0xff, 0xfe))).toBeUndefined()
   })
 })

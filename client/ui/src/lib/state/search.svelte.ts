@@ -79,7 +79,7 @@ class SearchState {
     if (client === undefined) return
     const run = ++this.runs
     try {
-      const hits = await client.history.search(query, { limit: maxHits })
+      const hits = await client.search(query, { limit: maxHits })
       if (run !== this.runs) return
       this.groups = group(hits)
       this.answered = query

@@ -108,7 +108,7 @@ class Session {
   private start(client: TincanClient): void {
     this.client = client
     this.username = client.username
-    this.connection = client.signaling.state
+    this.connection = client.connectionState
     client.setReadReceipts(settings.readReceipts)
     client.setTypingIndicators(settings.typingIndicators)
     client.setAutoAcceptImagesUnderBytes(settings.autoAcceptImagesBytes)
