@@ -14,30 +14,32 @@ import {
   SessionList,
   UserSearchResponse,
   type ChangePasswordRequest,
+  ErrorBody,
+  errorCodes,
   type CreateGroupRequest,
-  type ErrorCode,
   type RegisterRequest,
   type UpdateMembersRequest,
 } from '../../shared/index.ts'
+import { TincanError } from './errors.ts'
+
+/** What a request can fail with: the server's codes, and two of the client's own. */
+export const apiErrorCodes = [...errorCodes, 'network', 'bad-response'] as const
+export type ApiErrorCode = (typeof apiErrorCodes)[number]
 
 /**
  * A request the server refused (`code` from shared/errors.ts), that never reached it (`network`),
  * or whose answer does not match the shared schema (`bad-response`: the server is not trusted to
  * send what it should).
  */
-export class ApiError extends Error {
+export class ApiError extends TincanError<ApiErrorCode> {
   override readonly name = 'ApiError'
   constructor(
-    readonly code: ErrorCode | 'network' | 'bad-response',
+    code: ApiErrorCode,
     message: string,
     readonly status: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: ApiError['code']): e is ApiError {
-    return e instanceof ApiError && (code === undefined || e.code === code)
+    super(code, message, options)
   }
 }
 
@@ -107,10 +109,13 @@ export class Api {
       )
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-      const code = typeof err?.code === 'string' ? (err.code as ErrorCode) : 'internal'
-      const message = typeof err?.message === 'string' ? err.message.slice(0, 500) : `HTTP ${res.status}`
-      throw new ApiError(code, message, res.status)
+      // A refusal is read through its schema too: a code outside the list is no code at all.
+      if (Value.Check(ErrorBody, json)) throw new ApiError(json.error.code, json.error.message, res.status)
+      throw new ApiError(
+        res.status >= 500 ? 'internal' : 'bad-response',
+        `unexpected answer (${res.status})`,
+        res.status,
+      )
     }
     return json
   }

@@ -40,6 +40,7 @@ import { MessageActions } from './message-actions.ts'
 import { Messenger, type SendTextOptions } from './messenger.ts'
 import { Outbox } from './outbox.ts'
 import { PeerManager, type PeerManagerEnv, type PeerState } from './peer/peer-manager.ts'
+import type { PeerErrorEvent } from './peer-error.ts'
 import { SignalingConnection, type ConnectionState, type SocketLike } from './signaling.ts'
 import {
   directConversationId,
@@ -63,6 +64,7 @@ import type { GroupTypingEvent } from './groups/signals.ts'
 
 export { GroupError, groupConversationId, type GroupErrorEvent, type GroupTypingEvent, type GroupView }
 export type { GroupMemberView } from './groups/groups.ts'
+export type { PeerErrorEvent } from './peer-error.ts'
 
 export interface ClientEnv {
   /** http(s) origin of the server, e.g. "http://localhost:8080" (the page's origin in the browser). */
@@ -124,7 +126,7 @@ export interface ClientEvents extends Record<string, unknown> {
    * friend tried to edit or delete a message that is not theirs (`not-author`,
    * `wrong-conversation`, `not-editable`; not applied).
    */
-  'peer-error': { peer: string; code: string; message: string }
+  'peer-error': PeerErrorEvent
   'session-ended': undefined
   /** A file transfer appeared or changed state. */
   file: FileTransferView
@@ -590,11 +592,12 @@ export class TincanClient extends Emitter<ClientEvents> {
    * Sends a text message; it is stored as queued and goes out when the friend is reachable.
    * `options.replyTo` (a message id of this conversation) makes it a reply quoting that message.
    * With the conversation's disappearing timer on, it carries the timer.
-   * @throws MessageActionError 'not-found' / 'deleted' for a `replyTo` that cannot be quoted.
+   * @throws MessageActionError 'forbidden' (the friend's key is not accepted), 'not-found' /
+   * 'deleted' for a `replyTo` that cannot be quoted.
    */
   async sendText(peer: string, text: string, options?: SendTextOptions): Promise<Message> {
     if (!(await this.trust.canSend(peer)))
-      throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
+      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
     return this.messenger.sendText(peer, text, options)
   }
 
@@ -725,7 +728,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   /**
    * Shares a file (or image) in a group: prepared once here, described to every member in a signed
    * group message, and fetched by each member from whichever member has it (this device first).
-   * @throws FileTransferError 'forbidden' when this user is not in the group now.
+   * @throws FileTransferError 'not-member' when this user is not in the group now.
    */
   async sendGroupFile(
     groupId: string,

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value'
 import { fromBase64Url, releaseBundleHash, sha256Hex, verifyRelease } from '../../../../../crypto/index.ts'
 import { parseJson } from '../../../../../shared/decode.ts'
+import { TincanError } from '../../../../core/errors.ts'
 import {
   ReleaseManifest,
   releaseLimits,
@@ -46,16 +47,20 @@ export interface ServedReleaseDeps {
   readonly publicKey: Uint8Array
 }
 
-class Unreachable extends Error {
+/** Stops the check; never leaves this module (it becomes a ServedCheck). */
+class Unreachable extends TincanError<'unreachable'> {
   override readonly name = 'Unreachable'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('unreachable', message, options)
+  }
 }
-class Incoherent extends Error {
+class Incoherent extends TincanError<IncoherentReason> {
   override readonly name = 'Incoherent'
   constructor(
     readonly reason: IncoherentReason,
     readonly path?: string,
   ) {
-    super(reason)
+    super(reason, reason)
   }
 }
 

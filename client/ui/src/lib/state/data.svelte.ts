@@ -1,9 +1,8 @@
 import type { TincanClient } from '../../../../core/client.ts'
 import type { RestoreSummary } from '../../../../core/export/backup-restore.ts'
-import { DataError } from '../../../../core/export/errors.ts'
 import { peerOfConversation } from '../../../../core/store/history.ts'
 import { downloadBlob } from '../download.ts'
-import { dataErrorText, errorText } from '../errors.ts'
+import { errorText } from '../errors.ts'
 import { i18n } from '../i18n/i18n.svelte.ts'
 import { chatState } from './chat.svelte.ts'
 import { groupChatState } from './group-chat.svelte.ts'
@@ -121,7 +120,7 @@ class DataState {
       await Promise.all([chatState.list.reload(), groupChatState.list.reload()])
       return true
     } catch (e: unknown) {
-      this.restoreError = e instanceof DataError ? dataErrorText(e) : errorText(e)
+      this.restoreError = errorText(e)
       return false
     } finally {
       this.busy = undefined
