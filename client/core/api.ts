@@ -45,6 +45,9 @@ export class ApiError extends TincanError<ApiErrorCode> {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
+/** An answer that says nothing readable: server trouble on a 5xx (a proxy's page), else not what a server sends. */
+const troubleCode = (status: number): ApiErrorCode => (status >= 500 ? 'internal' : 'bad-response')
+
 /** Pages of `GET /api/groups` read at most: 1,000 groups at 20 a page. */
 const maxGroupPages = 50
 
@@ -102,20 +105,12 @@ export class Api {
     try {
       json = text === '' ? undefined : JSON.parse(text)
     } catch {
-      throw new ApiError(
-        res.ok ? 'bad-response' : 'internal',
-        `unexpected answer (${res.status})`,
-        res.status,
-      )
+      throw new ApiError(troubleCode(res.status), `unexpected answer (${res.status})`, res.status)
     }
     if (!res.ok) {
       // A refusal is read through its schema too: a code outside the list is no code at all.
       if (Value.Check(ErrorBody, json)) throw new ApiError(json.error.code, json.error.message, res.status)
-      throw new ApiError(
-        res.status >= 500 ? 'internal' : 'bad-response',
-        `unexpected answer (${res.status})`,
-        res.status,
-      )
+      throw new ApiError(troubleCode(res.status), `unexpected answer (${res.status})`, res.status)
     }
     return json
   }

@@ -78,4 +78,22 @@ describe('answers from the server', () => {
       status: 500,
     })
   })
+
+  it('takes no code from a refusal that does not fit the shared error schema (issue 16)', async () => {
+    // A code outside the list would reach the error table as a code nobody wrote a sentence for.
+    for (const body of [
+      '{"error":{"code":"you-have-been-hacked","message":"call +1 555"}}',
+      '{"error":{"code":"forbidden"}}',
+      '{"error":"forbidden"}',
+      '<html>Bad Gateway</html>',
+    ])
+      await expect(answering(403, body).api.friends(), body).rejects.toMatchObject({
+        code: 'bad-response',
+        status: 403,
+      })
+    await expect(answering(502, '<html>Bad Gateway</html>').api.friends()).rejects.toMatchObject({
+      code: 'internal',
+      status: 502,
+    })
+  })
 })
