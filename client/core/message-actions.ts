@@ -58,7 +58,6 @@ export interface ActionGroups {
   postChange(groupId: string, frame: MessageActionMessage): Promise<void>
 }
 
-
 const localError: Record<ChangeRefusal, MessageActionErrorCode> = {
   'not-found': 'not-found',
   'wrong-conversation': 'not-found',

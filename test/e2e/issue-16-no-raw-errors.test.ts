@@ -149,7 +149,9 @@ describe.skipIf(chromiumPath === undefined)('no exception text reaches a person 
     await alice.register('a long and careful passphrase')
     await mallory.sendFriendRequest(alice.name)
     await alice.byTestId('nav-friends').click()
-    const request = alice.page.locator(`[data-testid="incoming-request"][data-username="${mallory.username}"]`)
+    const request = alice.page.locator(
+      `[data-testid="incoming-request"][data-username="${mallory.username}"]`,
+    )
     await expect.poll(() => request.count(), { timeout: 15_000 }).toBe(1)
     await request.getByTestId('request-accept').click()
     await alice.expectOnline(mallory.username, true)

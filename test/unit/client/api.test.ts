@@ -5,7 +5,7 @@ import { Api, ApiError } from '../../../client/core/api.ts'
 function answering(status: number, body: string): { api: Api; paths: string[] } {
   const paths: string[] = []
   const fetchFn: typeof fetch = (input) => {
-    paths.push(String(input))
+    paths.push(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)
     return Promise.resolve(
       new Response(body === '' ? null : body, { status, headers: { 'content-type': 'application/json' } }),
     )

@@ -50,7 +50,11 @@ const makers: Record<string, (code: string) => unknown> = {
 }
 
 /** Renders `sentence` in every language and checks each is a finished sentence of that language. */
-function expectSaidEverywhere(sentence: Sentence | undefined, code: string, names: readonly string[] = []): void {
+function expectSaidEverywhere(
+  sentence: Sentence | undefined,
+  code: string,
+  names: readonly string[] = [],
+): void {
   expect(sentence, code).toBeDefined()
   if (sentence === undefined) return
   const texts = locales.map((locale) => [locale, translate(locale, sentence.key, sentence.params)] as const)
@@ -138,7 +142,12 @@ describe('the error vocabulary (issue 16)', () => {
   })
 
   it('has no sentence for an exception that is not the client’s: the plain one is shown instead, in both languages', () => {
-    for (const e of [new TypeError(rawDetail), new Error('cannot send after peer is destroyed'), 'text', null])
+    for (const e of [
+      new TypeError(rawDetail),
+      new Error('cannot send after peer is destroyed'),
+      'text',
+      null,
+    ])
       expect(errorSentence(e)).toBeUndefined()
     expectSaidEverywhere(unexpectedSentence, 'unexpected')
   })
@@ -158,7 +167,12 @@ describe('the error vocabulary (issue 16)', () => {
         if (isExported !== undefined && name !== undefined) exported.push(name)
       }
     }
-    expect(exported.sort()).toEqual(errorRows.map((r) => r.name).filter((n) => n !== 'CryptoError').sort())
+    expect(exported.sort()).toEqual(
+      errorRows
+        .map((r) => r.name)
+        .filter((n) => n !== 'CryptoError')
+        .sort(),
+    )
   })
 
   it('tells a class’s errors apart from others by `is`, with or without a code', () => {

@@ -1,10 +1,6 @@
 import { cryptoErrorCodes, CryptoError, type CryptoErrorCode } from '../../../../crypto/index.ts'
 import { limits } from '../../../../shared/index.ts'
-import {
-  AccountError,
-  accountErrorCodes,
-  type AccountErrorCode,
-} from '../../../core/account.ts'
+import { AccountError, accountErrorCodes, type AccountErrorCode } from '../../../core/account.ts'
 import {
   MessageActionError,
   messageActionErrorCodes,
@@ -13,7 +9,11 @@ import {
 import { ApiError, apiErrorCodes, type ApiErrorCode } from '../../../core/api.ts'
 import { DataError, dataErrorCodes, type DataErrorCode } from '../../../core/export/errors.ts'
 import { UnsupportedValueError, unsupportedValueErrorCodes } from '../../../core/export/tagged-json.ts'
-import { FileStoreError, fileStoreErrorCodes, type FileStoreErrorCode } from '../../../core/files/file-store.ts'
+import {
+  FileStoreError,
+  fileStoreErrorCodes,
+  type FileStoreErrorCode,
+} from '../../../core/files/file-store.ts'
 import { PrepareError, prepareErrorCodes, type PrepareErrorCode } from '../../../core/files/outgoing.ts'
 import {
   fileErrorCodes,
@@ -181,7 +181,9 @@ export const errorRows: readonly ErrorRow[] = [
   row(FileTransferError, fileTransferErrorCodes, fileTransferKeys),
   row(FileStoreError, fileStoreErrorCodes, fileStoreKeys),
   row(PrepareError, prepareErrorCodes, prepareKeys),
-  row(UnsupportedValueError, unsupportedValueErrorCodes, { 'unsupported-value': 'err.data.unsupportedValue' }),
+  row(UnsupportedValueError, unsupportedValueErrorCodes, {
+    'unsupported-value': 'err.data.unsupportedValue',
+  }),
   row(KdfError, kdfErrorCodes, { 'kdf-failed': 'err.kdf' }),
   row(CryptoError, cryptoErrorCodes, cryptoKeys),
 ]

@@ -6,7 +6,8 @@ export const zhCNErrors: Record<ErrorMessageKey, string> = {
   'err.usernameTaken': '该用户名已被占用，请换一个。',
   'err.rateLimited': '尝试次数过多，请稍等一分钟再试。',
   'err.network': '无法连接服务器，请检查网络后重试。',
-  'err.badResponse': '服务器发来的回复无法被 Tincan 接受，因此未被使用。请稍后再试；如果一直如此，请告知服务器的管理员。',
+  'err.badResponse':
+    '服务器发来的回复无法被 Tincan 接受，因此未被使用。请稍后再试；如果一直如此，请告知服务器的管理员。',
   'err.sessionEnded': '你已退出登录，请重新登录。',
   'err.notFound': '未找到。',
   'err.blocked': '无法联系该用户。',
@@ -52,7 +53,8 @@ export const zhCNErrors: Record<ErrorMessageKey, string> = {
   'err.crypto.untrusted': '它不是由你信任的密钥签名的，因此已被拒绝。',
   'err.crypto.outdated': '它已过期或曾被使用过，因此已被拒绝。',
   'err.crypto.noKey': '用于读取它的密钥尚未收到。',
-  'err.peer.untrustedKey': '来自 {name} 的连接已被拒绝：对方未能证明持有你为其接受的密钥。如果一直如此，请核对安全码。',
+  'err.peer.untrustedKey':
+    '来自 {name} 的连接已被拒绝：对方未能证明持有你为其接受的密钥。如果一直如此，请核对安全码。',
   'err.peer.forgedSignal': '一个来自 {name} 的连接请求已被拒绝：它不是由对方签名的，或在途中被篡改或重放。',
   'err.peer.swappedKeys': '与 {name} 的连接已被拒绝：其加密密钥在途中被替换，就像中间人窃听时那样。',
   'err.peer.clock': '无法连接 {name}：对方的连接请求已过期。请检查此设备的时钟是否正确。',

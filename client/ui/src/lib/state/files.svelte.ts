@@ -199,9 +199,7 @@ class FilesState {
         this.sentHere.set(view.fileId, Date.now())
         if (!this.views.has(view.fileId)) this.views.set(view.fileId, view)
       } catch (e: unknown) {
-        toasts.error(
-          t('file.sendFailed', { name: file.name, reason: errorText(e) }),
-        )
+        toasts.error(t('file.sendFailed', { name: file.name, reason: errorText(e) }))
       }
     }
   }

@@ -63,11 +63,8 @@ class FriendsState {
   /** A refused connection or change: told once a while when it matters, else only logged. */
   private peerRefused(e: PeerErrorEvent): void {
     const sentence = peerErrorSentence(e)
-    if (sentence === undefined) {
-      console.info(`connection to ${e.peer}: ${e.code}: ${e.message}`)
-      return
-    }
-    console.warn(`connection to ${e.peer} refused: ${e.code}: ${e.message}`)
+    console.warn(`connection to ${e.peer} refused (${e.code}): ${e.message}`)
+    if (sentence === undefined) return
     if (this.peerWarnings.due(`${e.peer}\n${sentence.key}`)) toasts.error(say(sentence))
   }
 
