@@ -2,48 +2,50 @@
  * Every failure the crypto module reports. Callers switch on `code`, never on `message`:
  * messages are for logs and may change.
  */
-export type CryptoErrorCode =
+export const cryptoErrorCodes = [
   /** `initCrypto()` has not resolved yet. */
-  | 'not-ready'
+  'not-ready',
   /** AEAD authentication failed: wrong key, tampered ciphertext, header or associated data. */
-  | 'decrypt-failed'
+  'decrypt-failed',
   /** An Ed25519 signature did not verify. */
-  | 'bad-signature'
+  'bad-signature',
   /** A key is not the one pinned for that peer, or a key bundle does not match its owner. */
-  | 'untrusted-key'
+  'untrusted-key',
   /** A message, envelope or sequence number was already seen. */
-  | 'replay'
+  'replay',
   /**
    * The very same signaling envelope was already accepted (a relay re-sent it). Nothing to do
    * and nothing to warn about; a different envelope reusing its sequence is a 'replay'.
    */
-  | 'duplicate'
+  'duplicate',
   /** A message claims a counter beyond the skipped-key bound; refused before any derivation. */
-  | 'too-far-ahead'
+  'too-far-ahead',
   /** A signed timestamp is outside the accepted window, or a stored key has expired. */
-  | 'stale'
+  'stale',
   /** A signed envelope is addressed to somebody else. */
-  | 'wrong-recipient'
+  'wrong-recipient',
   /** An SDP carries a DTLS fingerprint that the sender did not sign. */
-  | 'fingerprint-mismatch'
+  'fingerprint-mismatch',
   /** Input does not parse: wrong length, magic, version, encoding or field type. */
-  | 'bad-format'
+  'bad-format',
   /** A stream ended before its final tag. */
-  | 'truncated'
+  'truncated',
   /** Password-hashing parameters below the enforced minimums. */
-  | 'weak-kdf-params'
+  'weak-kdf-params',
   /** A Diffie-Hellman public key of small order (the shared secret would be all zero). */
-  | 'low-order-key'
+  'low-order-key',
   /** A group member list was signed by somebody who is not an admin of the previous version. */
-  | 'not-admin'
+  'not-admin',
   /** A group member list does not extend the previous version (hash, version or group id). */
-  | 'bad-chain'
+  'bad-chain',
   /** No sender key is known for this group member and epoch. */
-  | 'no-sender-key'
+  'no-sender-key',
   /** A state machine was driven out of order (for example a handshake message out of turn). */
-  | 'bad-state'
+  'bad-state',
   /** A decrypted file does not hash to the value announced for it. */
-  | 'hash-mismatch'
+  'hash-mismatch',
+] as const
+export type CryptoErrorCode = (typeof cryptoErrorCodes)[number]
 
 export class CryptoError extends Error {
   override readonly name = 'CryptoError'

@@ -1,4 +1,4 @@
-export { CryptoError, type CryptoErrorCode } from './errors.ts'
+export { CryptoError, cryptoErrorCodes, type CryptoErrorCode } from './errors.ts'
 export { initCrypto } from './sodium.ts'
 export {
   concatBytes,

@@ -22,6 +22,7 @@ import {
 } from '../../crypto/index.ts'
 import type { Kdf, SessionGrant } from '../../shared/index.ts'
 import type { Api } from './api.ts'
+import { TincanError } from './errors.ts'
 import { openHistoryDb, type Db } from './store/db.ts'
 
 /** Runs Argon2id: in a Worker in the browser (so the page stays live), directly in Node. */
@@ -39,17 +40,11 @@ export interface AccountSession {
   readonly historyReset: boolean
 }
 
-export type AccountErrorCode = 'weak-kdf-params' | 'wrong-password' | 'identity-mismatch'
+export const accountErrorCodes = ['weak-kdf-params', 'wrong-password', 'identity-mismatch'] as const
+export type AccountErrorCode = (typeof accountErrorCodes)[number]
 
-export class AccountError extends Error {
+export class AccountError extends TincanError<AccountErrorCode> {
   override readonly name = 'AccountError'
-  constructor(
-    readonly code: AccountErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 const toWire = (p: KdfParams): Kdf => ({

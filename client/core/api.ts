@@ -14,34 +14,39 @@ import {
   SessionList,
   UserSearchResponse,
   type ChangePasswordRequest,
+  ErrorBody,
+  errorCodes,
   type CreateGroupRequest,
-  type ErrorCode,
   type RegisterRequest,
   type UpdateMembersRequest,
 } from '../../shared/index.ts'
+import { TincanError } from './errors.ts'
+
+/** What a request can fail with: the server's codes, and two of the client's own. */
+export const apiErrorCodes = [...errorCodes, 'network', 'bad-response'] as const
+export type ApiErrorCode = (typeof apiErrorCodes)[number]
 
 /**
  * A request the server refused (`code` from shared/errors.ts), that never reached it (`network`),
  * or whose answer does not match the shared schema (`bad-response`: the server is not trusted to
  * send what it should).
  */
-export class ApiError extends Error {
+export class ApiError extends TincanError<ApiErrorCode> {
   override readonly name = 'ApiError'
   constructor(
-    readonly code: ErrorCode | 'network' | 'bad-response',
+    code: ApiErrorCode,
     message: string,
     readonly status: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: ApiError['code']): e is ApiError {
-    return e instanceof ApiError && (code === undefined || e.code === code)
+    super(code, message, options)
   }
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** An answer that says nothing readable: server trouble on a 5xx (a proxy's page), else not what a server sends. */
+const troubleCode = (status: number): ApiErrorCode => (status >= 500 ? 'internal' : 'bad-response')
 
 /** Pages of `GET /api/groups` read at most: 1,000 groups at 20 a page. */
 const maxGroupPages = 50
@@ -100,17 +105,12 @@ export class Api {
     try {
       json = text === '' ? undefined : JSON.parse(text)
     } catch {
-      throw new ApiError(
-        res.ok ? 'bad-response' : 'internal',
-        `unexpected answer (${res.status})`,
-        res.status,
-      )
+      throw new ApiError(troubleCode(res.status), `unexpected answer (${res.status})`, res.status)
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-      const code = typeof err?.code === 'string' ? (err.code as ErrorCode) : 'internal'
-      const message = typeof err?.message === 'string' ? err.message.slice(0, 500) : `HTTP ${res.status}`
-      throw new ApiError(code, message, res.status)
+      // A refusal is read through its schema too: a code outside the list is no code at all.
+      if (Value.Check(ErrorBody, json)) throw new ApiError(json.error.code, json.error.message, res.status)
+      throw new ApiError(troubleCode(res.status), `unexpected answer (${res.status})`, res.status)
     }
     return json
   }

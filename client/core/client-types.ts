@@ -5,6 +5,7 @@ import type { FileErrorEvent, FileProgress, FileTransferView, FileTuning } from 
 import type { GroupErrorEvent, GroupView } from './groups/types.ts'
 import type { GroupTypingEvent } from './groups/signals.ts'
 import type { PeerManagerEnv } from './peer/peer-manager.ts'
+import type { PeerErrorEvent } from './peer-error.ts'
 import type { ConnectionState, SocketLike } from './signaling.ts'
 import type { Conversation, Message, RemovedMessage } from './store/history.ts'
 
@@ -51,7 +52,7 @@ export interface ClientEvents extends Record<string, unknown> {
    * friend tried to edit or delete a message that is not theirs (`not-author`,
    * `wrong-conversation`, `not-editable`; not applied).
    */
-  'peer-error': { peer: string; code: string; message: string }
+  'peer-error': PeerErrorEvent
   'session-ended': undefined
   /** A file transfer appeared or changed state. */
   file: FileTransferView

@@ -41,6 +41,7 @@ export { GroupError, groupConversationId, type GroupErrorEvent, type GroupTyping
 export type { GroupMemberView } from './groups/groups.ts'
 export type { ClientEnv, ClientEvents, SafetyNumberView } from './client-types.ts'
 export type { FriendView } from './friends.ts'
+export type { PeerErrorEvent } from './peer-error.ts'
 
 /** The parts of each client, for test helpers only (test/helpers/internals.ts); the UI never sees them. */
 const partsOf = new WeakMap<TincanClient, ClientParts>()
@@ -222,11 +223,12 @@ export class TincanClient extends Emitter<ClientEvents> {
    * Sends a text message; it is stored as queued and goes out when the friend is reachable.
    * `options.replyTo` (a message id of this conversation) makes it a reply quoting that message.
    * With the conversation's disappearing timer on, it carries the timer.
-   * @throws MessageActionError 'not-found' / 'deleted' for a `replyTo` that cannot be quoted.
+   * @throws MessageActionError 'forbidden' (the friend's key is not accepted), 'not-found' /
+   * 'deleted' for a `replyTo` that cannot be quoted.
    */
   async sendText(peer: string, text: string, options?: SendTextOptions): Promise<Message> {
     if (!(await this.p.trust.canSend(peer)))
-      throw new ApiError('forbidden', `${peer}'s key changed: review it before sending`, 0)
+      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
     return this.p.messenger.sendText(peer, text, options)
   }
 
@@ -361,7 +363,7 @@ export class TincanClient extends Emitter<ClientEvents> {
   /**
    * Shares a file (or image) in a group: prepared once here, described to every member in a signed
    * group message, and fetched by each member from whichever member has it (this device first).
-   * @throws FileTransferError 'forbidden' when this user is not in the group now.
+   * @throws FileTransferError 'not-member' when this user is not in the group now.
    */
   async sendGroupFile(
     groupId: string,

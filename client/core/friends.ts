@@ -3,6 +3,7 @@ import type { Api } from './api.ts'
 import { Emitter } from './emitter.ts'
 import type { Groups } from './groups/groups.ts'
 import type { PeerManager, PeerState } from './peer/peer-manager.ts'
+import type { PeerErrorEvent } from './peer-error.ts'
 import type { SignalingConnection } from './signaling.ts'
 import type { Trust, PinOutcome } from './trust.ts'
 
@@ -32,7 +33,7 @@ export interface FriendsEvents extends Record<string, unknown> {
   /** A friend's key changed: warn, and block sending until accepted (or the pinned key is kept). */
   'key-changed': { username: string }
   /** A connection was refused for a reason the user should hear (see `refused`). */
-  'peer-error': { peer: string; code: string; message: string }
+  'peer-error': PeerErrorEvent
 }
 
 export interface FriendsOptions {

@@ -20,7 +20,8 @@ export {
 } from './client.ts'
 export { groupOfConversation } from './groups/groups.ts'
 export type { ConnectionState, SocketLike } from './signaling.ts'
-export type { PeerState } from './peer/peer-manager.ts'
+export type { PeerManagerEnv, PeerState } from './peer/peer-manager.ts'
+export type { SimplePeerConstructor, SimplePeerOptions } from './peer/simple-peer-types.ts'
 
 // Accounts, and the browser's pieces of them.
 export { AccountError, type KdfRunner } from './account.ts'
@@ -82,3 +83,19 @@ export {
   type WarningCause,
 } from './release/release-watch.ts'
 export { checkServedRelease, servedReleaseChecker, type ServedCheck } from './release/served-release.ts'
+
+// Every error the client throws or reports, with its codes listed (the UI has a sentence for each).
+export { TincanError } from './errors.ts'
+export { CryptoError, cryptoErrorCodes, type CryptoErrorCode } from '../../crypto/index.ts'
+export { accountErrorCodes, type AccountErrorCode } from './account.ts'
+export { messageActionErrorCodes } from './action-error.ts'
+export { apiErrorCodes, type ApiErrorCode } from './api.ts'
+export { dataErrorCodes } from './export/errors.ts'
+export { UnsupportedValueError, unsupportedValueErrorCodes } from './export/tagged-json.ts'
+export { FileStoreError, fileStoreErrorCodes, type FileStoreErrorCode } from './files/file-store.ts'
+export { PrepareError, prepareErrorCodes, type PrepareErrorCode } from './files/outgoing.ts'
+export { fileErrorCodes, fileTransferErrorCodes } from './files/types.ts'
+export { groupErrorCodes, type GroupErrorCode } from './groups/errors.ts'
+export { groupErrorEventCodes, type GroupErrorEventCode } from './groups/types.ts'
+export { peerErrorCodes, type PeerErrorCode, type PeerErrorEvent } from './peer-error.ts'
+export { kdfErrorCodes } from './kdf/worker-kdf.ts'

@@ -1,5 +1,10 @@
 import { decodePeerMessage, type MessageActionMessage } from '../../shared/index.ts'
-import { MessageActionError, type MessageActionErrorCode } from './action-error.ts'
+import {
+  isFriendRefusal,
+  MessageActionError,
+  type FriendRefusal,
+  type MessageActionErrorCode,
+} from './action-error.ts'
 import { Emitter } from './emitter.ts'
 import { groupConversationId, groupOfConversation } from './groups/types.ts'
 import { newMessageId, type Messenger } from './messenger.ts'
@@ -25,7 +30,7 @@ export interface MessageActionEvents extends Record<string, unknown> {
   /** A message left this device: deleted for me, or its disappearing timer ran out. */
   'message-removed': RemovedMessage
   /** A friend's change that was not theirs to make (editing or deleting someone else's message). */
-  refused: { peer: string; code: ChangeRefusal; message: string }
+  refused: { peer: string; code: FriendRefusal; message: string }
 }
 
 /** What happens to a deleted or disappeared file message's transfer (see files/transfers.ts `forget`). */
@@ -52,13 +57,6 @@ export interface ActionGroups {
   /** Sends a change as a group message: encrypted once with our sender key, signed, kept for catch-up. */
   postChange(groupId: string, frame: MessageActionMessage): Promise<void>
 }
-
-/** Refusals that mean the friend's app tried something it may not: reported, not just ignored. */
-const refusedFromFriend: ReadonlySet<ChangeRefusal> = new Set([
-  'not-author',
-  'wrong-conversation',
-  'not-editable',
-])
 
 const localError: Record<ChangeRefusal, MessageActionErrorCode> = {
   'not-found': 'not-found',
@@ -182,7 +180,8 @@ export class MessageActions extends Emitter<MessageActionEvents> {
    * outbox, written in the same transaction as the change; in a group as a group message (kept
    * for members who catch up later, like any other), sent before it is applied here — with no
    * outbox behind it, a change shown here but never sent would be worse than one not shown.
-   * @throws MessageActionError 'not-found' (not a conversation this user can write to), 'forbidden'.
+   * @throws MessageActionError 'not-found' (not a conversation this user can write to), 'forbidden'
+   * (a friend whose key is not accepted), 'not-member' (a group the user is no longer in).
    */
   private async routeOf(
     target: Message,
@@ -196,7 +195,7 @@ export class MessageActions extends Emitter<MessageActionEvents> {
     if (groupId !== undefined) {
       const groups = this.o.groups
       if (groups?.canPost(groupId) !== true)
-        throw new MessageActionError('forbidden', 'you are no longer in this group')
+        throw new MessageActionError('not-member', 'you are no longer in this group')
       return async (frame, apply) => {
         // The rules every member applies (history.ts), checked before anything leaves.
         const refusal = groupRefusal(target, frame, this.o.me)
@@ -290,7 +289,7 @@ export class MessageActions extends Emitter<MessageActionEvents> {
       await this.applied(outcome)
       return undefined
     }
-    if (refusedFromFriend.has(outcome.reason))
+    if (isFriendRefusal(outcome.reason))
       this.emit('refused', {
         peer,
         code: outcome.reason,

@@ -1,3 +1,5 @@
+import { TincanError } from '../errors.ts'
+
 /**
  * Why an export, a backup or a restore failed. Callers switch on `code`; messages are for logs.
  *
@@ -12,28 +14,19 @@
  * - `storage-full` / `storage-failed`: this device could not store the restored data (anything
  *   written was taken back).
  */
-export type DataErrorCode =
-  | 'wrong-passphrase'
-  | 'damaged'
-  | 'not-a-backup'
-  | 'unsupported-version'
-  | 'wrong-account'
-  | 'weak-passphrase'
-  | 'not-found'
-  | 'storage-full'
-  | 'storage-failed'
+export const dataErrorCodes = [
+  'wrong-passphrase',
+  'damaged',
+  'not-a-backup',
+  'unsupported-version',
+  'wrong-account',
+  'weak-passphrase',
+  'not-found',
+  'storage-full',
+  'storage-failed',
+] as const
+export type DataErrorCode = (typeof dataErrorCodes)[number]
 
-export class DataError extends Error {
+export class DataError extends TincanError<DataErrorCode> {
   override readonly name = 'DataError'
-  constructor(
-    readonly code: DataErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: DataErrorCode): e is DataError {
-    return e instanceof DataError && (code === undefined || e.code === code)
-  }
 }

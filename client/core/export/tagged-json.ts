@@ -1,4 +1,5 @@
 import { fromBase64Url, toBase64Url } from '../../../crypto/index.ts'
+import { TincanError } from '../errors.ts'
 
 // JSON that also carries bytes: a Uint8Array becomes {"$bytes": "<base64url>"}. Records of any
 // store can then be copied into a backup as they are, including fields added later.
@@ -9,9 +10,14 @@ import { fromBase64Url, toBase64Url } from '../../../crypto/index.ts'
 
 const tag = '$bytes'
 
+export const unsupportedValueErrorCodes = ['unsupported-value'] as const
+
 /** Values that cannot go through JSON unchanged (a Date, a Map, a CryptoKey…). */
-export class UnsupportedValueError extends Error {
+export class UnsupportedValueError extends TincanError<(typeof unsupportedValueErrorCodes)[number]> {
   override readonly name = 'UnsupportedValueError'
+  constructor(message: string) {
+    super('unsupported-value', message)
+  }
 }
 
 /** Checks that `v` is plain data; true when it holds bytes (and so needs a tagged copy). */

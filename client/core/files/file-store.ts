@@ -1,4 +1,5 @@
 import { decryptRecord, encryptRecord, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
+import { TincanError } from '../errors.ts'
 import type { Db, FileRecord, FileState } from '../store/db.ts'
 
 /** The sealed part of a file record: what names or unlocks the file. */
@@ -19,22 +20,12 @@ export interface FileMeta {
 
 const metaSchema = 1
 
-export type FileStoreErrorCode = 'storage-full' | 'storage-failed'
+export const fileStoreErrorCodes = ['storage-full', 'storage-failed'] as const
+export type FileStoreErrorCode = (typeof fileStoreErrorCodes)[number]
 
 /** Storage refused a write: the quota is used up (`storage-full`), or something else went wrong. */
-export class FileStoreError extends Error {
+export class FileStoreError extends TincanError<FileStoreErrorCode> {
   override readonly name = 'FileStoreError'
-  constructor(
-    readonly code: FileStoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: FileStoreErrorCode): e is FileStoreError {
-    return e instanceof FileStoreError && (code === undefined || e.code === code)
-  }
 }
 
 /** IndexedDB reports a full disk or an exhausted origin quota as QuotaExceededError. */

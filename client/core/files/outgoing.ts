@@ -1,4 +1,5 @@
 import { FileEncryptor, FileHasher, type FileCryptoParams } from '../../../crypto/index.ts'
+import { TincanError } from '../errors.ts'
 import type { FileState } from '../store/db.ts'
 import type { FrameSource, SendScheduler } from '../peer/send-scheduler.ts'
 import { chunkFrames } from './chunk-frame.ts'
@@ -22,15 +23,12 @@ function yieldToEventLoop(): Promise<void> {
   })
 }
 
-export class PrepareError extends Error {
+export const prepareErrorCodes = ['read-failed', 'cancelled'] as const
+export type PrepareErrorCode = (typeof prepareErrorCodes)[number]
+
+/** Preparing a file to send stopped; never reaches the API (the transfer fails with `read-failed`, or ends). */
+export class PrepareError extends TincanError<PrepareErrorCode> {
   override readonly name = 'PrepareError'
-  constructor(
-    readonly code: 'read-failed' | 'cancelled',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 /**

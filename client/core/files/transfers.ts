@@ -212,7 +212,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileOf
    * member as a signed group message, and each member fetches the chunks from any member who holds
    * the whole file (this device first). Resolves once the transfer exists (state `preparing`); it
    * is `done` once posted.
-   * @throws FileTransferError 'forbidden' (not a member now), 'too-large', 'bad-thumbnail'.
+   * @throws FileTransferError 'not-member' (not in the group now), 'too-large', 'bad-thumbnail'.
    */
   async sendGroupFile(
     groupId: string,
@@ -221,7 +221,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileOf
   ): Promise<FileTransferView> {
     await this.started
     if (!this.routes().canPost(groupId))
-      throw new FileTransferError('forbidden', 'you are not a member of this group now')
+      throw new FileTransferError('not-member', 'you are not a member of this group now')
     // Chunks are cut into frames to fit each connection, so one size serves every member.
     return this.sending.begin(groupConversationId(groupId), chunkSizeFor(capMaxMessageBytes), file, options)
   }

@@ -1,3 +1,4 @@
+import { TincanError } from '../errors.ts'
 import type { FileControlMessage, FileOfferMessage } from '../../../shared/index.ts'
 import type { FileLink, PeerManagerEvents } from '../peer/peer-manager.ts'
 import type { FileDirection, FileState } from '../store/db.ts'
@@ -6,24 +7,26 @@ import type { Message, MessageContent } from '../store/history.ts'
 // The file API's public shapes: what the UI reads from events and passes to the client.
 
 /** Why a transfer failed, as the UI tells the user. */
-export type FileErrorCode =
+export const fileErrorCodes = [
   /** This device's storage is full (IndexedDB quota): free space, then send or accept again. */
-  | 'storage-full'
+  'storage-full',
   /** The friend's storage is full. */
-  | 'peer-storage-full'
+  'peer-storage-full',
   /** A chunk failed authentication: altered or not from this file. Nothing is kept. */
-  | 'bad-data'
+  'bad-data',
   /** Every chunk arrived but the whole file does not match the hash in the offer. */
-  | 'hash-mismatch'
+  'hash-mismatch',
   /** The sender no longer has the file (deleted, or its storage was cleared). */
-  | 'unavailable'
+  'unavailable',
   /** The file could not be read from disk while preparing it (changed or removed). */
-  | 'read-failed'
+  'read-failed',
   /** The friend's side reported a failure (one of the above, on their device). */
-  | 'peer-failed'
-  | 'storage-failed'
+  'peer-failed',
+  'storage-failed',
   /** A file could not be shared in a group this user is no longer in. */
-  | 'not-member'
+  'not-member',
+] as const
+export type FileErrorCode = (typeof fileErrorCodes)[number]
 
 /** Where a transfer stands, for the UI. `waiting`: accepted and unfinished, but not moving now (no connection). */
 export type TransferState = FileState | 'waiting'
@@ -121,22 +124,21 @@ export const defaultFileTuning: FileTuning = {
 
 export const defaultAutoAcceptImagesUnderBytes = 10 * 1024 * 1024
 
-export type FileTransferErrorCode = 'not-found' | 'forbidden' | 'bad-state' | 'too-large' | 'bad-thumbnail'
+export const fileTransferErrorCodes = [
+  'not-found',
+  /** The friend's key changed and has not been accepted. */
+  'forbidden',
+  /** A group file, and the user is no longer in the group. */
+  'not-member',
+  'bad-state',
+  'too-large',
+  'bad-thumbnail',
+] as const
+export type FileTransferErrorCode = (typeof fileTransferErrorCodes)[number]
 
 /** Misuse of the API (unknown file, wrong state, oversized thumbnail); transfer failures are events. */
-export class FileTransferError extends Error {
+export class FileTransferError extends TincanError<FileTransferErrorCode> {
   override readonly name = 'FileTransferError'
-  constructor(
-    readonly code: FileTransferErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-
-  static is(e: unknown, code?: FileTransferErrorCode): e is FileTransferError {
-    return e instanceof FileTransferError && (code === undefined || e.code === code)
-  }
 }
 
 /** What the transfers need from the messenger. */

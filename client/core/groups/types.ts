@@ -81,32 +81,35 @@ export function groupView(
   }
 }
 
-export type GroupErrorEventCode =
+export const groupErrorEventCodes = [
   /** The server lists members the signed member list does not have: they get nothing. */
-  | 'server-membership'
+  'server-membership',
   /** The server says this user is in a group whose signed member list does not name them. */
-  | 'not-in-member-list'
+  'not-in-member-list',
   /** A member list that does not verify (signature, chain, or a different version with the same number). */
-  | 'bad-member-list'
+  'bad-member-list',
   /** A group whose creator is not a friend with an accepted key: not joined. */
-  | 'untrusted-creator'
+  'untrusted-creator',
   /** Someone who is not in the signed member list sent group data: refused. */
-  | 'not-a-member'
+  'not-a-member',
   /** A group message whose signature or encryption does not verify (altered in transit, or forged): dropped. */
-  | 'forged-message'
+  'forged-message',
   /** A sender key whose signature does not verify: dropped. */
-  | 'forged-key'
+  'forged-key',
   /**
    * A member list gives a friend another identity key than the one pinned, or a member's connection
    * proved another key than the list's: that member is left out.
    */
-  | 'key-mismatch'
+  'key-mismatch',
   /** The server claimed another key for a member than the signed member list gives: ignored. */
-  | 'key-claim'
+  'key-claim',
+] as const
+export type GroupErrorEventCode = (typeof groupErrorEventCodes)[number]
 
 export interface GroupErrorEvent {
   readonly groupId: string
   readonly code: GroupErrorEventCode
+  /** For the console: people are told by `code`. */
   readonly message: string
   /** The member whose connection delivered the refused data. */
   readonly peer?: string

@@ -1,10 +1,16 @@
 import type { KdfParams, PasswordKeys } from '../../../crypto/index.ts'
 import type { KdfRunner } from '../account.ts'
+import { TincanError } from '../errors.ts'
 import type { KdfRequest, KdfResponse } from './kdf-worker.ts'
 
-export class KdfError extends Error {
+export const kdfErrorCodes = ['kdf-failed'] as const
+
+/** The password could not be hashed in this browser (the worker failed to start or to run). */
+export class KdfError extends TincanError<(typeof kdfErrorCodes)[number]> {
   override readonly name = 'KdfError'
-  readonly code = 'kdf-failed'
+  constructor(message: string) {
+    super('kdf-failed', message)
+  }
 }
 
 /**

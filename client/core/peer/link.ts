@@ -117,6 +117,8 @@ export class PeerLink {
   private async onConnect(): Promise<void> {
     try {
       const pinned = await this.pinnedKey()
+      // Closed meanwhile (the connection dropped, or was replaced): nothing is left to set up.
+      if (this.isClosed()) return
       if (pinned === null) throw new CryptoError('untrusted-key', `no accepted key for ${this.peer}`)
       this.expectedKey = pinned
       const local = sdpFingerprints(this.sp._pc.localDescription?.sdp ?? '')[0]
@@ -124,6 +126,7 @@ export class PeerLink {
       if (local === undefined || remote === undefined)
         throw new CryptoError('fingerprint-mismatch', 'the connection has no DTLS fingerprint')
       this.localResume = (await this.sessions.load(this.peer))?.id ?? null
+      if (this.isClosed()) return
       this.state = 'handshaking'
       this.handshake = new Handshake({
         role: this.role,
@@ -240,6 +243,8 @@ export class PeerLink {
         this.ratchetId = toBase64Url(sha256(t.hash)).slice(0, 22)
         await this.persist()
       }
+      // Closed while the ratchet was read or saved: a closed link never opens again.
+      if (this.isClosed()) return
       this.state = 'open'
       this.lastActivityMs = Date.now()
       this.maxMessageBytes = maxMessageBytesFromSdp(this.sp._pc.remoteDescription?.sdp ?? '')
@@ -338,12 +343,24 @@ export class PeerLink {
     this.sp.send(frame)
   }
 
+  /**
+   * A CryptoError is a refusal: the friend (or whoever is in the middle) is told nothing, the
+   * user's client reports it. Anything else is the connection breaking under a step (simple-peer
+   * destroyed, a channel closed): connection trouble, retried like a dropped connection, and only
+   * the console hears of it — its text is no reason to alarm anyone.
+   */
   private fail(e: unknown): void {
-    const error =
-      e instanceof CryptoError
-        ? e
-        : new CryptoError('bad-state', e instanceof Error ? e.message : String(e), { cause: e })
-    this.close(error.message, error)
+    if (e instanceof CryptoError) {
+      this.close(e.message, e)
+      return
+    }
+    if (this.state !== 'closed') console.warn(`the connection to ${this.peer} failed`, e)
+    this.close('connection failed')
+  }
+
+  /** A method, not a comparison: `state` changes while a step awaits, which narrowing does not see. */
+  private isClosed(): boolean {
+    return this.state === 'closed'
   }
 
   close(reason: string, error?: CryptoError): void {

@@ -5,6 +5,7 @@ import {
   signEnvelope,
   toBase64Url,
   verifyEnvelope,
+  type CryptoErrorCode,
   type EnvelopeType,
   type Identity,
 } from '../../../crypto/index.ts'
@@ -51,8 +52,8 @@ export interface PeerManagerEvents extends Record<string, unknown> {
   /** A file chunk frame from the friend (body after the type byte). */
   'file-data': { peer: string; data: Uint8Array }
   state: { peer: string; state: PeerState }
-  /** A connection was refused or failed verification; `code` is a CryptoError code. */
-  error: { peer: string; code: string; message: string }
+  /** A connection was refused or failed verification; `message` is for the console. */
+  error: { peer: string; code: CryptoErrorCode; message: string }
 }
 
 export interface PeerManagerOptions {

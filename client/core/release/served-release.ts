@@ -7,6 +7,7 @@ import {
   verifyRelease,
 } from '../../../crypto/index.ts'
 import { parseJson } from '../../../shared/decode.ts'
+import { TincanError } from '../errors.ts'
 import {
   ReleaseManifest,
   releaseLimits,
@@ -52,16 +53,20 @@ export interface ServedReleaseDeps {
   readonly publicKey: Uint8Array
 }
 
-class Unreachable extends Error {
+/** Stops the check; never leaves this module (it becomes a ServedCheck). */
+class Unreachable extends TincanError<'unreachable'> {
   override readonly name = 'Unreachable'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('unreachable', message, options)
+  }
 }
-class Incoherent extends Error {
+class Incoherent extends TincanError<IncoherentReason> {
   override readonly name = 'Incoherent'
   constructor(
     readonly reason: IncoherentReason,
     readonly path?: string,
   ) {
-    super(reason)
+    super(reason, reason)
   }
 }
 

@@ -5,7 +5,7 @@ import { Api, ApiError } from '../../../client/core/api.ts'
 function answering(status: number, body: string): { api: Api; paths: string[] } {
   const paths: string[] = []
   const fetchFn: typeof fetch = (input) => {
-    paths.push(String(input))
+    paths.push(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)
     return Promise.resolve(
       new Response(body === '' ? null : body, { status, headers: { 'content-type': 'application/json' } }),
     )
@@ -76,6 +76,24 @@ describe('answers from the server', () => {
     await expect(answering(500, '{"error":{"code":{"nested":1}}}').api.friends()).rejects.toMatchObject({
       code: 'internal',
       status: 500,
+    })
+  })
+
+  it('takes no code from a refusal that does not fit the shared error schema (issue 16)', async () => {
+    // A code outside the list would reach the error table as a code nobody wrote a sentence for.
+    for (const body of [
+      '{"error":{"code":"you-have-been-hacked","message":"call +1 555"}}',
+      '{"error":{"code":"forbidden"}}',
+      '{"error":"forbidden"}',
+      '<html>Bad Gateway</html>',
+    ])
+      await expect(answering(403, body).api.friends(), body).rejects.toMatchObject({
+        code: 'bad-response',
+        status: 403,
+      })
+    await expect(answering(502, '<html>Bad Gateway</html>').api.friends()).rejects.toMatchObject({
+      code: 'internal',
+      status: 502,
     })
   })
 })

@@ -1,3 +1,5 @@
+import { enErrors } from './en-errors.ts'
+
 /** English strings: the reference set; every other language has exactly these keys. */
 export const en = {
   'app.name': 'Tincan',
@@ -18,41 +20,7 @@ export const en = {
   'auth.connecting': 'Signing in…',
   'auth.progressLabel': 'Progress',
 
-  'err.invalidCredentials': 'Wrong username or password.',
-  'err.usernameTaken': 'That username is taken. Try another one.',
-  'err.rateLimited': 'Too many attempts. Wait a minute and try again.',
-  'err.network': 'Can’t reach the server. Check your connection and try again.',
-  'err.badResponse':
-    'The server sent an answer Tincan cannot accept, so it was not used. Try again later; if it keeps happening, tell whoever runs the server.',
-  'err.sessionEnded': 'You were signed out. Sign in again to continue.',
-  'err.notFound': 'Not found.',
-  'err.blocked': 'This user can’t be reached.',
-  'err.alreadyFriends': 'You are already friends.',
-  'err.self': 'That’s you.',
-  'err.forbidden': 'Not allowed.',
-  'err.tooManyGroups': 'You, or someone you are adding, is already in as many groups as this server allows.',
-  'err.weakKdf': 'The server asked for weaker password protection than Tincan allows, so sign-in stopped.',
-  'err.identityMismatch': 'Your account keys could not be opened with this password.',
-  'err.kdf': 'Key derivation failed in this browser.',
-  'err.generic': 'Something went wrong: {message}',
-  'err.usernameInvalid': 'Use 3–32 letters, digits, dots, dashes or underscores.',
-  'err.passwordShort': 'Use at least 8 characters.',
-  'err.passwordMismatch': 'The passwords don’t match.',
-  'err.boot': 'Tincan couldn’t start: {message}',
-  'err.action.notFound': 'That message is no longer on this device.',
-  'err.action.notAuthor': 'Only the person who sent a message can change it for everyone.',
-  'err.action.notEditable': 'Only text messages can be edited.',
-  'err.action.deleted': 'That message was deleted.',
-  'err.action.invalid': 'That can’t be sent: it is empty or too long.',
-  'err.data.wrongPassphrase': 'Wrong passphrase for this backup.',
-  'err.data.damaged': 'This backup file is damaged or incomplete.',
-  'err.data.notABackup': 'This file is not a Tincan backup.',
-  'err.data.unsupportedVersion': 'This backup was made by a newer version of Tincan.',
-  'err.data.wrongAccount': 'This backup belongs to another account.',
-  'err.data.weakPassphrase': 'The passphrase is too short.',
-  'err.data.notFound': 'That conversation is not on this device.',
-  'err.data.storageFull': 'This device’s storage is full.',
-  'err.data.storageFailed': 'This device could not store the backup’s contents.',
+  ...enErrors,
 
   'conn.connecting': 'Connecting…',
   'conn.offline': 'Offline. Reconnecting…',
@@ -404,7 +372,6 @@ export const en = {
 
   'toast.dismiss': 'Dismiss',
   'toast.keyChanged': '{name}’s safety number changed. Review it before sending.',
-  'toast.peerError': 'Couldn’t connect securely to {name}: {message}',
   'toast.notificationsRegion': 'Notifications',
 
   'notify.newMessage': '{name}',

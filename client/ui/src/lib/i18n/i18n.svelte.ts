@@ -1,11 +1,8 @@
 import { readSetting, writeSetting } from '../storage.ts'
-import { en, type MessageKey } from './en.ts'
-import { zhCN } from './zh-cn.ts'
+import type { MessageKey } from './en.ts'
+import { locales, translate, type Locale, type Params, type Sentence } from './translate.ts'
 
-export const locales = ['en', 'zh-CN'] as const
-export type Locale = (typeof locales)[number]
-
-const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN }
+export { locales, type Locale, type Sentence }
 
 /** Names shown in the language picker, each in its own language. */
 export const localeNames: Record<Locale, string> = { en: 'English', 'zh-CN': '简体中文' }
@@ -23,8 +20,6 @@ function fromBrowser(): Locale {
   }
   return 'en'
 }
-
-type Params = Readonly<Record<string, string | number>>
 
 /** The interface language: from the saved choice, else the browser's, else English. */
 class I18n {
@@ -47,15 +42,12 @@ class I18n {
   }
 
   /** Reads `locale`, so templates that call it update when the language changes. */
-  t = (key: MessageKey, params?: Params): string => {
-    const text = dictionaries[this.locale][key]
-    if (params === undefined) return text
-    return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
-      const v = params[name]
-      return v === undefined ? whole : String(v)
-    })
-  }
+  t = (key: MessageKey, params?: Params): string => translate(this.locale, key, params)
+
+  /** A sentence (an error's, say) in the interface language. */
+  say = (sentence: Sentence): string => this.t(sentence.key, sentence.params)
 }
 
 export const i18n = new I18n()
 export const t = i18n.t
+export const say = i18n.say

@@ -1,4 +1,5 @@
 import type { MessageKey } from './en.ts'
+import { zhCNErrors } from './zh-cn-errors.ts'
 
 /** 简体中文. */
 export const zhCN: Record<MessageKey, string> = {
@@ -20,41 +21,7 @@ export const zhCN: Record<MessageKey, string> = {
   'auth.connecting': '正在登录…',
   'auth.progressLabel': '进度',
 
-  'err.invalidCredentials': '用户名或密码错误。',
-  'err.usernameTaken': '该用户名已被占用，请换一个。',
-  'err.rateLimited': '尝试次数过多，请稍等一分钟再试。',
-  'err.network': '无法连接服务器，请检查网络后重试。',
-  'err.badResponse':
-    '服务器发来的回复无法被 Tincan 接受，因此未被使用。请稍后再试；如果一直如此，请告知服务器的管理员。',
-  'err.sessionEnded': '你已退出登录，请重新登录。',
-  'err.notFound': '未找到。',
-  'err.blocked': '无法联系该用户。',
-  'err.alreadyFriends': '你们已经是好友了。',
-  'err.self': '这是你自己。',
-  'err.forbidden': '不允许此操作。',
-  'err.tooManyGroups': '你或你要添加的人所在的群组数量已达到此服务器的上限。',
-  'err.weakKdf': '服务器要求的密码保护强度低于 Tincan 的最低要求，已停止登录。',
-  'err.identityMismatch': '无法用此密码打开你的账号密钥。',
-  'err.kdf': '此浏览器中的密钥生成失败。',
-  'err.generic': '出错了：{message}',
-  'err.usernameInvalid': '请使用 3–32 个字母、数字、点、短横线或下划线。',
-  'err.passwordShort': '请至少使用 8 个字符。',
-  'err.passwordMismatch': '两次输入的密码不一致。',
-  'err.boot': 'Tincan 无法启动：{message}',
-  'err.action.notFound': '这条消息已不在此设备上。',
-  'err.action.notAuthor': '只有发送者才能为所有人修改这条消息。',
-  'err.action.notEditable': '只能编辑文字消息。',
-  'err.action.deleted': '这条消息已被删除。',
-  'err.action.invalid': '无法发送：内容为空或太长。',
-  'err.data.wrongPassphrase': '此备份的口令不正确。',
-  'err.data.damaged': '此备份文件已损坏或不完整。',
-  'err.data.notABackup': '此文件不是 Tincan 备份。',
-  'err.data.unsupportedVersion': '此备份由更新版本的 Tincan 创建。',
-  'err.data.wrongAccount': '此备份属于另一个账号。',
-  'err.data.weakPassphrase': '口令太短。',
-  'err.data.notFound': '此设备上没有这个会话。',
-  'err.data.storageFull': '此设备的存储空间已满。',
-  'err.data.storageFailed': '此设备无法保存备份中的内容。',
+  ...zhCNErrors,
 
   'conn.connecting': '正在连接…',
   'conn.offline': '离线，正在重新连接…',
@@ -391,7 +358,6 @@ export const zhCN: Record<MessageKey, string> = {
 
   'toast.dismiss': '关闭',
   'toast.keyChanged': '{name} 的安全码已更改，发送前请先核对。',
-  'toast.peerError': '无法与 {name} 建立安全连接：{message}',
   'toast.notificationsRegion': '通知',
 
   'notify.newMessage': '{name}',

@@ -1,11 +1,6 @@
-import {
-  DataError,
-  peerOfConversation,
-  type TincanClient,
-  type RestoreSummary,
-} from '../../../../core/index.ts'
+import { peerOfConversation, type TincanClient, type RestoreSummary } from '../../../../core/index.ts'
 import { downloadBlob } from '../download.ts'
-import { dataErrorText, errorText } from '../errors.ts'
+import { errorText } from '../errors.ts'
 import { i18n } from '../i18n/i18n.svelte.ts'
 import { chatState } from './chat.svelte.ts'
 import { groupChatState } from './group-chat.svelte.ts'
@@ -123,7 +118,7 @@ class DataState {
       await Promise.all([chatState.list.reload(), groupChatState.list.reload()])
       return true
     } catch (e: unknown) {
-      this.restoreError = e instanceof DataError ? dataErrorText(e) : errorText(e)
+      this.restoreError = errorText(e)
       return false
     } finally {
       this.busy = undefined

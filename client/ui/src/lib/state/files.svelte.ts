@@ -4,7 +4,6 @@ import {
   shownFileName,
   directConversationId,
   type TincanClient,
-  type FileErrorCode,
   type FileErrorEvent,
   type FileProgress,
   type FileTransferView,
@@ -13,7 +12,7 @@ import {
 } from '../../../../core/index.ts'
 import { SvelteMap, SvelteSet } from 'svelte/reactivity'
 import { downloadBlob } from '../download.ts'
-import { errorText } from '../errors.ts'
+import { errorText, fileErrorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'
 import { isInlineImage, makeThumbnail } from '../thumbnail.ts'
 import { toasts } from './toasts.svelte.ts'
@@ -53,56 +52,6 @@ export interface LightboxItem {
   readonly fileId: string
   readonly name: string
   readonly thumbnail: string | undefined
-}
-
-/** A sentence for the user about why a transfer failed. */
-export function fileErrorText(code: FileErrorCode, peer: string): string {
-  switch (code) {
-    case 'storage-full':
-      return t('file.err.storageFull')
-    case 'peer-storage-full':
-      return t('file.err.peerStorageFull', { name: peer })
-    case 'bad-data':
-      return t('file.err.badData')
-    case 'hash-mismatch':
-      return t('file.err.hashMismatch')
-    case 'unavailable':
-      return t('file.err.unavailable', { name: peer })
-    case 'read-failed':
-      return t('file.err.readFailed')
-    case 'peer-failed':
-      return t('file.err.peerFailed', { name: peer })
-    case 'storage-failed':
-      return t('file.err.storageFailed')
-    case 'not-member':
-      return t('group.err.notMember')
-    default: {
-      const unreachable: never = code
-      return String(unreachable)
-    }
-  }
-}
-
-/** Why an action on a file was refused; `inGroup` for a file shared (or being shared) in a group. */
-function actionErrorText(e: unknown, inGroup = false): string {
-  if (FileTransferError.is(e)) {
-    switch (e.code) {
-      case 'forbidden':
-        return inGroup ? t('group.err.notMember') : t('file.err.forbidden')
-      case 'too-large':
-        return t('file.err.tooLarge')
-      case 'not-found':
-      case 'bad-state':
-        return t('file.err.gone')
-      case 'bad-thumbnail':
-        return t('err.generic', { message: e.message })
-      default: {
-        const unreachable: never = e.code
-        return String(unreachable)
-      }
-    }
-  }
-  return errorText(e)
 }
 
 /**
@@ -252,9 +201,7 @@ class FilesState {
         this.sentHere.set(view.fileId, Date.now())
         if (!this.views.has(view.fileId)) this.views.set(view.fileId, view)
       } catch (e: unknown) {
-        toasts.error(
-          t('file.sendFailed', { name: file.name, reason: actionErrorText(e, target.kind === 'group') }),
-        )
+        toasts.error(t('file.sendFailed', { name: file.name, reason: errorText(e) }))
       }
     }
   }
@@ -350,7 +297,7 @@ class FilesState {
     try {
       await action(client)
     } catch (e: unknown) {
-      toasts.error(actionErrorText(e, this.views.get(fileId)?.groupId !== undefined))
+      toasts.error(errorText(e))
     } finally {
       this.pending.delete(fileId)
     }

@@ -1,8 +1,10 @@
-import type { FriendView, TincanClient, Conversation } from '../../../../core/index.ts'
+import type { FriendView, PeerErrorEvent, TincanClient, Conversation } from '../../../../core/index.ts'
 import type { PendingRequests, PublicUser } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
+import { peerErrorSentence } from '../error-texts.ts'
 import { errorText } from '../errors.ts'
-import { t } from '../i18n/i18n.svelte.ts'
+import { say, t } from '../i18n/i18n.svelte.ts'
+import { OnceAWhile } from '../once-a-while.ts'
 import { toasts } from './toasts.svelte.ts'
 
 /** A friend as the chat list shows one: presence and trust, plus their conversation if any. */
@@ -12,6 +14,9 @@ export interface ContactRow {
 }
 
 const noRequests: PendingRequests = { incoming: [], outgoing: [] }
+
+/** A warning about one friend's connections is repeated at most this often. */
+const peerWarningEveryMs = 10 * 60_000
 
 /** Friends, requests, conversations and blocks of the signed-in account. */
 class FriendsState {
@@ -38,20 +43,28 @@ class FriendsState {
 
   private client: TincanClient | undefined
   private off: (() => void)[] = []
+  private peerWarnings = new OnceAWhile(peerWarningEveryMs)
 
   attach(client: TincanClient): void {
     this.client = client
+    this.peerWarnings = new OnceAWhile(peerWarningEveryMs)
     this.off = [
       client.on('friends', (f) => (this.friends = f)),
       client.on('requests', (r) => (this.requests = r)),
       client.on('conversations', (c) => (this.conversations = c)),
       client.on('key-changed', ({ username }) => toasts.error(t('toast.keyChanged', { name: username }))),
-      client.on('peer-error', ({ peer, message }) =>
-        toasts.error(t('toast.peerError', { name: peer, message })),
-      ),
+      client.on('peer-error', (e) => this.peerRefused(e)),
     ]
     this.requests = client.requests
     this.reload(client).catch((e: unknown) => toasts.error(errorText(e)))
+  }
+
+  /** A refused connection or change: told once a while when it matters, else only logged. */
+  private peerRefused(e: PeerErrorEvent): void {
+    const sentence = peerErrorSentence(e)
+    console.warn(`connection to ${e.peer} refused (${e.code}): ${e.message}`)
+    if (sentence === undefined) return
+    if (this.peerWarnings.due(`${e.peer}\n${sentence.key}`)) toasts.error(say(sentence))
   }
 
   private async reload(client: TincanClient): Promise<void> {

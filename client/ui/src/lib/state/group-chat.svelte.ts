@@ -6,8 +6,9 @@ import {
 } from '../../../../core/index.ts'
 import { SvelteMap } from 'svelte/reactivity'
 import { coalesced } from '../coalesce.ts'
+import { errorText } from '../errors.ts'
 import { filesState } from './files.svelte.ts'
-import { groupErrorText, groupsState } from './groups.svelte.ts'
+import { groupsState } from './groups.svelte.ts'
 import { MessageActions } from './message-actions.svelte.ts'
 import { MessageWindow } from './message-window.svelte.ts'
 import { OwnTyping, Typists } from './typing.svelte.ts'
@@ -16,12 +17,12 @@ import { OwnTyping, Typists } from './typing.svelte.ts'
 class GroupChatState {
   groupId = $state<string | undefined>()
   /** The messages shown, paged at both ends. */
-  readonly list = new MessageWindow({ errorText: groupErrorText, onLatest: () => this.markRead() })
+  readonly list = new MessageWindow({ errorText, onLatest: () => this.markRead() })
   /** Sending, replying, reacting, editing and deleting in the open group; once out of it, only reading. */
   readonly actions: MessageActions = new MessageActions({
     list: this.list,
     client: () => this.client,
-    errorText: groupErrorText,
+    errorText,
     post: (client, text, replyTo) => {
       if (this.groupId === undefined) return undefined
       return client.sendGroupText(this.groupId, text, replyTo === undefined ? undefined : { replyTo })

@@ -1,15 +1,9 @@
-import {
-  GroupError,
-  type GroupErrorEvent,
-  type GroupView,
-  type TincanClient,
-  type Conversation,
-} from '../../../../core/index.ts'
+import type { GroupErrorEvent, GroupView, TincanClient, Conversation } from '../../../../core/index.ts'
 import { limits } from '../../../../../shared/index.ts'
 import { SvelteSet } from 'svelte/reactivity'
+import { groupEventSentence } from '../error-texts.ts'
 import { errorText } from '../errors.ts'
-import type { MessageKey } from '../i18n/en.ts'
-import { t } from '../i18n/i18n.svelte.ts'
+import { say, t } from '../i18n/i18n.svelte.ts'
 import { friendsState } from './friends.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
@@ -33,34 +27,6 @@ const popDirectionalIsolate = String.fromCharCode(0x2069)
  */
 export function isolate(name: string): string {
   return firstStrongIsolate + name + popDirectionalIsolate
-}
-
-const groupErrorKeys: Record<GroupError['code'], MessageKey> = {
-  'not-found': 'group.err.notFound',
-  'not-admin': 'group.err.notAdmin',
-  'not-member': 'group.err.notMember',
-  'not-friend': 'group.err.notFriend',
-  'admin-cannot-leave': 'group.err.adminCannotLeave',
-  'too-many': 'group.err.tooMany',
-  invalid: 'group.err.invalid',
-}
-
-/** Refusals other members or the server caused that the user should hear about. */
-const reportedKeys: Partial<Record<GroupErrorEvent['code'], MessageKey>> = {
-  'server-membership': 'group.refused.serverMembership',
-  'not-in-member-list': 'group.refused.notInMemberList',
-  'bad-member-list': 'group.refused.badMemberList',
-  'untrusted-creator': 'group.refused.untrustedCreator',
-  'forged-message': 'group.refused.forged',
-  'forged-key': 'group.refused.forged',
-  'key-mismatch': 'group.refused.keyMismatch',
-  'key-claim': 'group.refused.keyClaim',
-}
-
-/** Why a group action failed, in the user's language. */
-export function groupErrorText(e: unknown): string {
-  if (e instanceof GroupError) return t(groupErrorKeys[e.code], { max: maxGroupMembers })
-  return errorText(e)
 }
 
 /**
@@ -115,10 +81,8 @@ class GroupsState {
 
   private refused(e: GroupErrorEvent): void {
     console.warn(`group ${e.groupId}: ${e.code}: ${e.message}`)
-    const key = reportedKeys[e.code]
-    if (key === undefined) return
-    const name = this.group(e.groupId)?.name ?? e.groupId
-    toasts.error(t(key, { group: isolate(name), peer: e.peer ?? '', members: (e.members ?? []).join(', ') }))
+    const sentence = groupEventSentence(e, isolate(this.group(e.groupId)?.name ?? e.groupId))
+    if (sentence !== undefined) toasts.error(say(sentence))
   }
 
   /** Creates the group with the user as its admin; the new group, or undefined (with a toast). */
@@ -129,7 +93,7 @@ class GroupsState {
     try {
       return await client.createGroup(name.trim(), members)
     } catch (e: unknown) {
-      toasts.error(groupErrorText(e))
+      toasts.error(errorText(e))
       return undefined
     } finally {
       this.creating = false
@@ -145,7 +109,7 @@ class GroupsState {
       await action(client)
       return true
     } catch (e: unknown) {
-      toasts.error(groupErrorText(e))
+      toasts.error(errorText(e))
       return false
     } finally {
       this.pending.delete(groupId)
