@@ -14,6 +14,14 @@ import {
   type ServerFrame,
 } from '../shared/index.ts'
 import type { Config } from './config.ts'
+import {
+  addressKey,
+  AddressCounter,
+  capConnectionsPerAddress,
+  httpTimeouts,
+  isClientSocketError,
+  WarnThrottle,
+} from './connection-guards.ts'
 import { createContext, type Context } from './context.ts'
 import { HttpError } from './http-error.ts'
 import { Metrics } from './metrics.ts'
@@ -57,6 +65,14 @@ const securityHeaders: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
 }
 
+/** Closes every socket here whose session no longer exists in storage, with 4403. */
+export async function closeEndedSessions(hub: Hub, storage: Storage): Promise<void> {
+  const sockets = [...hub.local()]
+  if (sockets.length === 0) return
+  const live = await storage.liveSessionIds([...new Set(sockets.map((c) => c.sessionId))])
+  for (const c of sockets) if (!live.has(c.sessionId)) c.close(closeCodes.sessionEnded, 'session ended')
+}
+
 export interface App {
   readonly app: FastifyInstance
   readonly ctx: Context
@@ -79,6 +95,8 @@ function errorBody(code: ErrorCode, message: string): ErrorBody {
 export async function buildApp(config: Config, storage: Storage, givenHub?: Hub): Promise<App> {
   const metrics = new Metrics()
   const serverSecret = await storage.initMeta('prelogin_secret', newSecret())
+  /** Set once the app (and its logger) exists; the client error handler below runs only after. */
+  let warnings: WarnThrottle | undefined
 
   const app = Fastify({
     logger: {
@@ -90,6 +108,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     trustProxy: config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    ...httpTimeouts(config),
     // Errors the router raises before any route runs get the same typed body as the rest.
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400
@@ -99,6 +118,14 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     // Requests Node's parser refuses (headers over 16 KiB, malformed request lines): typed too.
     clientErrorHandler: (error: Error & { code?: string }, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) return
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        const address = addressKey(socket.remoteAddress ?? '')
+        warnings?.warn(
+          `timeout ${address}`,
+          { address },
+          'request cut off: not received within HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS',
+        )
+      }
       const [status, message] =
         error.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'request headers are too large']
@@ -113,6 +140,11 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       socket.destroy(error)
     },
   })
+
+  warnings = new WarnThrottle(app.log)
+  const warn = warnings
+  capConnectionsPerAddress(app.server, config, warn)
+  const unauthenticated = new AddressCounter(config.wsMaxUnauthenticatedPerIp)
 
   const hub = givenHub ?? (await openHub(config, app.log))
   const ctx = createContext({ config, storage, hub, metrics, serverSecret })
@@ -200,6 +232,17 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   await app.register(fastifyWebsocket, {
     // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself (1009).
     options: { maxPayload: 4 * limits.maxFrameBytes },
+    errorHandler: (error, socket, request) => {
+      if (isClientSocketError(error)) {
+        const code = (error as { code?: unknown }).code
+        metrics.error(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame-too-large' : 'bad-frame', 'ws')
+        request.log.debug({ code, address: request.ip }, `websocket closed: ${error.message}`)
+        // ws has closed it already with the code that says why (1007, 1009, 1002).
+        return
+      }
+      request.log.error({ err: error }, 'websocket handler failed')
+      socket.terminate()
+    },
   })
 
   app.route({
@@ -210,15 +253,33 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       reply
         .code(426)
         .send(errorBody('bad-request', 'this is the WebSocket endpoint; send an upgrade request')),
-    wsHandler: (socket) => {
+    wsHandler: (socket, request) => {
       if (draining) {
         // Sockets that arrive while this node drains go straight to another one.
         socket.send(JSON.stringify(reconnectFrame()))
         socket.close(1012, 'server restarting')
         return
       }
+      const address = addressKey(request.ip)
+      if (!unauthenticated.tryAdd(address)) {
+        warn.warn(
+          `unauthenticated ${address}`,
+          { address, cap: config.wsMaxUnauthenticatedPerIp },
+          'socket refused: this address holds WS_MAX_UNAUTHENTICATED_PER_IP sockets not yet authenticated',
+        )
+        metrics.error('rate-limited', 'ws')
+        socket.send(
+          JSON.stringify({
+            type: 'error',
+            code: 'rate-limited',
+            message: 'too many sockets from this address are still authenticating; try again later',
+          } satisfies ServerFrame),
+        )
+        socket.close(closeCodes.tryAgainLater, 'too many unauthenticated sockets')
+        return
+      }
       // The app logger, not the request's child: a socket outlives its upgrade request by hours.
-      handleSocket(socket, ctx, app.log, track)
+      handleSocket(socket, ctx, app.log, { track, settled: () => unauthenticated.remove(address) })
     },
   })
 
@@ -232,7 +293,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   })
 
   app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render(hub.localConnections())),
+    reply.type('text/plain; version=0.0.4').send(metrics.render(hub.localConnections(), ctx.backlog)),
   )
 
   accountRoutes(app, ctx)
@@ -274,6 +335,17 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     const now = Date.now()
     for (const c of hub.local()) if (c.expiresAt <= now) c.close(closeCodes.sessionEnded, 'session expired')
   }, 30_000)
+  // Logout, revocation or deletion on a node that could not tell this one (Redis was away):
+  // every socket's session is looked up again now and then, not only trusted until it expires.
+  let checking = false
+  const sessionCheck = setInterval(() => {
+    if (checking) return
+    checking = true
+    closeEndedSessions(hub, storage)
+      .catch((e: unknown) => app.log.warn({ err: e }, 'session check failed'))
+      .finally(() => (checking = false))
+  }, config.sessionCheckMs)
+  sessionCheck.unref()
   expirySweep.unref()
   sweep.unref()
 
@@ -282,6 +354,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     shuttingDown ??= (async () => {
       clearInterval(sweep)
       clearInterval(expirySweep)
+      clearInterval(sessionCheck)
       draining = true
       // Each client is told to reconnect after its own random delay (another node behind the load
       // balancer takes it); unacknowledged signals and messages are re-sent from there.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { ServerFrame } from '../../shared/index.ts'
-import { SocketTable, type Connection, type Hub, type HubListeners } from './hub.ts'
+import type { RelayedSignalFrame, ServerFrame } from '../../shared/index.ts'
+import { SocketTable, type Connection, type Hub, type HubListeners, type Relayed } from './hub.ts'
 
 /**
  * Presence and delivery across nodes, over Redis.
@@ -11,6 +11,7 @@ import { SocketTable, type Connection, type Hub, type HubListeners } from './hub
  *   P nodes              set of node ids that may hold presence (so a survivor can clean up after a dead one)
  *   P node-users:<id>    set of users with a socket on node <id>
  *   P presence:<user>    hash node id → number of the user's sockets on that node
+ *   P busy:<user>:<id>   exists (PX busyTtlMs) while every socket of the user on node <id> refuses signals
  * Channels:
  *   P u:<user>           frames for a user; a node subscribes while it holds one of their sockets
  *   P all                cluster-wide control: close a session, forget relay decisions
@@ -50,6 +51,21 @@ interface Scripts {
   tincanReap(presence: string, dead: string, leasePrefix: string): Promise<number>
   /** KEYS presence hashes; ARGV lease prefix → 1 or 0 per key. */
   tincanOnline(numKeys: number, ...keysThenPrefix: string[]): Promise<number[]>
+  /**
+   * KEYS presence; ARGV channel, message, lease prefix, busy prefix, this node's id → -1 when
+   * every other live node holding the user has marked them busy (nothing is published), else
+   * the number of subscribers that got the message.
+   */
+  tincanRelay(
+    presence: string,
+    channel: string,
+    message: string,
+    leasePrefix: string,
+    busyPrefix: string,
+    node: string,
+  ): Promise<number>
+  /** KEYS presence; ARGV lease prefix → the user's sockets on live nodes. */
+  tincanSockets(presence: string, leasePrefix: string): Promise<number>
 }
 
 const syncLua = `
@@ -91,13 +107,40 @@ end
 return out
 `
 
+const relayLua = `
+local live, busy = 0, 0
+for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if id ~= ARGV[5] and redis.call('EXISTS', ARGV[3] .. id) == 1 then
+    live = live + 1
+    if redis.call('EXISTS', ARGV[4] .. id) == 1 then busy = busy + 1 end
+  end
+end
+if live > 0 and busy == live then return -1 end
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+`
+
+const socketsLua = `
+local n = 0
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  if redis.call('EXISTS', ARGV[1] .. entries[i]) == 1 then n = n + tonumber(entries[i + 1]) end
+end
+return n
+`
+
 const leaveLua = `
 redis.call('DEL', KEYS[1])
 if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 `
 
 /** Messages on user channels and on the control channel: "<origin node>\n<kind>\n<rest>". */
-type Kind = 'frame' | 'close-user' | 'close-session' | 'relay'
+type Kind = 'frame' | 'signal' | 'close-user' | 'close-session' | 'relay'
+
+/**
+ * How long a busy mark lives unless renewed. Marks are renewed while signals keep being refused,
+ * so a mark left by a node that stopped in between only misleads senders this long.
+ */
+const busyTtlMs = 30_000
 
 export class RedisHub implements Hub {
   private readonly sockets = new SocketTable()
@@ -114,6 +157,8 @@ export class RedisHub implements Hub {
   private closed = false
   /** Users whose channel this node is subscribed to (it holds one of their sockets). */
   private readonly subscribed = new Set<string>()
+  /** Users marked busy here, with when the mark was last written. */
+  private readonly markedBusy = new Map<string, number>()
   /** Work that must finish before the connections to Redis close. */
   private readonly inFlight = new Set<Promise<unknown>>()
 
@@ -130,6 +175,8 @@ export class RedisHub implements Hub {
     this.cmd.defineCommand('tincanSync', { numberOfKeys: 2, lua: syncLua })
     this.cmd.defineCommand('tincanReap', { numberOfKeys: 1, lua: reapLua })
     this.cmd.defineCommand('tincanOnline', { lua: onlineLua })
+    this.cmd.defineCommand('tincanRelay', { numberOfKeys: 1, lua: relayLua })
+    this.cmd.defineCommand('tincanSockets', { numberOfKeys: 1, lua: socketsLua })
     this.scripts = this.cmd as unknown as Scripts
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message))
   }
@@ -182,6 +229,8 @@ export class RedisHub implements Hub {
   detach(conn: Connection): Promise<boolean> {
     const count = this.sockets.remove(conn)
     if (count === undefined) return Promise.resolve(false)
+    // The sockets left may all be busy, or none may be left.
+    if (count > 0 || this.markedBusy.has(conn.username)) this.busyChanged(conn)
     return this.track(this.unregister(conn.username, count))
   }
 
@@ -211,6 +260,33 @@ export class RedisHub implements Hub {
     // Subscribers count nodes holding the user; this node is one of them when it subscribed.
     const receivers = await this.cmd.publish(this.userChannel(username), this.message('frame', json))
     return here > 0 || receivers - (this.subscribed.has(username) ? 1 : 0) > 0
+  }
+
+  async relay(username: string, frame: RelayedSignalFrame): Promise<Relayed> {
+    const json = JSON.stringify(frame)
+    const here = this.sockets.relayText(username, json)
+    if (here === 'busy') this.markBusy(username)
+    const remote = await this.scripts.tincanRelay(
+      this.presenceKey(username),
+      this.userChannel(username),
+      this.message('signal', json),
+      this.leasePrefix,
+      this.busyPrefix(username),
+      this.nodeId,
+    )
+    // Subscribers count nodes holding the user; this node is one of them when it subscribed.
+    if (here === 'sent' || remote - (this.subscribed.has(username) ? 1 : 0) > 0) return 'sent'
+    return here === 'busy' || remote < 0 ? 'busy' : 'offline'
+  }
+
+  busyChanged(conn: Connection): void {
+    if (this.sockets.allBusy(conn.username)) this.markBusy(conn.username, true)
+    else if (this.markedBusy.delete(conn.username))
+      void this.track(this.cmd.del(this.busyKey(conn.username)).catch(() => undefined))
+  }
+
+  userSockets(username: string): Promise<number> {
+    return this.scripts.tincanSockets(this.presenceKey(username), this.leasePrefix)
   }
 
   async closeSession(sessionId: string, code: number, reason: string): Promise<void> {
@@ -259,6 +335,27 @@ export class RedisHub implements Hub {
       )
       .catch(() => undefined)
     await Promise.allSettled([this.cmd.quit(), this.sub.quit()])
+  }
+
+  // ---- back-pressure ----
+
+  /**
+   * Tells senders on other nodes that every socket of the user here refuses signals, so they
+   * answer `recipient-busy` instead of publishing what would be dropped. Written when the user
+   * becomes busy, or when a signal is refused without a fresh mark (it expired, or a socket
+   * with room left); renewed at most every third of its lifetime.
+   */
+  private markBusy(username: string, changed = false): void {
+    const now = Date.now()
+    const at = this.markedBusy.get(username)
+    if (!changed && at !== undefined && now - at < busyTtlMs / 3) return
+    if (!this.sockets.allBusy(username)) return
+    this.markedBusy.set(username, now)
+    void this.track(
+      this.cmd.set(this.busyKey(username), '1', 'PX', busyTtlMs).catch((e: unknown) => {
+        this.options.log?.warn({ err: e }, 'could not mark a user busy')
+      }),
+    )
   }
 
   // ---- presence ----
@@ -401,7 +498,9 @@ export class RedisHub implements Hub {
     if (channel.startsWith(userPrefix)) {
       const username = channel.slice(userPrefix.length)
       if (kind === 'frame') this.sockets.sendText(username, rest)
-      else if (kind === 'close-user') {
+      else if (kind === 'signal') {
+        if (this.sockets.relayText(username, rest) === 'busy') this.markBusy(username)
+      } else if (kind === 'close-user') {
         const [code, reason] = splitOnce(rest)
         this.sockets.closeUser(username, Number(code), reason)
       }
@@ -441,6 +540,14 @@ export class RedisHub implements Hub {
 
   private nodeUsersKey(id: string): string {
     return `${this.p}node-users:${id}`
+  }
+
+  private busyPrefix(username: string): string {
+    return `${this.p}busy:${username}:`
+  }
+
+  private busyKey(username: string): string {
+    return `${this.busyPrefix(username)}${this.nodeId}`
   }
 
   private presenceKey(username: string): string {

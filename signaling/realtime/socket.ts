@@ -14,6 +14,7 @@ import {
 import type { Context } from '../context.ts'
 import { StorageError } from '../storage/storage.ts'
 import type { Connection } from './hub.ts'
+import { Outbox } from './outbox.ts'
 import { announcePresence } from './presence.ts'
 
 const parseFailures = {
@@ -31,6 +32,14 @@ const decodeClientFrame = clientFrameDecoder((schema) => {
 /** Over-rate frames tolerated (each answered `rate-limited`) before the socket is closed with 1008. */
 const maxRateStrikes = 50
 
+/** What the server around a socket hands it. */
+export interface SocketHooks {
+  /** Work that must finish before the hub and storage close (presence updates on close). */
+  readonly track?: (work: Promise<void>) => void
+  /** The socket authenticated or closed: it no longer counts against its address's cap. */
+  readonly settled?: () => void
+}
+
 /**
  * One client's WebSocket, from the unauthenticated first frame to close. Every frame is
  * answered: with its result, or with a typed error naming what was wrong.
@@ -39,9 +48,10 @@ export function handleSocket(
   socket: WebSocket,
   ctx: Context,
   log: FastifyBaseLogger,
-  track: (work: Promise<void>) => void = () => undefined,
+  hooks: SocketHooks = {},
 ): void {
   const { hub, metrics } = ctx
+  const track = hooks.track ?? (() => undefined)
   // Token bucket inline (two numbers, not an object per socket): 10,000 sockets add up.
   const rate = ctx.config.wsFramesPerS
   let tokens = rate * 2
@@ -50,25 +60,25 @@ export function handleSocket(
   let authenticating = false
   let strikes = 0
   let closed = false
+  let settled = false
   let queue: Promise<void> = Promise.resolve()
 
-  // Frames written to this socket during one turn of the event loop leave in one write:
-  // the relay is bound by system calls, not by JSON.
-  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    raw?.uncork()
+  const settle = (): void => {
+    if (settled) return
+    settled = true
+    hooks.settled?.()
   }
-  const sendText = (json: string): void => {
-    if (socket.readyState !== socket.OPEN) return
-    if (!corked && raw !== undefined) {
-      corked = true
-      raw.cork()
-      setImmediate(uncork)
-    }
-    socket.send(json)
-  }
+  const outbox = new Outbox(socket, ctx.backlog, {
+    busyChanged: () => {
+      if (conn !== undefined) hub.busyChanged(conn)
+    },
+    tooSlow: () => {
+      if (closed) return
+      log.warn({ username: conn?.username }, 'closing a socket that does not read what it is sent')
+      close(closeCodes.tooSlow, 'too slow: not reading')
+    },
+  })
+  const sendText = (json: string): void => void outbox.push(json)
   const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
   const fail = (code: ErrorCode, message: string, ref?: string): void => {
     metrics.error(code, 'ws')
@@ -82,6 +92,11 @@ export function handleSocket(
   const close = (code: number, reason: string): void => {
     if (!closed) socket.close(code, reason)
     closed = true
+  }
+  /** Anything but a good `auth` as the first frame ends the socket at once (issue 15, D12). */
+  const refuse = (code: ErrorCode, message: string, ref?: string): void => {
+    fail(code, message, ref)
+    close(closeCodes.unauthorized, 'not authenticated')
   }
 
   const authTimer = setTimeout(() => {
@@ -112,22 +127,43 @@ export function handleSocket(
   async function admit(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
     const session = await ctx.sessionForToken(frame.token)
     if (session === undefined) {
-      fail('unauthorized', 'the session has expired or was revoked', frame.ref)
-      close(closeCodes.unauthorized, 'unauthorized')
+      refuse('unauthorized', 'the session has expired or was revoked', frame.ref)
       return
     }
     if (closed) return
     clearTimeout(authTimer)
+    settle()
     const me: Connection = {
       username: session.username,
       sessionId: session.id,
       expiresAt: session.expiresAt,
       send,
       sendText,
+      offerSignal: (json) => outbox.offer(json),
+      get busy() {
+        return outbox.busy
+      },
       close,
     }
     conn = me
     const cameOnline = await hub.attach(me)
+    // Logout, a password change or a revocation may have deleted the session after the read
+    // above and closed its sockets before this one was attached: read again now that it is.
+    // Whatever ends a session deletes it first and closes its sockets second, so one of the
+    // two always sees this socket (issue 15, D2).
+    const still = await ctx.sessionForToken(frame.token)
+    if (still?.id !== session.id) {
+      refuse('unauthorized', 'the session has expired or was revoked', frame.ref)
+      await leave(me)
+      return
+    }
+    const sockets = await hub.userSockets(me.username)
+    if (sockets > ctx.config.wsMaxPerUser) {
+      fail('too-many-sockets', `an account holds at most ${ctx.config.wsMaxPerUser} sockets`, frame.ref)
+      close(closeCodes.tooManySockets, 'too many sockets for this account')
+      await leave(me)
+      return
+    }
     const contacts = await ctx.contactsOf(me.username)
     const online = await hub.onlineAmong(contacts)
     send({ type: 'ready', username: me.username, sessionId: me.sessionId, online, ...refOf(frame) })
@@ -146,26 +182,34 @@ export function handleSocket(
       return
     }
     // One step, so a peer who just left is reported offline rather than sent into the void.
-    if (
-      !(await hub.deliver(to, {
-        type: 'signal',
-        from: me.username,
-        sid: frame.sid,
-        envelope: frame.envelope,
-      }))
-    ) {
-      fail('peer-offline', `${to} is not connected`, frame.ref)
-      return
+    const relayed = await hub.relay(to, {
+      type: 'signal',
+      from: me.username,
+      sid: frame.sid,
+      envelope: frame.envelope,
+    })
+    switch (relayed) {
+      case 'sent':
+        metrics.framesRelayed++
+        send({ type: 'sent', ...refOf(frame) })
+        return
+      case 'busy':
+        fail('recipient-busy', `${to} is not reading what is sent; try again later`, frame.ref)
+        return
+      case 'offline':
+        fail('peer-offline', `${to} is not connected`, frame.ref)
+        return
+      default: {
+        const unreachable: never = relayed
+        return unreachable
+      }
     }
-    metrics.framesRelayed++
-    send({ type: 'sent', ...refOf(frame) })
   }
 
   async function onFrame(frame: ClientFrame): Promise<void> {
     if (conn === undefined) {
       if (frame.type !== 'auth') {
-        fail('not-authenticated', 'the first frame must be auth', frame.ref)
-        close(closeCodes.unauthorized, 'not authenticated')
+        refuse('not-authenticated', 'the first frame must be auth', frame.ref)
         return
       }
       if (authenticating) {
@@ -207,25 +251,27 @@ export function handleSocket(
       return
     }
     tokens -= 1
+    // Before authentication a bad frame ends the socket; after it, it is only answered.
+    const bad = conn === undefined ? refuse : fail
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
     if (isBinary) {
-      fail('bad-frame', 'frames are JSON text')
+      bad('bad-frame', 'frames are JSON text')
       return
     }
     if (bytes.length > limits.maxFrameBytes) {
-      fail('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
+      bad('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
       return
     }
     const parsed = parseJson(bytes.toString('utf8'))
     if (!parsed.ok) {
-      fail(parsed.reason, parseFailures[parsed.reason])
+      bad(parsed.reason, parseFailures[parsed.reason])
       return
     }
     const decoded = decodeClientFrame(parsed.value)
     if (!decoded.ok) {
       const ref = 'ref' in decoded ? decoded.ref : undefined
-      if (decoded.reason === 'bad-frame') fail('bad-frame', decoded.path, ref)
-      else fail(decoded.reason === 'unknown-type' ? 'unknown-type' : 'bad-frame', 'unknown frame type', ref)
+      if (decoded.reason === 'bad-frame') bad('bad-frame', decoded.path, ref)
+      else bad(decoded.reason === 'unknown-type' ? 'unknown-type' : 'bad-frame', 'unknown frame type', ref)
       return
     }
     // One frame at a time per socket: an offer must reach the peer before its candidates.
@@ -245,11 +291,14 @@ export function handleSocket(
   socket.on('close', () => {
     closed = true
     clearTimeout(authTimer)
+    outbox.release()
+    settle()
     const me = conn
     if (me !== undefined)
       track(leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed')))
   })
-  socket.on('error', (e) => log.debug({ err: e }, 'socket error'))
+  // Errors on the socket (a client's invalid frames, resets) are logged where the server
+  // installs its WebSocket error handler (app.ts).
 }
 
 function refOf(frame: { ref?: string | undefined }): { ref?: string } {
