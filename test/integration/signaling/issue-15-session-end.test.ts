@@ -25,9 +25,17 @@ interface Cluster {
   close(): Promise<void>
 }
 
+/** PostgreSQL, whose pool runs a session read and a logout's delete side by side, as in production. */
 async function oneNode(): Promise<Cluster> {
-  const node = await startServer()
-  return { nodes: [node], close: () => node.close() }
+  const db = await createTestDatabase()
+  const node = await startServer({ env: { DATABASE_URL: db.url } })
+  return {
+    nodes: [node],
+    async close() {
+      await node.close()
+      await db.drop()
+    },
+  }
 }
 
 async function twoNodes(): Promise<Cluster> {
