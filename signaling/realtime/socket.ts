@@ -32,6 +32,13 @@ const decodeClientFrame = clientFrameDecoder((schema) => {
 /** Over-rate frames tolerated (each answered `rate-limited`) before the socket is closed with 1008. */
 const maxRateStrikes = 50
 
+/**
+ * Frames of one socket parsed and waiting for their turn. Past it the server stops reading that
+ * socket until half are done, so a client sending faster than its frames can be relayed (a
+ * slow Redis, a flood) waits in its own buffers, not in the server's memory (issue 15, D1).
+ */
+const maxFramesInFlight = 16
+
 /** What the server around a socket hands it. */
 export interface SocketHooks {
   /** Work that must finish before the hub and storage close (presence updates on close). */
@@ -62,6 +69,11 @@ export function handleSocket(
   let closed = false
   let settled = false
   let queue: Promise<void> = Promise.resolve()
+  let inFlight = 0
+  const frameDone = (): void => {
+    inFlight--
+    if (inFlight === maxFramesInFlight / 2) socket.resume()
+  }
 
   const settle = (): void => {
     if (settled) return
@@ -253,7 +265,11 @@ export function handleSocket(
     tokens -= 1
     // Before authentication a bad frame ends the socket; after it, it is only answered.
     const bad = conn === undefined ? refuse : fail
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const bytes = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data)
     if (isBinary) {
       bad('bad-frame', 'frames are JSON text')
       return
@@ -262,7 +278,8 @@ export function handleSocket(
       bad('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
       return
     }
-    const parsed = parseJson(bytes.toString('utf8'))
+    // Its UTF-8 size was checked just above, exactly: parseJson need not estimate it again.
+    const parsed = parseJson(bytes.toString('utf8'), Number.POSITIVE_INFINITY)
     if (!parsed.ok) {
       bad(parsed.reason, parseFailures[parsed.reason])
       return
@@ -276,6 +293,7 @@ export function handleSocket(
     }
     // One frame at a time per socket: an offer must reach the peer before its candidates.
     const frame = decoded.value
+    if (++inFlight === maxFramesInFlight) socket.pause()
     queue = queue
       .then(() => onFrame(frame))
       .catch((e: unknown) => {
@@ -286,6 +304,7 @@ export function handleSocket(
           fail('internal', 'internal error', frame.ref)
         }
       })
+      .then(frameDone)
   })
 
   socket.on('close', () => {
