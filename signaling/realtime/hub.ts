@@ -132,6 +132,13 @@ export class SocketTable {
     return result
   }
 
+  /** Like relayText, without making the JSON when every socket would refuse it (a flood of large signals). */
+  relay(username: string, frame: RelayedSignalFrame): Relayed {
+    if (!this.byUser.has(username)) return 'offline'
+    if (this.allBusy(username)) return 'busy'
+    return this.relayText(username, JSON.stringify(frame))
+  }
+
   /** True when the user has sockets here and every one refuses signals. */
   allBusy(username: string): boolean {
     const set = this.byUser.get(username)
@@ -183,7 +190,7 @@ export class LocalHub implements Hub {
   }
 
   relay(username: string, frame: RelayedSignalFrame): Promise<Relayed> {
-    return Promise.resolve(this.sockets.relayText(username, JSON.stringify(frame)))
+    return Promise.resolve(this.sockets.relay(username, frame))
   }
 
   busyChanged(): void {
