@@ -95,8 +95,6 @@ function errorBody(code: ErrorCode, message: string): ErrorBody {
 export async function buildApp(config: Config, storage: Storage, givenHub?: Hub): Promise<App> {
   const metrics = new Metrics()
   const serverSecret = await storage.initMeta('prelogin_secret', newSecret())
-  /** Set once the app (and its logger) exists; the client error handler below runs only after. */
-  let warnings: WarnThrottle | undefined
 
   const app = Fastify({
     logger: {
@@ -120,7 +118,8 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       if (error.code === 'ECONNRESET' || socket.destroyed) return
       if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         const address = addressKey(socket.remoteAddress ?? '')
-        warnings?.warn(
+        // Declared below, once the app has a logger; no connection is accepted before that.
+        warnings.warn(
           `timeout ${address}`,
           { address },
           'request cut off: not received within HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS',
@@ -141,9 +140,8 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     },
   })
 
-  warnings = new WarnThrottle(app.log)
-  const warn = warnings
-  capConnectionsPerAddress(app.server, config, warn)
+  const warnings = new WarnThrottle(app.log)
+  capConnectionsPerAddress(app.server, config, warnings)
   const unauthenticated = new AddressCounter(config.wsMaxUnauthenticatedPerIp)
 
   const hub = givenHub ?? (await openHub(config, app.log))
@@ -262,7 +260,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       }
       const address = addressKey(request.ip)
       if (!unauthenticated.tryAdd(address)) {
-        warn.warn(
+        warnings.warn(
           `unauthenticated ${address}`,
           { address, cap: config.wsMaxUnauthenticatedPerIp },
           'socket refused: this address holds WS_MAX_UNAUTHENTICATED_PER_IP sockets not yet authenticated',

@@ -130,7 +130,7 @@ export const settings: readonly Setting[] = [
     def: '256',
     help: 'TCP connections per address, IPv6 per /64 (0 = no cap; not applied with TRUST_PROXY)',
   },
-  { env: 'HEADERS_TIMEOUT_MS', def: '10000', help: 'time to receive a request\'s headers' },
+  { env: 'HEADERS_TIMEOUT_MS', def: '10000', help: "time to receive a request's headers" },
   { env: 'REQUEST_TIMEOUT_MS', def: '30000', help: 'time to receive a whole request, body included' },
   { env: 'KEEP_ALIVE_TIMEOUT_MS', def: '72000', help: 'idle time before a keep-alive connection is closed' },
   {
@@ -157,7 +157,8 @@ function positiveInt(env: string, raw: string): number {
 
 function nonNegativeInt(env: string, raw: string): number {
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${env} must be 0 or a positive integer, got "${raw}"`)
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${env} must be 0 or a positive integer, got "${raw}"`)
   return n
 }
 
@@ -229,7 +230,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Caps and timeouts of connections (issue 15); throws ConfigError naming the bad variable. */
-function connectionSettings(get: (name: string) => string): Pick<
+function connectionSettings(
+  get: (name: string) => string,
+): Pick<
   Config,
   | 'wsMaxQueuedBytes'
   | 'wsMaxQueuedFrames'

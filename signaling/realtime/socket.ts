@@ -265,11 +265,7 @@ export function handleSocket(
     tokens -= 1
     // Before authentication a bad frame ends the socket; after it, it is only answered.
     const bad = conn === undefined ? refuse : fail
-    const bytes = Buffer.isBuffer(data)
-      ? data
-      : Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.from(data)
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     if (isBinary) {
       bad('bad-frame', 'frames are JSON text')
       return

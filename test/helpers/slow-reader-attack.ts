@@ -109,7 +109,11 @@ interface FloodTally {
   readonly done: boolean
 }
 
-async function authenticated(baseUrl: string, token: string, onFrame?: (raw: string) => void): Promise<WebSocket> {
+async function authenticated(
+  baseUrl: string,
+  token: string,
+  onFrame?: (raw: string) => void,
+): Promise<WebSocket> {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { perMessageDeflate: false })
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject)

@@ -155,7 +155,7 @@ describe('RedisHub', () => {
     expect(await a.relay('gus', signal)).toBe('offline')
   })
 
-  it('counts a user\'s sockets on every live node', async () => {
+  it("counts a user's sockets on every live node", async () => {
     const [a, b] = await Promise.all([hub(), hub()])
     await a.attach(connection('ida'))
     await b.attach(connection('ida'))

@@ -34,7 +34,11 @@ class Raw {
   async get(path: string): Promise<string> {
     const before = this.received.length
     this.socket.write(`GET ${path} HTTP/1.1\r\nHost: tincan\r\n\r\n`)
-    await until('an answer', () => this.closed || /\r\n\r\n[\s\S]*\}/.test(this.received.slice(before)), 10_000)
+    await until(
+      'an answer',
+      () => this.closed || /\r\n\r\n[\s\S]*\}/.test(this.received.slice(before)),
+      10_000,
+    )
     return this.received.slice(before)
   }
 }
@@ -78,7 +82,9 @@ describe('connections per address (issue 15, D4)', () => {
       raws.push(again)
       return /^HTTP\/1\.1 200/.test(await again.get('/healthz'))
     })
-    expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('MAX_CONNECTIONS_PER_IP'))).toBe(true)
+    expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('MAX_CONNECTIONS_PER_IP'))).toBe(
+      true,
+    )
   })
 
   it('refuses a socket past WS_MAX_UNAUTHENTICATED_PER_IP with rate-limited and 1013, and takes one again once one authenticates', async () => {
@@ -92,9 +98,9 @@ describe('connections per address (issue 15, D4)', () => {
     await waiting[0]?.auth(account.token)
     const fifth = await WsClient.open(server.wsUrl)
     expect(await fifth.auth(account.token)).toMatchObject({ username: account.username })
-    expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('WS_MAX_UNAUTHENTICATED_PER_IP'))).toBe(
-      true,
-    )
+    expect(
+      logLines(server).some((l) => l.level === 40 && l.msg.includes('WS_MAX_UNAUTHENTICATED_PER_IP')),
+    ).toBe(true)
     await Promise.all([...waiting, fifth].map((s) => s.close()))
   })
 })
@@ -116,22 +122,25 @@ describe('slow requests (issue 15, D4)', () => {
     ['its body', headers(body.length), body],
   ]
 
-  it.each(trickles)('cuts a request trickling in (%s) with 408 once its timeout passed, and logs it', async (_what, head, trickled) => {
-    const raw = await Raw.open(server.port)
-    raw.socket.write(head)
-    let sent = 0
-    // A byte every 200 ms: the whole request would take seconds more than the timeout allows.
-    while (!raw.closed && sent < trickled.length) {
-      raw.socket.write(trickled[sent++] ?? '')
-      await new Promise((r) => setTimeout(r, 200))
-    }
+  it.each(trickles)(
+    'cuts a request trickling in (%s) with 408 once its timeout passed, and logs it',
+    async (_what, head, trickled) => {
+      const raw = await Raw.open(server.port)
+      raw.socket.write(head)
+      let sent = 0
+      // A byte every 200 ms: the whole request would take seconds more than the timeout allows.
+      while (!raw.closed && sent < trickled.length) {
+        raw.socket.write(trickled[sent++] ?? '')
+        await new Promise((r) => setTimeout(r, 200))
+      }
 
-    await until('the connection to be closed', () => raw.closed, 10_000)
-    expect(sent).toBeLessThan(trickled.length)
-    expect(raw.received).toMatch(/^HTTP\/1\.1 408/)
-    expect(raw.received).toContain('"code":"bad-request"')
-    expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('REQUEST_TIMEOUT_MS'))).toBe(true)
-  })
+      await until('the connection to be closed', () => raw.closed, 10_000)
+      expect(sent).toBeLessThan(trickled.length)
+      expect(raw.received).toMatch(/^HTTP\/1\.1 408/)
+      expect(raw.received).toContain('"code":"bad-request"')
+      expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('REQUEST_TIMEOUT_MS'))).toBe(true)
+    },
+  )
 })
 
 describe('client-caused WebSocket errors (issue 15, D9)', () => {
@@ -151,7 +160,10 @@ describe('client-caused WebSocket errors (issue 15, D9)', () => {
 
     expect((await unauthenticated.closed).code).toBe(closeCodes.invalidPayload)
     expect((await authenticated.closed).code).toBe(closeCodes.tooBig)
-    await until('the log lines', () => logLines(server).filter((l) => l.msg.startsWith('websocket closed')).length === 2)
+    await until(
+      'the log lines',
+      () => logLines(server).filter((l) => l.msg.startsWith('websocket closed')).length === 2,
+    )
     const lines = logLines(server)
     expect(lines.filter((l) => l.level >= 50)).toEqual([])
     const closedLines = lines.filter((l) => l.msg.startsWith('websocket closed'))
@@ -204,13 +216,16 @@ describe('sockets per account (issue 15, D10) and the first frame (D12)', () => 
     ],
   ]
 
-  it.each(badFirstFrames)('closes with 4401 at once on %s as the first frame, after a typed error (D12)', async (_what, sendBad, code) => {
-    const socket = await sockets.raw()
+  it.each(badFirstFrames)(
+    'closes with 4401 at once on %s as the first frame, after a typed error (D12)',
+    async (_what, sendBad, code) => {
+      const socket = await sockets.raw()
 
-    sendBad(socket)
+      sendBad(socket)
 
-    expect((await socket.closed).code).toBe(closeCodes.unauthorized)
-    // Not the auth timeout, which says `auth-timeout` first.
-    expect(socket.received('error').map((e) => e.code)).toEqual([code])
-  })
+      expect((await socket.closed).code).toBe(closeCodes.unauthorized)
+      // Not the auth timeout, which says `auth-timeout` first.
+      expect(socket.received('error').map((e) => e.code)).toEqual([code])
+    },
+  )
 })

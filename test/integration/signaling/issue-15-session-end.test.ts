@@ -80,7 +80,11 @@ async function staleSession(node: TestServer, username: string): Promise<string>
  * same moment; returns how many sockets are still open once the session ended and each socket
  * was answered.
  */
-async function race(nodes: readonly TestServer[], token: string, end: () => Promise<unknown>): Promise<number> {
+async function race(
+  nodes: readonly TestServer[],
+  token: string,
+  end: () => Promise<unknown>,
+): Promise<number> {
   const sockets = await Promise.all(
     Array.from({ length: socketsPerTrial }, (_, i) => WsClient.open(nodes[i % nodes.length]?.wsUrl ?? '')),
   )
