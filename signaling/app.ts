@@ -277,7 +277,10 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
         return
       }
       // The app logger, not the request's child: a socket outlives its upgrade request by hours.
-      handleSocket(socket, ctx, app.log, { track, settled: () => unauthenticated.remove(address) })
+      handleSocket(socket, ctx, app.log, {
+        track,
+        unauthenticated: { counter: unauthenticated, key: address },
+      })
     },
   })
 

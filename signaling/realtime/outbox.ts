@@ -18,6 +18,14 @@ export class NodeBacklog {
   constructor(readonly limits: OutboxLimits) {}
 }
 
+/** Who an outbox tells about its socket. */
+export interface OutboxOwner {
+  /** The socket started or stopped refusing signals. */
+  busyChanged(): void
+  /** The socket stayed over its cap for slowReaderMs, or went past twice its cap. */
+  tooSlow(): void
+}
+
 /** What became of a signal offered to one socket. */
 export type Offer = 'queued' | 'busy' | 'closed'
 
@@ -49,20 +57,11 @@ export class Outbox {
   private slowTimer: ReturnType<typeof setTimeout> | undefined
   private corked = false
   private readonly raw: { cork(): void; uncork(): void } | undefined
-  private readonly uncork = (): void => {
-    this.corked = false
-    this.raw?.uncork()
-  }
 
   constructor(
     private readonly socket: WebSocket,
     private readonly node: NodeBacklog,
-    private readonly hooks: {
-      /** The socket started or stopped refusing signals. */
-      busyChanged(): void
-      /** The socket stayed over its cap for slowReaderMs, or went past twice its cap. */
-      tooSlow(): void
-    },
+    private readonly owner: OutboxOwner,
   ) {
     this.raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
   }
@@ -77,7 +76,7 @@ export class Outbox {
     if (this.released || this.socket.readyState !== this.socket.OPEN) return false
     const { maxBytes, maxFrames } = this.node.limits
     if (this.bytes >= mustSendFactor * maxBytes || this.frames >= mustSendFactor * maxFrames) {
-      this.hooks.tooSlow()
+      this.owner.tooSlow()
       return false
     }
     this.write(json)
@@ -116,11 +115,17 @@ export class Outbox {
     if (!this.corked && this.raw !== undefined) {
       this.corked = true
       this.raw.cork()
-      setImmediate(this.uncork)
+      setImmediate(uncork, this)
     }
     this.socket.send(json, () => this.written(size))
     const { maxBytes, maxFrames } = this.node.limits
     if (!this.busyNow && (this.bytes >= maxBytes || this.frames >= maxFrames)) this.setBusy(true)
+  }
+
+  /** The end of the event loop turn in which the socket was corked. */
+  uncorkNow(): void {
+    this.corked = false
+    this.raw?.uncork()
   }
 
   private written(size: number): void {
@@ -137,7 +142,12 @@ export class Outbox {
   private setBusy(busy: boolean): void {
     this.busyNow = busy
     clearTimeout(this.slowTimer)
-    if (busy) this.slowTimer = setTimeout(() => this.hooks.tooSlow(), this.node.limits.slowReaderMs)
-    this.hooks.busyChanged()
+    if (busy) this.slowTimer = setTimeout(() => this.owner.tooSlow(), this.node.limits.slowReaderMs)
+    this.owner.busyChanged()
   }
+}
+
+/** A module function, not a closure per outbox: setImmediate hands it the outbox. */
+function uncork(outbox: Outbox): void {
+  outbox.uncorkNow()
 }
