@@ -66,9 +66,12 @@ export class Outbox {
     this.raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
   }
 
-  /** True while signals to this socket are refused: from its cap until it has drained to half. */
+  /**
+   * True while signals to this socket are refused: from its cap until it has drained to half.
+   * A closing socket is not busy but gone: senders are told `peer-offline` once it was the last.
+   */
   get busy(): boolean {
-    return this.busyNow
+    return this.busyNow && this.socket.readyState === this.socket.OPEN
   }
 
   /** Queues a frame the client must get; false when the socket is closed or has just been closed for it. */

@@ -119,8 +119,12 @@ class ClientSocket implements OutboxOwner {
   }
 
   close(code: number, reason: string): void {
-    if (!this.closed) this.socket.close(code, reason)
+    if (this.closed) return
+    const wasBusy = this.outbox.busy
+    this.socket.close(code, reason)
     this.closed = true
+    // No longer busy but closing: other nodes stop answering `recipient-busy` for it.
+    if (wasBusy) this.busyChanged()
   }
 
   busyChanged(): void {
