@@ -44,6 +44,13 @@ class Raw {
 }
 
 /** Log lines (pino JSON) the server process wrote. */
+/** Waits (bounded) for a warning naming `setting`: the child's log arrives on its own schedule. */
+async function untilWarned(server: ServerProcess, setting: string): Promise<boolean> {
+  return until(`a warning naming ${setting}`, () =>
+    logLines(server).some((l) => l.level === 40 && l.msg.includes(setting)),
+  )
+}
+
 function logLines(server: ServerProcess): { level: number; msg: string; raw: string }[] {
   return server
     .output()
@@ -82,9 +89,7 @@ describe('connections per address (issue 15, D4)', () => {
       raws.push(again)
       return /^HTTP\/1\.1 200/.test(await again.get('/healthz'))
     })
-    expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('MAX_CONNECTIONS_PER_IP'))).toBe(
-      true,
-    )
+    expect(await untilWarned(server, 'MAX_CONNECTIONS_PER_IP')).toBe(true)
   })
 
   it('refuses a socket past WS_MAX_UNAUTHENTICATED_PER_IP with rate-limited and 1013, and takes one again once one authenticates', async () => {
@@ -98,9 +103,7 @@ describe('connections per address (issue 15, D4)', () => {
     await waiting[0]?.auth(account.token)
     const fifth = await WsClient.open(server.wsUrl)
     expect(await fifth.auth(account.token)).toMatchObject({ username: account.username })
-    expect(
-      logLines(server).some((l) => l.level === 40 && l.msg.includes('WS_MAX_UNAUTHENTICATED_PER_IP')),
-    ).toBe(true)
+    expect(await untilWarned(server, 'WS_MAX_UNAUTHENTICATED_PER_IP')).toBe(true)
     await Promise.all([...waiting, fifth].map((s) => s.close()))
   })
 })
@@ -138,7 +141,7 @@ describe('slow requests (issue 15, D4)', () => {
       expect(sent).toBeLessThan(trickled.length)
       expect(raw.received).toMatch(/^HTTP\/1\.1 408/)
       expect(raw.received).toContain('"code":"bad-request"')
-      expect(logLines(server).some((l) => l.level === 40 && l.msg.includes('REQUEST_TIMEOUT_MS'))).toBe(true)
+      expect(await untilWarned(server, 'REQUEST_TIMEOUT_MS')).toBe(true)
     },
   )
 })
