@@ -1,7 +1,9 @@
 // Issue 2: how many authenticated WebSocket connections one node holds, in how much memory,
-// and how fast it relays signals between friends. The server runs in its own process; this
-// process is the load generator.
+// and how fast it relays signals between friends. Issue 15: the same node under the slow-reader
+// attack (D1). The server runs in its own process; this process is the load generator.
 import WebSocket from 'ws'
+import { limits } from '../shared/index.ts'
+import { runSlowReaderAttack } from '../test/helpers/slow-reader-attack.ts'
 import type { Bench, BenchResult } from './types.ts'
 import {
   mapLimit,
@@ -216,10 +218,57 @@ async function measureRelay(): Promise<BenchResult[]> {
   }
 }
 
+const attackDurationMs = 20_000
+const attackSockets = 2
+const mib = 2 ** 20
+
+/**
+ * Issue 15, D1: a friend floods a socket that stopped reading with the largest signals, at the
+ * default frame rate, while an honest client pings. Before the fix the node grew 25–50 MB/s
+ * without levelling off and pings took 736 ms.
+ */
+async function measureSlowReader(): Promise<BenchResult[]> {
+  const server = await startServerProcess({ AUTH_RATE_PER_IP: '10000000' })
+  try {
+    const r = await runSlowReaderAttack({
+      readerBaseUrl: server.url,
+      flooderBaseUrl: server.url,
+      honestBaseUrl: server.url,
+      flooderSockets: attackSockets,
+      framesPerS: 200,
+      minDurationMs: attackDurationMs,
+      maxDurationMs: attackDurationMs,
+      pingEveryMs: 20,
+      rssBytes: () => server.rssBytes(),
+    })
+    const pings = [...r.pingsMs].sort((a, b) => a - b)
+    const grewBytes = r.rssPeakBytes - r.rssStartBytes
+    const conditions = `${attackSockets} sockets × 200 frames/s of ${limits.envelopeMaxLength.toLocaleString('en-US')}-character envelopes to a friend whose socket stopped reading, ${attackDurationMs / 1000} s; ${r.framesSent.toLocaleString('en-US')} sent, ${(r.answers['recipient-busy'] ?? 0).toLocaleString('en-US')} answered recipient-busy; reader closed with ${String(r.readerClosedWith)}`
+    const row = (metric: string, value: number, unit: string, target = '', met: boolean | null = null) => ({
+      issue: 15,
+      metric: `slow-reader attack: ${metric}`,
+      value,
+      unit,
+      target,
+      met,
+      conditions,
+    })
+    return [
+      row('server RSS at start', r.rssStartBytes / mib, 'MiB'),
+      row('server RSS peak', r.rssPeakBytes / mib, 'MiB', '≤ start + 100 MiB', grewBytes <= 100 * mib),
+      row('server RSS at end', r.rssEndBytes / mib, 'MiB'),
+      row('honest client ping p50', percentile(pings, 50), 'ms'),
+      row('honest client ping p99', percentile(pings, 99), 'ms', '< 50 ms', percentile(pings, 99) < 50),
+    ]
+  } finally {
+    await server.stop()
+  }
+}
+
 const bench: Bench = {
   name: 'server',
   async run() {
-    return [...(await measureConnections()), ...(await measureRelay())]
+    return [...(await measureConnections()), ...(await measureRelay()), ...(await measureSlowReader())]
   },
 }
 export default bench

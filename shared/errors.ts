@@ -31,6 +31,9 @@ export const errorCodes = [
   'peer-offline',
   'storage-unavailable',
   'internal',
+  // Back-pressure and connection caps (issue 15).
+  'recipient-busy',
+  'too-many-sockets',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -65,4 +65,11 @@ export const closeCodes = {
   unauthorized: 4401,
   /** The session was revoked or the account deleted while connected. */
   sessionEnded: 4403,
+  // Back-pressure and connection caps (issue 15).
+  /** Invalid UTF-8 in a text frame (sent by the WebSocket layer). */
+  invalidPayload: 1007,
+  /** The socket stayed over its send queue cap: it does not read what is sent to it. */
+  tooSlow: 4408,
+  /** The account already has as many sockets as the server allows. */
+  tooManySockets: 4429,
 } as const

@@ -15,6 +15,14 @@ import {
   type ServerFrame,
 } from '../shared/index.ts'
 import type { Config, TrustProxy } from './config.ts'
+import {
+  addressKey,
+  AddressCounter,
+  capConnectionsPerAddress,
+  httpTimeouts,
+  isClientSocketError,
+  WarnThrottle,
+} from './connection-guards.ts'
 import { createContext, type Context } from './context.ts'
 import { HttpError } from './http-error.ts'
 import { Metrics } from './metrics.ts'
@@ -31,6 +39,14 @@ import { errorBody, rawErrorResponse, securityHeaders } from './security-headers
 import { StorageError, type Storage, type StorageErrorCode } from './storage/storage.ts'
 
 export { contentSecurityPolicy } from './security-headers.ts'
+
+/** Closes every socket here whose session no longer exists in storage, with 4403. */
+export async function closeEndedSessions(hub: Hub, storage: Storage): Promise<void> {
+  const sockets = [...hub.local()]
+  if (sockets.length === 0) return
+  const live = await storage.liveSessionIds([...new Set(sockets.map((c) => c.sessionId))])
+  for (const c of sockets) if (!live.has(c.sessionId)) c.close(closeCodes.sessionEnded, 'session ended')
+}
 
 export interface App {
   readonly app: FastifyInstance
@@ -107,6 +123,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       },
     },
     return503OnClosing: true,
+    ...httpTimeouts(config),
     // Errors the router raises before any route runs get the same typed body as the rest.
     // They are answered before any hook runs, so the security headers are set here too.
     frameworkErrors: (error, _request, reply) => {
@@ -120,6 +137,15 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     // Requests Node's parser refuses (headers over 16 KiB, malformed request lines): typed too.
     clientErrorHandler: (error: Error & { code?: string }, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) return
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        const address = addressKey(socket.remoteAddress ?? '')
+        // Declared below, once the app has a logger; no connection is accepted before that.
+        warnings.warn(
+          `timeout ${address}`,
+          { address },
+          'request cut off: not received within HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS',
+        )
+      }
       const [status, message] =
         error.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'request headers are too large']
@@ -130,6 +156,10 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       socket.destroy(error)
     },
   })
+
+  const warnings = new WarnThrottle(app.log)
+  capConnectionsPerAddress(app.server, config, warnings)
+  const unauthenticated = new AddressCounter(config.wsMaxUnauthenticatedPerIp)
 
   const hub = givenHub ?? (await openHub(config, app.log))
   const ctx = createContext({ config, storage, hub, metrics, serverSecret })
@@ -214,6 +244,17 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   await app.register(fastifyWebsocket, {
     // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself (1009).
     options: { maxPayload: 4 * limits.maxFrameBytes },
+    errorHandler: (error, socket, request) => {
+      if (isClientSocketError(error)) {
+        const code = (error as { code?: unknown }).code
+        metrics.error(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame-too-large' : 'bad-frame', 'ws')
+        request.log.debug({ code, address: request.ip }, `websocket closed: ${error.message}`)
+        // ws has closed it already with the code that says why (1007, 1009, 1002).
+        return
+      }
+      request.log.error({ err: error }, 'websocket handler failed')
+      socket.terminate()
+    },
   })
   // A malformed handshake (bad key or version) is answered by ws on the raw socket; with a
   // listener, the answer is ours: typed, with the security headers.
@@ -241,15 +282,36 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       reply
         .code(426)
         .send(errorBody('bad-request', 'this is the WebSocket endpoint; send an upgrade request')),
-    wsHandler: (socket) => {
+    wsHandler: (socket, request) => {
       if (draining) {
         // Sockets that arrive while this node drains go straight to another one.
         socket.send(JSON.stringify(reconnectFrame()))
         socket.close(1012, 'server restarting')
         return
       }
+      const address = addressKey(request.ip)
+      if (!unauthenticated.tryAdd(address)) {
+        warnings.warn(
+          `unauthenticated ${address}`,
+          { address, cap: config.wsMaxUnauthenticatedPerIp },
+          'socket refused: this address holds WS_MAX_UNAUTHENTICATED_PER_IP sockets not yet authenticated',
+        )
+        metrics.error('rate-limited', 'ws')
+        socket.send(
+          JSON.stringify({
+            type: 'error',
+            code: 'rate-limited',
+            message: 'too many sockets from this address are still authenticating; try again later',
+          } satisfies ServerFrame),
+        )
+        socket.close(closeCodes.tryAgainLater, 'too many unauthenticated sockets')
+        return
+      }
       // The app logger, not the request's child: a socket outlives its upgrade request by hours.
-      handleSocket(socket, ctx, app.log, track)
+      handleSocket(socket, ctx, app.log, {
+        track,
+        unauthenticated: { counter: unauthenticated, key: address },
+      })
     },
   })
 
@@ -263,7 +325,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
   })
 
   app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render(hub.localConnections())),
+    reply.type('text/plain; version=0.0.4').send(metrics.render(hub.localConnections(), ctx.backlog)),
   )
 
   accountRoutes(app, ctx)
@@ -305,6 +367,17 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     const now = Date.now()
     for (const c of hub.local()) if (c.expiresAt <= now) c.close(closeCodes.sessionEnded, 'session expired')
   }, 30_000)
+  // Logout, revocation or deletion on a node that could not tell this one (Redis was away):
+  // every socket's session is looked up again now and then, not only trusted until it expires.
+  let checking = false
+  const sessionCheck = setInterval(() => {
+    if (checking) return
+    checking = true
+    closeEndedSessions(hub, storage)
+      .catch((e: unknown) => app.log.warn({ err: e }, 'session check failed'))
+      .finally(() => (checking = false))
+  }, config.sessionCheckMs)
+  sessionCheck.unref()
   expirySweep.unref()
   sweep.unref()
   // Deleted rows are overwritten in the SQLite file at once; their old pages leave the WAL here.
@@ -319,6 +392,7 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       clearInterval(sweep)
       clearInterval(expirySweep)
       clearInterval(compaction)
+      clearInterval(sessionCheck)
       draining = true
       // Each client is told to reconnect after its own random delay (another node behind the load
       // balancer takes it); unacknowledged signals and messages are re-sent from there.

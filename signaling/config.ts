@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+import { limits } from '../shared/index.ts'
 
 /**
  * Which proxies in front may say who the client is (X-Forwarded-For): none, the nearest N hops
@@ -40,6 +41,27 @@ export interface Config {
   readonly maxGroupsPerUser: number
   /** Seconds between SQLite checkpoints that truncate the WAL. */
   readonly sqliteCheckpointS: number
+  // ---- connections and back-pressure (issue 15: D1, D2, D4, D10, D12) ----
+  /** Bytes and frames that may wait for one slow socket before signals to it are refused. */
+  readonly wsMaxQueuedBytes: number
+  readonly wsMaxQueuedFrames: number
+  /** Bytes that may wait for all of this node's sockets together. */
+  readonly wsNodeMaxQueuedBytes: number
+  /** A socket over its cap this long without draining is closed with 4408. */
+  readonly wsSlowReaderMs: number
+  /** Sockets one account may hold, across all nodes. */
+  readonly wsMaxPerUser: number
+  /** Sockets not yet authenticated, per client address. */
+  readonly wsMaxUnauthenticatedPerIp: number
+  /** TCP connections per peer address (0: no cap). Not applied behind a trusted proxy. */
+  readonly maxConnectionsPerIp: number
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
+  /** A connection with no traffic either way for this long is closed (WebSockets excepted). */
+  readonly idleTimeoutMs: number
+  /** How often every socket's session is checked against storage. */
+  readonly sessionCheckMs: number
 }
 
 interface Setting {
@@ -106,6 +128,47 @@ export const settings: readonly Setting[] = [
     def: '60',
     help: 'seconds between SQLite checkpoints that empty the WAL file, so deleted data leaves the disk',
   },
+  // ---- connections and back-pressure ----
+  {
+    env: 'WS_MAX_QUEUED_BYTES',
+    def: '1048576',
+    help: 'bytes waiting for one socket before signals to it are refused (recipient-busy)',
+  },
+  { env: 'WS_MAX_QUEUED_FRAMES', def: '1024', help: 'frames waiting for one socket, likewise' },
+  {
+    env: 'WS_NODE_MAX_QUEUED_BYTES',
+    def: '67108864',
+    help: 'bytes waiting for all sockets of this node; past it, slow sockets get no signals',
+  },
+  {
+    env: 'WS_SLOW_READER_MS',
+    def: '10000',
+    help: 'a socket over its queue cap this long is closed with 4408',
+  },
+  { env: 'WS_MAX_PER_USER', def: '32', help: 'sockets one account may hold (over it: close 4429)' },
+  {
+    env: 'WS_MAX_UNAUTHENTICATED_PER_IP',
+    def: '32',
+    help: 'sockets not yet authenticated per client address (over it: close 1013)',
+  },
+  {
+    env: 'MAX_CONNECTIONS_PER_IP',
+    def: '256',
+    help: 'TCP connections per address, IPv6 per /64 (0 = no cap; not applied with TRUST_PROXY)',
+  },
+  { env: 'HEADERS_TIMEOUT_MS', def: '10000', help: "time to receive a request's headers" },
+  { env: 'REQUEST_TIMEOUT_MS', def: '30000', help: 'time to receive a whole request, body included' },
+  { env: 'KEEP_ALIVE_TIMEOUT_MS', def: '72000', help: 'idle time before a keep-alive connection is closed' },
+  {
+    env: 'IDLE_TIMEOUT_MS',
+    def: '120000',
+    help: 'a connection silent both ways this long is closed (not WebSockets)',
+  },
+  {
+    env: 'SESSION_CHECK_MS',
+    def: '60000',
+    help: 'how often open sockets are checked against stored sessions (logout elsewhere)',
+  },
 ]
 
 export class ConfigError extends Error {
@@ -115,6 +178,13 @@ export class ConfigError extends Error {
 function positiveInt(env: string, raw: string): number {
   const n = Number(raw)
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${env} must be a positive integer, got "${raw}"`)
+  return n
+}
+
+function nonNegativeInt(env: string, raw: string): number {
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${env} must be 0 or a positive integer, got "${raw}"`)
   return n
 }
 
@@ -214,6 +284,53 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     friendRequestsPerUserPerHour: positiveInt('FRIEND_REQUESTS_PER_USER', get('FRIEND_REQUESTS_PER_USER')),
     maxGroupsPerUser: positiveInt('MAX_GROUPS_PER_USER', get('MAX_GROUPS_PER_USER')),
     sqliteCheckpointS: positiveInt('SQLITE_CHECKPOINT_S', get('SQLITE_CHECKPOINT_S')),
+    ...connectionSettings(get),
+  }
+}
+
+/** Caps and timeouts of connections (issue 15); throws ConfigError naming the bad variable. */
+function connectionSettings(
+  get: (name: string) => string,
+): Pick<
+  Config,
+  | 'wsMaxQueuedBytes'
+  | 'wsMaxQueuedFrames'
+  | 'wsNodeMaxQueuedBytes'
+  | 'wsSlowReaderMs'
+  | 'wsMaxPerUser'
+  | 'wsMaxUnauthenticatedPerIp'
+  | 'maxConnectionsPerIp'
+  | 'headersTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'keepAliveTimeoutMs'
+  | 'idleTimeoutMs'
+  | 'sessionCheckMs'
+> {
+  const int = (env: string): number => positiveInt(env, get(env))
+  const wsMaxQueuedBytes = int('WS_MAX_QUEUED_BYTES')
+  // One signal of the largest size must fit, or no signal could ever be delivered.
+  if (wsMaxQueuedBytes < limits.maxFrameBytes)
+    throw new ConfigError(`WS_MAX_QUEUED_BYTES must be at least ${limits.maxFrameBytes} (one frame)`)
+  const wsNodeMaxQueuedBytes = int('WS_NODE_MAX_QUEUED_BYTES')
+  if (wsNodeMaxQueuedBytes < wsMaxQueuedBytes)
+    throw new ConfigError('WS_NODE_MAX_QUEUED_BYTES must be at least WS_MAX_QUEUED_BYTES')
+  const headersTimeoutMs = int('HEADERS_TIMEOUT_MS')
+  const requestTimeoutMs = int('REQUEST_TIMEOUT_MS')
+  if (headersTimeoutMs > requestTimeoutMs)
+    throw new ConfigError('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
+  return {
+    wsMaxQueuedBytes,
+    wsMaxQueuedFrames: int('WS_MAX_QUEUED_FRAMES'),
+    wsNodeMaxQueuedBytes,
+    wsSlowReaderMs: int('WS_SLOW_READER_MS'),
+    wsMaxPerUser: int('WS_MAX_PER_USER'),
+    wsMaxUnauthenticatedPerIp: int('WS_MAX_UNAUTHENTICATED_PER_IP'),
+    maxConnectionsPerIp: nonNegativeInt('MAX_CONNECTIONS_PER_IP', get('MAX_CONNECTIONS_PER_IP')),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: int('KEEP_ALIVE_TIMEOUT_MS'),
+    idleTimeoutMs: int('IDLE_TIMEOUT_MS'),
+    sessionCheckMs: int('SESSION_CHECK_MS'),
   }
 }
 

@@ -4,6 +4,7 @@ import { HttpError } from './http-error.ts'
 import type { Metrics } from './metrics.ts'
 import { perHour, perMinute, type RateLimiter } from './rate-limiter.ts'
 import type { Hub } from './realtime/hub.ts'
+import { NodeBacklog } from './realtime/outbox.ts'
 import { hashToken } from './secrets.ts'
 import type { SessionRecord, Storage } from './storage/storage.ts'
 import type { ServerFrame } from '../shared/index.ts'
@@ -30,6 +31,8 @@ export interface Context {
     readonly friendRequest: RateLimiter
   }
   readonly relayPolicy: RelayPolicy
+  /** What waits unsent in this node's sockets, against the caps of issue 15 (D1). */
+  readonly backlog: NodeBacklog
   /** Resolves a bearer token to its live session, or undefined. */
   sessionForToken(token: string): Promise<SessionRecord | undefined>
   /** The caller of a request with `Authorization: Bearer …`; throws HttpError('unauthorized'). */
@@ -128,6 +131,12 @@ export function createContext(deps: {
       friendRequest: perHour(config.friendRequestsPerUserPerHour),
     },
     relayPolicy: new RelayPolicy(storage, 10_000, (pair) => hub.publishRelayChange(pair)),
+    backlog: new NodeBacklog({
+      maxBytes: config.wsMaxQueuedBytes,
+      maxFrames: config.wsMaxQueuedFrames,
+      nodeMaxBytes: config.wsNodeMaxQueuedBytes,
+      slowReaderMs: config.wsSlowReaderMs,
+    }),
     sessionForToken,
     async caller(request) {
       const header = request.headers.authorization

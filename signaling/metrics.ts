@@ -12,11 +12,17 @@ export class Metrics {
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1)
   }
 
-  render(connections: number): string {
+  render(connections: number, queued: { readonly bytes: number; readonly frames: number }): string {
     const lines = [
       '# HELP tincan_ws_connections WebSocket connections held by this node.',
       '# TYPE tincan_ws_connections gauge',
       `tincan_ws_connections ${connections}`,
+      '# HELP tincan_ws_queued_bytes Bytes written to sockets and not yet taken by the network.',
+      '# TYPE tincan_ws_queued_bytes gauge',
+      `tincan_ws_queued_bytes ${queued.bytes}`,
+      '# HELP tincan_ws_queued_frames Frames written to sockets and not yet taken by the network.',
+      '# TYPE tincan_ws_queued_frames gauge',
+      `tincan_ws_queued_frames ${queued.frames}`,
       '# HELP tincan_ws_frames_received_total Frames received from clients.',
       '# TYPE tincan_ws_frames_received_total counter',
       `tincan_ws_frames_received_total ${this.framesReceived}`,

@@ -48,6 +48,8 @@ export interface SignalingDeps {
   readonly heartbeatIntervalMs?: number
   /** Signals queued while offline are dropped after this long: stale offers only confuse peers. */
   readonly pendingSignalTtlMs?: number
+  /** A signal answered `recipient-busy` is sent again after about this long (until it is stale). */
+  readonly busyRetryMs?: number
 }
 
 export type SignalResult = { ok: true } | { ok: false; code: ErrorCode | 'timeout' | 'expired' }
@@ -74,6 +76,7 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
   private attempt = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeat: ReturnType<typeof setInterval> | undefined
+  private busyRetry: ReturnType<typeof setTimeout> | undefined
   private awaitingPong = false
   private stopped = true
   private nextRef = 1
@@ -83,6 +86,7 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
   private readonly maxDelayMs: number
   private readonly heartbeatIntervalMs: number
   private readonly pendingSignalTtlMs: number
+  private readonly busyRetryMs: number
 
   constructor(private readonly deps: SignalingDeps) {
     super()
@@ -91,6 +95,7 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
     this.maxDelayMs = deps.maxDelayMs ?? 30_000
     this.heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 25_000
     this.pendingSignalTtlMs = deps.pendingSignalTtlMs ?? 30_000
+    this.busyRetryMs = deps.busyRetryMs ?? 1_000
   }
 
   start(): void {
@@ -102,6 +107,8 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
   stop(): void {
     this.stopped = true
     clearTimeout(this.retryTimer)
+    clearTimeout(this.busyRetry)
+    this.busyRetry = undefined
     this.closeSocket()
     for (const p of this.pending.values()) p.resolve({ ok: false, code: 'expired' })
     this.pending.clear()
@@ -216,6 +223,13 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
       case 'sent':
       case 'error': {
         const p = frame.ref === undefined ? undefined : this.pending.get(frame.ref)
+        if (p !== undefined && frame.type === 'error' && frame.code === 'recipient-busy') {
+          // The peer is connected but its socket is backed up: not a failure, just not now.
+          // The signal stays pending and goes again shortly, until it is too old to matter.
+          p.sent = false
+          this.retryBusyLater()
+          return
+        }
         if (p !== undefined && frame.ref !== undefined) {
           this.pending.delete(frame.ref)
           p.resolve(frame.type === 'sent' ? { ok: true } : { ok: false, code: frame.code })
@@ -282,6 +296,16 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
       this.awaitingPong = true
       s.send(JSON.stringify({ type: 'ping' }))
     }, this.heartbeatIntervalMs)
+  }
+
+  private retryBusyLater(): void {
+    if (this.busyRetry !== undefined) return
+    // Jittered, so that senders refused at the same moment do not all come back together.
+    const delay = Math.floor(this.busyRetryMs * (1 + this.random()))
+    this.busyRetry = setTimeout(() => {
+      this.busyRetry = undefined
+      this.flush()
+    }, delay)
   }
 
   private flush(): void {

@@ -1,4 +1,5 @@
-import type { ServerFrame } from '../../shared/index.ts'
+import type { RelayedSignalFrame, ServerFrame } from '../../shared/index.ts'
+import type { Offer } from './outbox.ts'
 
 /** One authenticated WebSocket as the hub sees it. */
 export interface Connection {
@@ -6,11 +7,19 @@ export interface Connection {
   readonly sessionId: string
   /** When the session behind this socket expires; the socket is closed then. */
   readonly expiresAt: number
+  /** Queues a frame the client must get (a socket far over its cap is closed instead). */
   send(frame: ServerFrame): void
   /** Sends a frame that is already JSON text (as it arrives from another node). */
   sendText(json: string): void
+  /** Queues a relayed signal (JSON text) unless the socket is over its cap. */
+  offerSignal(json: string): Offer
+  /** True while signals to this socket are refused (see Outbox). */
+  readonly busy: boolean
   close(code: number, reason: string): void
 }
+
+/** What became of a signal: on its way to at least one socket, refused by every one, or none to send it to. */
+export type Relayed = 'sent' | 'busy' | 'offline'
 
 /** What a hub tells the rest of the server about things that happened elsewhere. */
 export interface HubListeners {
@@ -38,6 +47,15 @@ export interface Hub {
   onlineAmong(usernames: readonly string[]): Promise<string[]>
   /** Sends to every socket of the user, wherever it is connected; false when the user has none. */
   deliver(username: string, frame: ServerFrame): Promise<boolean>
+  /**
+   * Sends a signal to every socket of the user that has room for it. `busy` when the user is
+   * connected but every socket is over its cap: the sender is told to try again later.
+   */
+  relay(username: string, frame: RelayedSignalFrame): Promise<Relayed>
+  /** One of this node's sockets started or stopped refusing signals. */
+  busyChanged(conn: Connection): void
+  /** How many sockets the user holds, on every node. */
+  userSockets(username: string): Promise<number>
   closeSession(sessionId: string, code: number, reason: string): Promise<void>
   closeUser(username: string, code: number, reason: string): Promise<void>
   /** Tells the other nodes that relay decisions changed (this node has already forgotten them). */
@@ -101,6 +119,34 @@ export class SocketTable {
     return set.size
   }
 
+  /** Offers a signal to every socket of the user here. */
+  relayText(username: string, json: string): Relayed {
+    const set = this.byUser.get(username)
+    if (set === undefined) return 'offline'
+    let result: Relayed = 'offline'
+    for (const conn of set) {
+      const offer = conn.offerSignal(json)
+      if (offer === 'queued') result = 'sent'
+      else if (offer === 'busy' && result === 'offline') result = 'busy'
+    }
+    return result
+  }
+
+  /** Like relayText, without making the JSON when every socket would refuse it (a flood of large signals). */
+  relay(username: string, frame: RelayedSignalFrame): Relayed {
+    if (!this.byUser.has(username)) return 'offline'
+    if (this.allBusy(username)) return 'busy'
+    return this.relayText(username, JSON.stringify(frame))
+  }
+
+  /** True when the user has sockets here and every one refuses signals. */
+  allBusy(username: string): boolean {
+    const set = this.byUser.get(username)
+    if (set === undefined) return false
+    for (const conn of set) if (!conn.busy) return false
+    return true
+  }
+
   closeUser(username: string, code: number, reason: string): void {
     for (const conn of [...(this.byUser.get(username) ?? [])]) conn.close(code, reason)
   }
@@ -141,6 +187,18 @@ export class LocalHub implements Hub {
   deliver(username: string, frame: ServerFrame): Promise<boolean> {
     if (!this.sockets.has(username)) return Promise.resolve(false)
     return Promise.resolve(this.sockets.sendText(username, JSON.stringify(frame)) > 0)
+  }
+
+  relay(username: string, frame: RelayedSignalFrame): Promise<Relayed> {
+    return Promise.resolve(this.sockets.relay(username, frame))
+  }
+
+  busyChanged(): void {
+    // Senders are on this node: relay() asks the sockets themselves.
+  }
+
+  userSockets(username: string): Promise<number> {
+    return Promise.resolve(this.sockets.of(username)?.size ?? 0)
   }
 
   closeSession(sessionId: string, code: number, reason: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { ServerFrame } from '../../shared/index.ts'
-import { SocketTable, type Connection, type Hub, type HubListeners } from './hub.ts'
+import type { RelayedSignalFrame, ServerFrame } from '../../shared/index.ts'
+import { SocketTable, type Connection, type Hub, type HubListeners, type Relayed } from './hub.ts'
+import { leaveLua, onlineLua, reapLua, relayLua, socketsLua, syncLua, type Scripts } from './redis-scripts.ts'
 
 /**
  * Presence and delivery across nodes, over Redis.
@@ -11,6 +12,7 @@ import { SocketTable, type Connection, type Hub, type HubListeners } from './hub
  *   P nodes              set of node ids that may hold presence (so a survivor can clean up after a dead one)
  *   P node-users:<id>    set of users with a socket on node <id>
  *   P presence:<user>    hash node id → number of the user's sockets on that node
+ *   P busy:<user>:<id>   exists (PX busyTtlMs) while every socket of the user on node <id> refuses signals
  * Channels:
  *   P u:<user>           frames for a user; a node subscribes while it holds one of their sockets
  *   P all                cluster-wide control: close a session, forget relay decisions
@@ -31,73 +33,14 @@ export interface RedisHubOptions {
   readonly log?: { warn(obj: unknown, msg: string): void; info?(obj: unknown, msg: string): void }
 }
 
-/** The scripts that must see and change presence in one step. */
-interface Scripts {
-  /**
-   * Sets this node's socket count for a user (KEYS presence, node-users; ARGV node id, lease
-   * prefix, count, username), dropping entries of nodes whose lease is gone. Returns
-   * [had sockets here before, has now, live nodes elsewhere, stale entries dropped].
-   */
-  tincanSync(
-    presence: string,
-    nodeUsers: string,
-    node: string,
-    leasePrefix: string,
-    count: number,
-    username: string,
-  ): Promise<[number, number, number, number]>
-  /** KEYS presence; ARGV dead node id, lease prefix → 1 when the entry was removed and left the user offline. */
-  tincanReap(presence: string, dead: string, leasePrefix: string): Promise<number>
-  /** KEYS presence hashes; ARGV lease prefix → 1 or 0 per key. */
-  tincanOnline(numKeys: number, ...keysThenPrefix: string[]): Promise<number[]>
-}
-
-const syncLua = `
-local live, stale = 0, 0
-for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if id ~= ARGV[1] then
-    if redis.call('EXISTS', ARGV[2] .. id) == 1 then live = live + 1
-    else redis.call('HDEL', KEYS[1], id); stale = stale + 1 end
-  end
-end
-local before = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local now = tonumber(ARGV[3])
-if now > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], now)
-  redis.call('SADD', KEYS[2], ARGV[4])
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[4])
-end
-return {before > 0 and 1 or 0, now > 0 and 1 or 0, live, stale}
-`
-
-const reapLua = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[2] .. id) == 1 then return 0 end
-end
-return 1
-`
-
-const onlineLua = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  out[i] = 0
-  for _, id in ipairs(redis.call('HKEYS', key)) do
-    if redis.call('EXISTS', ARGV[1] .. id) == 1 then out[i] = 1; break end
-  end
-end
-return out
-`
-
-const leaveLua = `
-redis.call('DEL', KEYS[1])
-if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
-`
-
 /** Messages on user channels and on the control channel: "<origin node>\n<kind>\n<rest>". */
-type Kind = 'frame' | 'close-user' | 'close-session' | 'relay'
+type Kind = 'frame' | 'signal' | 'close-user' | 'close-session' | 'relay'
+
+/**
+ * How long a busy mark lives unless renewed. Marks are renewed while signals keep being refused,
+ * so a mark left by a node that stopped in between only misleads senders this long.
+ */
+const busyTtlMs = 30_000
 
 export class RedisHub implements Hub {
   private readonly sockets = new SocketTable()
@@ -114,6 +57,8 @@ export class RedisHub implements Hub {
   private closed = false
   /** Users whose channel this node is subscribed to (it holds one of their sockets). */
   private readonly subscribed = new Set<string>()
+  /** Users marked busy here, with when the mark was last written. */
+  private readonly markedBusy = new Map<string, number>()
   /** Work that must finish before the connections to Redis close. */
   private readonly inFlight = new Set<Promise<unknown>>()
 
@@ -130,6 +75,8 @@ export class RedisHub implements Hub {
     this.cmd.defineCommand('tincanSync', { numberOfKeys: 2, lua: syncLua })
     this.cmd.defineCommand('tincanReap', { numberOfKeys: 1, lua: reapLua })
     this.cmd.defineCommand('tincanOnline', { lua: onlineLua })
+    this.cmd.defineCommand('tincanRelay', { numberOfKeys: 1, lua: relayLua })
+    this.cmd.defineCommand('tincanSockets', { numberOfKeys: 1, lua: socketsLua })
     this.scripts = this.cmd as unknown as Scripts
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message))
   }
@@ -182,6 +129,8 @@ export class RedisHub implements Hub {
   detach(conn: Connection): Promise<boolean> {
     const count = this.sockets.remove(conn)
     if (count === undefined) return Promise.resolve(false)
+    // The sockets left may all be busy, or none may be left.
+    if (count > 0 || this.markedBusy.has(conn.username)) this.busyChanged(conn)
     return this.track(this.unregister(conn.username, count))
   }
 
@@ -211,6 +160,33 @@ export class RedisHub implements Hub {
     // Subscribers count nodes holding the user; this node is one of them when it subscribed.
     const receivers = await this.cmd.publish(this.userChannel(username), this.message('frame', json))
     return here > 0 || receivers - (this.subscribed.has(username) ? 1 : 0) > 0
+  }
+
+  async relay(username: string, frame: RelayedSignalFrame): Promise<Relayed> {
+    const json = JSON.stringify(frame)
+    const here = this.sockets.relayText(username, json)
+    if (here === 'busy') this.markBusy(username)
+    const remote = await this.scripts.tincanRelay(
+      this.presenceKey(username),
+      this.userChannel(username),
+      this.message('signal', json),
+      this.leasePrefix,
+      this.busyPrefix(username),
+      this.nodeId,
+    )
+    // Subscribers count nodes holding the user; this node is one of them when it subscribed.
+    if (here === 'sent' || remote - (this.subscribed.has(username) ? 1 : 0) > 0) return 'sent'
+    return here === 'busy' || remote < 0 ? 'busy' : 'offline'
+  }
+
+  busyChanged(conn: Connection): void {
+    if (this.sockets.allBusy(conn.username)) this.markBusy(conn.username, true)
+    else if (this.markedBusy.delete(conn.username))
+      void this.track(this.cmd.del(this.busyKey(conn.username)).catch(() => undefined))
+  }
+
+  userSockets(username: string): Promise<number> {
+    return this.scripts.tincanSockets(this.presenceKey(username), this.leasePrefix)
   }
 
   async closeSession(sessionId: string, code: number, reason: string): Promise<void> {
@@ -259,6 +235,27 @@ export class RedisHub implements Hub {
       )
       .catch(() => undefined)
     await Promise.allSettled([this.cmd.quit(), this.sub.quit()])
+  }
+
+  // ---- back-pressure ----
+
+  /**
+   * Tells senders on other nodes that every socket of the user here refuses signals, so they
+   * answer `recipient-busy` instead of publishing what would be dropped. Written when the user
+   * becomes busy, or when a signal is refused without a fresh mark (it expired, or a socket
+   * with room left); renewed at most every third of its lifetime.
+   */
+  private markBusy(username: string, changed = false): void {
+    const now = Date.now()
+    const at = this.markedBusy.get(username)
+    if (!changed && at !== undefined && now - at < busyTtlMs / 3) return
+    if (!this.sockets.allBusy(username)) return
+    this.markedBusy.set(username, now)
+    void this.track(
+      this.cmd.set(this.busyKey(username), '1', 'PX', busyTtlMs).catch((e: unknown) => {
+        this.options.log?.warn({ err: e }, 'could not mark a user busy')
+      }),
+    )
   }
 
   // ---- presence ----
@@ -401,7 +398,9 @@ export class RedisHub implements Hub {
     if (channel.startsWith(userPrefix)) {
       const username = channel.slice(userPrefix.length)
       if (kind === 'frame') this.sockets.sendText(username, rest)
-      else if (kind === 'close-user') {
+      else if (kind === 'signal') {
+        if (this.sockets.relayText(username, rest) === 'busy') this.markBusy(username)
+      } else if (kind === 'close-user') {
         const [code, reason] = splitOnce(rest)
         this.sockets.closeUser(username, Number(code), reason)
       }
@@ -441,6 +440,14 @@ export class RedisHub implements Hub {
 
   private nodeUsersKey(id: string): string {
     return `${this.p}node-users:${id}`
+  }
+
+  private busyPrefix(username: string): string {
+    return `${this.p}busy:${username}:`
+  }
+
+  private busyKey(username: string): string {
+    return `${this.busyPrefix(username)}${this.nodeId}`
   }
 
   private presenceKey(username: string): string {

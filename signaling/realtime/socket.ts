@@ -11,9 +11,11 @@ import {
   type ErrorCode,
   type ServerFrame,
 } from '../../shared/index.ts'
+import type { AddressCounter } from '../connection-guards.ts'
 import type { Context } from '../context.ts'
 import { StorageError } from '../storage/storage.ts'
 import type { Connection } from './hub.ts'
+import { Outbox, type Offer, type OutboxOwner } from './outbox.ts'
 import { announcePresence } from './presence.ts'
 
 const parseFailures = {
@@ -32,158 +34,267 @@ const decodeClientFrame = clientFrameDecoder((schema) => {
 const maxRateStrikes = 50
 
 /**
- * One client's WebSocket, from the unauthenticated first frame to close. Every frame is
- * answered: with its result, or with a typed error naming what was wrong.
+ * Frames of one socket parsed and waiting for their turn. Past it the server stops reading that
+ * socket until half are done, so a client sending faster than its frames can be relayed (a
+ * slow Redis, a flood) waits in its own buffers, not in the server's memory (issue 15, D1).
  */
+const maxFramesInFlight = 16
+
+/** What the server around a socket hands it. */
+export interface SocketHooks {
+  /** Work that must finish before the hub and storage close (presence updates on close). */
+  readonly track?: (work: Promise<void>) => void
+  /** The counter this socket holds a place in until it authenticates or closes. */
+  readonly unauthenticated?: { readonly counter: AddressCounter; readonly key: string }
+}
+
+/** One client's WebSocket. See ClientSocket. */
 export function handleSocket(
   socket: WebSocket,
   ctx: Context,
   log: FastifyBaseLogger,
-  track: (work: Promise<void>) => void = () => undefined,
+  hooks: SocketHooks = {},
 ): void {
-  const { hub, metrics } = ctx
-  // Token bucket inline (two numbers, not an object per socket): 10,000 sockets add up.
-  const rate = ctx.config.wsFramesPerS
-  let tokens = rate * 2
-  let refilledAt = Date.now()
-  let conn: Connection | undefined
-  let authenticating = false
-  let strikes = 0
-  let closed = false
-  let queue: Promise<void> = Promise.resolve()
+  new ClientSocket(socket, ctx, log, hooks).listen()
+}
 
-  // Frames written to this socket during one turn of the event loop leave in one write:
-  // the relay is bound by system calls, not by JSON.
-  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    raw?.uncork()
+/**
+ * One client's WebSocket, from the unauthenticated first frame to close. Every frame is
+ * answered: with its result, or with a typed error naming what was wrong.
+ *
+ * State and behaviour live in one object with methods, not in closures: the server holds tens of
+ * thousands of these, and under tsx every named closure made per socket costs a few hundred bytes.
+ */
+class ClientSocket implements OutboxOwner {
+  // Token bucket inline (two numbers, not an object per socket): 10,000 sockets add up.
+  private tokens: number
+  private refilledAt = Date.now()
+  private conn: SocketConnection | undefined
+  private authenticating = false
+  private strikes = 0
+  private closed = false
+  private settled = false
+  private queue: Promise<void> = Promise.resolve()
+  /** Frames parsed and waiting for their turn (see maxFramesInFlight). */
+  private inFlight = 0
+  private readonly outbox: Outbox
+  private readonly authTimer: ReturnType<typeof setTimeout>
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly ctx: Context,
+    private readonly log: FastifyBaseLogger,
+    private readonly hooks: SocketHooks,
+  ) {
+    this.tokens = ctx.config.wsFramesPerS * 2
+    this.outbox = new Outbox(socket, ctx.backlog, this)
+    this.authTimer = setTimeout(() => this.authTimedOut(), limits.authTimeoutMs)
   }
-  const sendText = (json: string): void => {
-    if (socket.readyState !== socket.OPEN) return
-    if (!corked && raw !== undefined) {
-      corked = true
-      raw.cork()
-      setImmediate(uncork)
-    }
-    socket.send(json)
+
+  listen(): void {
+    this.socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) =>
+      this.onMessage(data, isBinary),
+    )
+    this.socket.on('close', () => this.onClose())
+    // Errors on the socket (a client's invalid frames, resets) are logged where the server
+    // installs its WebSocket error handler (app.ts).
   }
-  const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
-  const fail = (code: ErrorCode, message: string, ref?: string): void => {
-    metrics.error(code, 'ws')
+
+  // ---- what the hub and the outbox call ----
+
+  send(frame: ServerFrame): void {
+    this.outbox.push(JSON.stringify(frame))
+  }
+
+  sendText(json: string): void {
+    this.outbox.push(json)
+  }
+
+  offer(json: string): Offer {
+    return this.outbox.offer(json)
+  }
+
+  get busy(): boolean {
+    return this.outbox.busy
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    const wasBusy = this.outbox.busy
+    this.socket.close(code, reason)
+    this.closed = true
+    // No longer busy but closing: other nodes stop answering `recipient-busy` for it.
+    if (wasBusy) this.busyChanged()
+  }
+
+  busyChanged(): void {
+    if (this.conn !== undefined) this.ctx.hub.busyChanged(this.conn)
+  }
+
+  tooSlow(): void {
+    if (this.closed) return
+    this.log.warn({ username: this.conn?.username }, 'closing a socket that does not read what it is sent')
+    this.close(closeCodes.tooSlow, 'too slow: not reading')
+  }
+
+  // ---- answers ----
+
+  private fail(code: ErrorCode, message: string, ref?: string): void {
+    this.ctx.metrics.error(code, 'ws')
     const clipped = clipErrorMessage(message)
-    send(
+    this.send(
       ref === undefined
         ? { type: 'error', code, message: clipped }
         : { type: 'error', code, message: clipped, ref },
     )
   }
-  const close = (code: number, reason: string): void => {
-    if (!closed) socket.close(code, reason)
-    closed = true
+
+  /** Anything but a good `auth` as the first frame ends the socket at once (issue 15, D12). */
+  private refuse(code: ErrorCode, message: string, ref?: string): void {
+    this.fail(code, message, ref)
+    this.close(closeCodes.unauthorized, 'not authenticated')
   }
 
-  const authTimer = setTimeout(() => {
-    if (conn !== undefined) return
-    if (authenticating) {
+  /** Before authentication a bad frame ends the socket; after it, it is only answered. */
+  private bad(code: ErrorCode, message: string, ref?: string): void {
+    if (this.conn === undefined) this.refuse(code, message, ref)
+    else this.fail(code, message, ref)
+  }
+
+  /** The socket authenticated or closed: it no longer counts against its address's cap. */
+  private settle(): void {
+    if (this.settled) return
+    this.settled = true
+    const place = this.hooks.unauthenticated
+    place?.counter.remove(place.key)
+  }
+
+  // ---- authentication ----
+
+  private authTimedOut(): void {
+    if (this.conn !== undefined) return
+    if (this.authenticating) {
       // The token arrived but storage is slow to check it: not the client's fault, and 4401
       // would end its session.
-      close(closeCodes.tryAgainLater, 'storage is slow; try again')
+      this.close(closeCodes.tryAgainLater, 'storage is slow; try again')
       return
     }
-    fail('auth-timeout', `authenticate within ${limits.authTimeoutMs} ms`)
-    close(closeCodes.unauthorized, 'auth timeout')
-  }, limits.authTimeoutMs)
+    this.fail('auth-timeout', `authenticate within ${limits.authTimeoutMs} ms`)
+    this.close(closeCodes.unauthorized, 'auth timeout')
+  }
 
-  async function authenticate(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
-    authenticating = true
+  private async authenticate(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
+    this.authenticating = true
     try {
-      await admit(frame)
+      await this.admit(frame)
     } catch (e: unknown) {
       if (!(e instanceof StorageError && e.code === 'unavailable')) throw e
       // The session may well be valid: the client keeps it and reconnects later. Without a
       // close it would wait for a `ready` that never comes.
-      fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
-      close(closeCodes.tryAgainLater, 'storage unavailable')
+      this.fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
+      this.close(closeCodes.tryAgainLater, 'storage unavailable')
     }
   }
 
-  async function admit(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
+  private async admit(frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
+    const { ctx } = this
+    const { hub } = ctx
     const session = await ctx.sessionForToken(frame.token)
     if (session === undefined) {
-      fail('unauthorized', 'the session has expired or was revoked', frame.ref)
-      close(closeCodes.unauthorized, 'unauthorized')
+      this.refuse('unauthorized', 'the session has expired or was revoked', frame.ref)
       return
     }
-    if (closed) return
-    clearTimeout(authTimer)
-    const me: Connection = {
-      username: session.username,
-      sessionId: session.id,
-      expiresAt: session.expiresAt,
-      send,
-      sendText,
-      close,
-    }
-    conn = me
+    if (this.closed) return
+    clearTimeout(this.authTimer)
+    this.settle()
+    const me = new SocketConnection(session.username, session.id, session.expiresAt, this)
+    this.conn = me
     const cameOnline = await hub.attach(me)
+    // Logout, a password change or a revocation may have deleted the session after the read
+    // above and closed its sockets before this one was attached: read again now that it is.
+    // Whatever ends a session deletes it first and closes its sockets second, so one of the
+    // two always sees this socket (issue 15, D2).
+    const still = await ctx.sessionForToken(frame.token)
+    if (still?.id !== session.id) {
+      this.refuse('unauthorized', 'the session has expired or was revoked', frame.ref)
+      await this.leave(me)
+      return
+    }
+    const sockets = await hub.userSockets(me.username)
+    if (sockets > ctx.config.wsMaxPerUser) {
+      this.fail('too-many-sockets', `an account holds at most ${ctx.config.wsMaxPerUser} sockets`, frame.ref)
+      this.close(closeCodes.tooManySockets, 'too many sockets for this account')
+      await this.leave(me)
+      return
+    }
     const contacts = await ctx.contactsOf(me.username)
     const online = await hub.onlineAmong(contacts)
-    send({ type: 'ready', username: me.username, sessionId: me.sessionId, online, ...refOf(frame) })
+    this.send({ type: 'ready', username: me.username, sessionId: me.sessionId, online, ...refOf(frame) })
     if (cameOnline) await announcePresence(ctx, me.username, true, contacts)
-    if (closed) await leave(me)
+    if (this.closed) await this.leave(me)
   }
 
-  async function leave(me: Connection): Promise<void> {
-    if (await hub.detach(me)) await announcePresence(ctx, me.username, false)
+  private async leave(me: Connection): Promise<void> {
+    if (await this.ctx.hub.detach(me)) await announcePresence(this.ctx, me.username, false)
   }
 
-  async function relay(me: Connection, frame: Extract<ClientFrame, { type: 'signal' }>): Promise<void> {
+  // ---- frames ----
+
+  private async relay(me: Connection, frame: Extract<ClientFrame, { type: 'signal' }>): Promise<void> {
+    const { ctx } = this
     const to = frame.to.toLowerCase()
     if (to === me.username || !(await ctx.relayPolicy.allowed(me.username, to))) {
-      fail('not-friends', 'signals go only to friends and members of a shared group', frame.ref)
+      this.fail('not-friends', 'signals go only to friends and members of a shared group', frame.ref)
       return
     }
     // One step, so a peer who just left is reported offline rather than sent into the void.
-    if (
-      !(await hub.deliver(to, {
-        type: 'signal',
-        from: me.username,
-        sid: frame.sid,
-        envelope: frame.envelope,
-      }))
-    ) {
-      fail('peer-offline', `${to} is not connected`, frame.ref)
-      return
+    const relayed = await ctx.hub.relay(to, {
+      type: 'signal',
+      from: me.username,
+      sid: frame.sid,
+      envelope: frame.envelope,
+    })
+    switch (relayed) {
+      case 'sent':
+        ctx.metrics.framesRelayed++
+        this.send({ type: 'sent', ...refOf(frame) })
+        return
+      case 'busy':
+        this.fail('recipient-busy', `${to} is not reading what is sent; try again later`, frame.ref)
+        return
+      case 'offline':
+        this.fail('peer-offline', `${to} is not connected`, frame.ref)
+        return
+      default: {
+        const unreachable: never = relayed
+        return unreachable
+      }
     }
-    metrics.framesRelayed++
-    send({ type: 'sent', ...refOf(frame) })
   }
 
-  async function onFrame(frame: ClientFrame): Promise<void> {
+  private async onFrame(frame: ClientFrame): Promise<void> {
+    const { conn } = this
     if (conn === undefined) {
       if (frame.type !== 'auth') {
-        fail('not-authenticated', 'the first frame must be auth', frame.ref)
-        close(closeCodes.unauthorized, 'not authenticated')
+        this.refuse('not-authenticated', 'the first frame must be auth', frame.ref)
         return
       }
-      if (authenticating) {
-        fail('already-authenticated', 'authentication is in progress', frame.ref)
+      if (this.authenticating) {
+        this.fail('already-authenticated', 'authentication is in progress', frame.ref)
         return
       }
-      await authenticate(frame)
+      await this.authenticate(frame)
       return
     }
     switch (frame.type) {
       case 'auth':
-        fail('already-authenticated', 'this socket is already authenticated', frame.ref)
+        this.fail('already-authenticated', 'this socket is already authenticated', frame.ref)
         return
       case 'ping':
-        send({ type: 'pong', ...refOf(frame) })
+        this.send({ type: 'pong', ...refOf(frame) })
         return
       case 'signal':
-        await relay(conn, frame)
+        await this.relay(conn, frame)
         return
       default: {
         const unreachable: never = frame
@@ -192,64 +303,108 @@ export function handleSocket(
     }
   }
 
-  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    metrics.framesReceived++
-    if (closed) return
+  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.ctx.metrics.framesReceived++
+    if (this.closed) return
+    const rate = this.ctx.config.wsFramesPerS
     const now = Date.now()
-    tokens = Math.min(rate * 2, tokens + ((now - refilledAt) / 1000) * rate)
-    refilledAt = now
-    if (tokens < 1) {
-      strikes++
-      if (strikes > maxRateStrikes) {
-        fail('rate-limited', 'too many frames; closing')
-        close(closeCodes.policyViolation, 'rate limit')
-      } else fail('rate-limited', 'too many frames; slow down')
+    this.tokens = Math.min(rate * 2, this.tokens + ((now - this.refilledAt) / 1000) * rate)
+    this.refilledAt = now
+    if (this.tokens < 1) {
+      this.strikes++
+      if (this.strikes > maxRateStrikes) {
+        this.fail('rate-limited', 'too many frames; closing')
+        this.close(closeCodes.policyViolation, 'rate limit')
+      } else this.fail('rate-limited', 'too many frames; slow down')
       return
     }
-    tokens -= 1
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    this.tokens -= 1
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     if (isBinary) {
-      fail('bad-frame', 'frames are JSON text')
+      this.bad('bad-frame', 'frames are JSON text')
       return
     }
     if (bytes.length > limits.maxFrameBytes) {
-      fail('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
+      this.bad('frame-too-large', `frames are at most ${limits.maxFrameBytes} bytes`)
       return
     }
-    const parsed = parseJson(bytes.toString('utf8'))
+    // Its UTF-8 size was checked just above, exactly: parseJson need not estimate it again.
+    const parsed = parseJson(bytes.toString('utf8'), Number.POSITIVE_INFINITY)
     if (!parsed.ok) {
-      fail(parsed.reason, parseFailures[parsed.reason])
+      this.bad(parsed.reason, parseFailures[parsed.reason])
       return
     }
     const decoded = decodeClientFrame(parsed.value)
     if (!decoded.ok) {
       const ref = 'ref' in decoded ? decoded.ref : undefined
-      if (decoded.reason === 'bad-frame') fail('bad-frame', decoded.path, ref)
-      else fail(decoded.reason === 'unknown-type' ? 'unknown-type' : 'bad-frame', 'unknown frame type', ref)
+      if (decoded.reason === 'bad-frame') this.bad('bad-frame', decoded.path, ref)
+      else
+        this.bad(decoded.reason === 'unknown-type' ? 'unknown-type' : 'bad-frame', 'unknown frame type', ref)
       return
     }
     // One frame at a time per socket: an offer must reach the peer before its candidates.
     const frame = decoded.value
-    queue = queue
-      .then(() => onFrame(frame))
+    if (++this.inFlight === maxFramesInFlight) this.socket.pause()
+    this.queue = this.queue
+      .then(() => this.onFrame(frame))
       .catch((e: unknown) => {
         if (e instanceof StorageError && e.code === 'unavailable')
-          fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
+          this.fail('storage-unavailable', 'storage is unavailable; try again', frame.ref)
         else {
-          log.error({ err: e }, 'frame handler failed')
-          fail('internal', 'internal error', frame.ref)
+          this.log.error({ err: e }, 'frame handler failed')
+          this.fail('internal', 'internal error', frame.ref)
         }
       })
-  })
+      .then(() => {
+        if (--this.inFlight === maxFramesInFlight / 2) this.socket.resume()
+      })
+  }
 
-  socket.on('close', () => {
-    closed = true
-    clearTimeout(authTimer)
-    const me = conn
+  private onClose(): void {
+    this.closed = true
+    clearTimeout(this.authTimer)
+    this.outbox.release()
+    this.settle()
+    const me = this.conn
     if (me !== undefined)
-      track(leave(me).catch((e: unknown) => log.warn({ err: e }, 'presence update on close failed')))
-  })
-  socket.on('error', (e) => log.debug({ err: e }, 'socket error'))
+      (this.hooks.track ?? ignore)(
+        this.leave(me).catch((e: unknown) => this.log.warn({ err: e }, 'presence update on close failed')),
+      )
+  }
+}
+
+/** The hub's view of an authenticated socket. */
+class SocketConnection implements Connection {
+  constructor(
+    readonly username: string,
+    readonly sessionId: string,
+    readonly expiresAt: number,
+    private readonly client: ClientSocket,
+  ) {}
+
+  send(frame: ServerFrame): void {
+    this.client.send(frame)
+  }
+
+  sendText(json: string): void {
+    this.client.sendText(json)
+  }
+
+  offerSignal(json: string): Offer {
+    return this.client.offer(json)
+  }
+
+  get busy(): boolean {
+    return this.client.busy
+  }
+
+  close(code: number, reason: string): void {
+    this.client.close(code, reason)
+  }
+}
+
+function ignore(): void {
+  // Nothing waits for this socket's presence update.
 }
 
 function refOf(frame: { ref?: string | undefined }): { ref?: string } {

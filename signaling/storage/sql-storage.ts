@@ -323,6 +323,20 @@ export class SqlStorage implements Storage {
     return Number(r.numDeletedRows)
   }
 
+  async liveSessionIds(ids: readonly string[]): Promise<Set<string>> {
+    const live = new Set<string>()
+    // In chunks: SQLite allows 32,766 bound parameters, and one huge IN list helps nobody.
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('sessions')
+        .select('id')
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()
+      for (const r of rows) live.add(r.id)
+    }
+    return live
+  }
+
   async getRequest(from: string, to: string) {
     const row = await this.db
       .selectFrom('friend_requests')

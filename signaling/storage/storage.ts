@@ -115,6 +115,8 @@ export interface Storage {
   /** Deletes every session of the user except `keepId`; returns the deleted ids. */
   deleteOtherSessions(username: string, keepId: string): Promise<string[]>
   deleteExpiredSessions(now: number): Promise<number>
+  /** Which of these session ids still exist (the periodic socket check, issue 15 D2). */
+  liveSessionIds(ids: readonly string[]): Promise<Set<string>>
 
   getRequest(from: string, to: string): Promise<{ note: string; createdAt: number } | undefined>
   putRequest(from: string, to: string, note: string, createdAt: number): Promise<void>

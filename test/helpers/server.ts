@@ -22,6 +22,9 @@ export const testEnv: Readonly<Record<string, string>> = {
   AUTH_RATE_PER_IP: '100000',
   AUTH_RATE_PER_USER: '100000',
   SEARCH_RATE: '100000',
+  MAX_CONNECTIONS_PER_IP: '100000',
+  WS_MAX_UNAUTHENTICATED_PER_IP: '100000',
+  WS_MAX_PER_USER: '100000',
 }
 
 /**

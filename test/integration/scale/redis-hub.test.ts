@@ -27,6 +27,8 @@ async function hub(lost: string[] = []): Promise<RedisHub> {
 interface FakeConnection extends Connection {
   readonly frames: ServerFrame[]
   closedWith: number | undefined
+  /** Set by a test: the socket refuses signals as one over its send queue cap does. */
+  busy: boolean
 }
 
 function connection(username: string, sessionId = randomBytes(8).toString('hex')): FakeConnection {
@@ -36,8 +38,14 @@ function connection(username: string, sessionId = randomBytes(8).toString('hex')
     expiresAt: Number.MAX_SAFE_INTEGER,
     frames: [],
     closedWith: undefined,
-    send: (frame) => conn.frames.push(frame),
-    sendText: (json) => conn.frames.push(JSON.parse(json) as ServerFrame),
+    busy: false,
+    send: (frame) => void conn.frames.push(frame),
+    sendText: (json) => void conn.frames.push(JSON.parse(json) as ServerFrame),
+    offerSignal: (json) => {
+      if (conn.busy) return 'busy'
+      conn.frames.push(JSON.parse(json) as ServerFrame)
+      return 'queued'
+    },
     close: (code) => {
       conn.closedWith = code
     },
@@ -118,5 +126,41 @@ describe('RedisHub', () => {
     expect(await a.deliver('eve', frame)).toBe(true)
     await b.detach(there)
     expect(await a.deliver('eve', frame)).toBe(false)
+  })
+
+  it('answers busy for a user whose every socket, on another node, refuses signals; sent once one has room (issue 15)', async () => {
+    const [a, b] = await Promise.all([hub(), hub()])
+    const slow = connection('gus')
+    await b.attach(slow)
+    const signal = { type: 'signal', from: 'hal', sid: 'session-1', envelope: 'offer' } as const
+    expect(await a.relay('gus', signal)).toBe('sent')
+    await until('the signal on the other node', () => slow.frames.length === 1)
+
+    slow.busy = true
+    b.busyChanged(slow)
+    await until('the sender to hear gus is busy', async () => (await a.relay('gus', signal)) === 'busy')
+    const other = connection('gus')
+    await b.attach(other)
+    b.busyChanged(slow)
+    expect(await a.relay('gus', signal)).toBe('sent')
+    await until('the signal on the socket with room', () => other.frames.length === 1)
+    expect(slow.frames).toHaveLength(1)
+
+    await b.detach(other)
+    await until('busy again', async () => (await a.relay('gus', signal)) === 'busy')
+    slow.busy = false
+    b.busyChanged(slow)
+    await until('gus to take signals again', async () => (await a.relay('gus', signal)) === 'sent')
+    await b.detach(slow)
+    expect(await a.relay('gus', signal)).toBe('offline')
+  })
+
+  it("counts a user's sockets on every live node", async () => {
+    const [a, b] = await Promise.all([hub(), hub()])
+    await a.attach(connection('ida'))
+    await b.attach(connection('ida'))
+    await b.attach(connection('ida'))
+    expect(await a.userSockets('ida')).toBe(3)
+    expect(await b.userSockets('nobody')).toBe(0)
   })
 })

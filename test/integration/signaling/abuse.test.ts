@@ -123,16 +123,17 @@ describe('malformed and oversized frames', () => {
     expect(await socket.next('error')).toMatchObject({ code: 'bad-frame' })
   })
 
-  it('answers garbage before authentication without authenticating, and still accepts auth afterwards', async () => {
+  it('answers garbage before authentication with a typed error and closes with 4401 at once (issue 15, D12)', async () => {
     const me = await registerAccount(server.api, 'early')
     const socket = await sockets.raw()
 
     socket.sendRaw('not json')
-    expect(await socket.next('error')).toMatchObject({ code: 'bad-json' })
-    socket.send({ type: 'auth', token: 'short' })
-    expect(await socket.next('error')).toMatchObject({ code: 'bad-frame' })
 
-    expect(await socket.auth(me.token)).toMatchObject({ username: me.username })
+    expect(await socket.closed).toMatchObject({ code: closeCodes.unauthorized })
+    // Closed for the frame, not by the auth timeout, which would have said `auth-timeout` first.
+    expect(socket.received('error').map((e) => e.code)).toEqual(['bad-json'])
+    // The next socket starts afresh.
+    expect(await (await sockets.raw()).auth(me.token)).toMatchObject({ username: me.username })
   })
 
   it('closes a socket that sends a frame far over the limit with 1009, and serves others', async () => {

@@ -116,6 +116,38 @@ describe('the signaling connection', () => {
     await expect(result).resolves.toEqual({ ok: false, code: 'not-friends' })
   })
 
+  it('sends a signal again later when the peer is busy, and the caller only sees it delivered (issue 15)', async () => {
+    conn.start()
+    sockets[0]?.ready()
+    let settled: unknown
+    const result = conn.sendSignal('bob', 'session-3', 'offer')
+    void result.then((r) => (settled = r))
+    const first = sockets[0]?.sent.find((f) => f.type === 'signal')
+    sockets[0]?.receive({ type: 'error', code: 'recipient-busy', message: 'busy', ref: first?.ref })
+    await Promise.resolve()
+    expect(settled).toBeUndefined()
+
+    // random() ≈ 1 doubles the 1 s retry delay.
+    vi.advanceTimersByTime(2_000)
+    const signals = sockets[0]?.sent.filter((f) => f.type === 'signal') ?? []
+    expect(signals).toHaveLength(2)
+    expect(signals[1]).toEqual(first)
+    sockets[0]?.receive({ type: 'sent', ref: first?.ref })
+    await expect(result).resolves.toEqual({ ok: true })
+  })
+
+  it('gives up on a signal the peer stays too busy for once it is stale, as for one never sent', async () => {
+    conn.start()
+    sockets[0]?.ready()
+    const result = conn.sendSignal('bob', 'session-4', 'offer')
+    for (let t = 0; t < 40; t++) {
+      const last = sockets[0]?.sent.filter((f) => f.type === 'signal').at(-1)
+      sockets[0]?.receive({ type: 'error', code: 'recipient-busy', message: 'busy', ref: last?.ref })
+      vi.advanceTimersByTime(2_000)
+    }
+    await expect(result).resolves.toEqual({ ok: false, code: 'expired' })
+  })
+
   it('stops and says so when the server ends the session', () => {
     const ended: number[] = []
     conn.on('session-ended', (e) => ended.push(e.code))
