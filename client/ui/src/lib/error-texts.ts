@@ -78,6 +78,9 @@ const apiKeys: Keys<ApiErrorCode> = {
   'too-many-groups': 'err.tooManyGroups',
   conflict: 'err.conflict',
   'peer-offline': 'err.peerOffline',
+  // The client re-sends a busy friend's signals by itself; said only if it ever reached a person.
+  'recipient-busy': 'err.recipientBusy',
+  'too-many-sockets': 'err.tooManySockets',
   'storage-unavailable': 'err.serverTrouble',
   internal: 'err.serverTrouble',
   network: 'err.network',

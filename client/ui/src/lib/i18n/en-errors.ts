@@ -45,6 +45,9 @@ export const enErrors = {
   'err.notFriends': 'You are not friends with this user.',
   'err.conflict': 'Something changed on the server meanwhile. Try again.',
   'err.peerOffline': 'They are offline right now.',
+  'err.recipientBusy': 'Their device is busy right now. Tincan will try again by itself.',
+  'err.tooManySockets':
+    'Tincan is open in too many windows or browsers for this account. Close one and try again.',
   'err.serverTrouble': 'The server has a problem right now. Try again in a moment.',
   'err.reviewKey': 'Check this friend’s key first: it changed, or this device has not confirmed it yet.',
   'err.file.badThumbnail': 'The picture’s preview could not be made.',

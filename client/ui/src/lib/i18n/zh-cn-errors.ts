@@ -43,6 +43,8 @@ export const zhCNErrors: Record<ErrorMessageKey, string> = {
   'err.notFriends': '你与该用户不是好友。',
   'err.conflict': '服务器上的内容刚刚发生了变化，请重试。',
   'err.peerOffline': '对方当前不在线。',
+  'err.recipientBusy': '对方的设备正忙，Tincan 会自动重试。',
+  'err.tooManySockets': '此账号在太多窗口或浏览器中打开了 Tincan。请关闭一个后再试。',
   'err.serverTrouble': '服务器暂时出现问题，请稍后再试。',
   'err.reviewKey': '请先核对这位好友的密钥：它已更改，或尚未在此设备上确认。',
   'err.file.badThumbnail': '无法生成这张图片的预览。',
