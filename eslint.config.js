@@ -3,6 +3,12 @@ import svelte from 'eslint-plugin-svelte'
 import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
+/** What the client core may not import (docs/ARCHITECTURE.md). */
+const coreBoundaries = [
+  { group: ['**/ui/**'], message: 'The client core does not know the UI.' },
+  { group: ['**/signaling/**'], message: 'The client core talks to the server over the wire only.' },
+]
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'test/e2e/screenshots/'] },
   js.configs.recommended,
@@ -72,17 +78,26 @@ export default tseslint.config(
   },
   {
     files: ['client/core/**'],
+    ignores: ['client/core/store/databases.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            { group: ['**/ui/**'], message: 'The client core does not know the UI.' },
-            { group: ['**/signaling/**'], message: 'The client core talks to the server over the wire only.' },
+          paths: [
+            {
+              name: 'idb',
+              importNames: ['openDB', 'deleteDB'],
+              message: 'Only client/core/store/databases.ts opens IndexedDB; its owners take what it opens.',
+            },
           ],
+          patterns: coreBoundaries,
         },
       ],
     },
+  },
+  {
+    files: ['client/core/store/databases.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: coreBoundaries }] },
   },
   {
     files: ['crypto/**'],

@@ -1,4 +1,3 @@
-import { openDB } from 'idb'
 import {
   checkKdfParams,
   defaultKdfParams,
@@ -23,7 +22,8 @@ import {
 import type { Kdf, SessionGrant } from '../../shared/index.ts'
 import type { Api } from './api.ts'
 import { TincanError } from './errors.ts'
-import { openHistoryDb, type Db } from './store/db.ts'
+import { openDeviceDb, openHistoryDb } from './store/databases.ts'
+import type { Db } from './store/db.ts'
 
 /** Runs Argon2id: in a Worker in the browser (so the page stays live), directly in Node. */
 export type KdfRunner = (password: string, salt: Uint8Array, params: KdfParams) => Promise<PasswordKeys>
@@ -205,16 +205,6 @@ interface RememberedDevice {
   readonly key: CryptoKey
   readonly iv: Uint8Array
   readonly sealed: ArrayBuffer
-}
-
-const deviceDbName = 'tincan:device'
-
-function openDeviceDb() {
-  return openDB(deviceDbName, 1, {
-    upgrade(db) {
-      db.createObjectStore('device')
-    },
-  })
 }
 
 /**

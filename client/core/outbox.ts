@@ -1,4 +1,20 @@
-import type { Db, OutboxRecord } from './store/db.ts'
+import type { IDBPTransaction, StoreNames } from 'idb'
+import type { Db, OutboxRecord, TincanDb } from './store/db.ts'
+
+/**
+ * The outbox's part of a larger change, in that change's transaction: a message and its outbox
+ * entry are written (or removed) together, or not at all.
+ */
+export function outboxIn(tx: IDBPTransaction<TincanDb, StoreNames<TincanDb>[], 'readwrite'>) {
+  const store = tx.objectStore('outbox')
+  return {
+    get: (id: string): Promise<OutboxRecord | undefined> => store.get(id),
+    put: async (entry: OutboxRecord): Promise<void> => {
+      await store.put(entry)
+    },
+    delete: (id: string): Promise<void> => store.delete(id),
+  }
+}
 
 /**
  * Messages written but not yet acknowledged by the friend's device, kept in IndexedDB so they

@@ -1,7 +1,7 @@
 import { Emitter } from '../../client/core/emitter.ts'
 import { PeerManager } from '../../client/core/peer/peer-manager.ts'
 import type { SignalingConnection, SignalingEvents, SignalResult } from '../../client/core/signaling.ts'
-import { openHistoryDb } from '../../client/core/store/db.ts'
+import { openHistoryDb } from '../../client/core/store/databases.ts'
 import type { Trust } from '../../client/core/trust.ts'
 import { generateIdentity, randomBytes, toBase64Url, utf8Decode, type Identity } from '../../crypto/index.ts'
 import type { ClientEnv } from '../../client/core/client.ts'

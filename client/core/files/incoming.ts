@@ -1,7 +1,7 @@
 import { equalBytes, FileDecryptor, FileHasher, type FileCryptoParams } from '../../../crypto/index.ts'
 import type { FileState } from '../store/db.ts'
 import type { ChunkPiece } from './chunk-frame.ts'
-import { FileStoreError, type FileStore } from './file-store.ts'
+import { FileStoreError, type FileChunks } from './file-chunks.ts'
 
 const transferring: ReadonlySet<FileState> = new Set(['transferring'])
 /** Chunk bytes written per transaction at most. */
@@ -12,7 +12,7 @@ const maxChunkOverheadBytes = 24 + 17
 export type IncomingFailure = 'bad-data' | 'hash-mismatch' | 'storage-full' | 'storage-failed'
 
 export interface IncomingStreamOptions {
-  readonly store: FileStore
+  readonly store: FileChunks
   readonly fileId: string
   readonly params: FileCryptoParams
   readonly chunkCount: number

@@ -3,8 +3,9 @@
 // IndexedDB. Here, in a Worker, that work leaves the page's main thread (which stays free for the
 // UI and for chat) and can use another core. See receive-worker-client.ts for the other side.
 import { initCrypto } from '../../../crypto/index.ts'
-import { openHistoryDb, type Db } from '../store/db.ts'
-import { FileStore } from './file-store.ts'
+import { openHistoryDb } from '../store/databases.ts'
+import type { Db } from '../store/db.ts'
+import { FileChunks } from './file-chunks.ts'
 import { IncomingStream } from './incoming.ts'
 import type { ToReceiveWorker, FromReceiveWorker } from './receive-worker-protocol.ts'
 
@@ -31,8 +32,8 @@ function database(username: string): Promise<Db> {
 
 async function open(m: Extract<ToReceiveWorker, { op: 'open' }>): Promise<void> {
   await initCrypto()
-  // Only chunks and counts are written here; nothing is sealed, so no vault key is needed.
-  const store = new FileStore(await database(m.username), new Uint8Array(32))
+  // Only chunks and counts are written here; nothing is sealed, so no key is needed (or given).
+  const store = new FileChunks(await database(m.username))
   const stream = await IncomingStream.open(
     {
       store,

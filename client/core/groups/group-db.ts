@@ -1,4 +1,4 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import type { DBSchema, IDBPDatabase } from 'idb'
 
 /** A group this device knows: everything sealed under the vault key (see group-store.ts). */
 export interface GroupRow {
@@ -63,15 +63,12 @@ export function groupDbName(username: string): string {
 
 export const groupDbVersion = 1
 
-export function openGroupDb(username: string): Promise<GroupDb> {
-  return openDB<GroupDbSchema>(groupDbName(username), groupDbVersion, {
-    upgrade(db, oldVersion) {
-      if (oldVersion < 1) {
-        db.createObjectStore('groups', { keyPath: 'id' })
-        db.createObjectStore('senders', { keyPath: 'groupId' })
-        db.createObjectStore('chains', { keyPath: ['groupId', 'sender', 'epoch'] })
-        db.createObjectStore('copies', { keyPath: ['groupId', 'seq'] })
-      }
-    },
-  })
+/** Takes the group database from `oldVersion` to `groupDbVersion` (store/databases.ts opens it). */
+export function upgradeGroupDb(db: IDBPDatabase<GroupDbSchema>, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('groups', { keyPath: 'id' })
+    db.createObjectStore('senders', { keyPath: 'groupId' })
+    db.createObjectStore('chains', { keyPath: ['groupId', 'sender', 'epoch'] })
+    db.createObjectStore('copies', { keyPath: ['groupId', 'seq'] })
+  }
 }

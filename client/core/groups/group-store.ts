@@ -10,7 +10,8 @@ import {
   type SignedMemberList,
   type SignedSenderKey,
 } from '../../../crypto/index.ts'
-import { openGroupDb, type ChainRow, type CopyRow, type GroupDb } from './group-db.ts'
+import { openGroupDb } from '../store/databases.ts'
+import type { ChainRow, CopyRow, GroupDb } from './group-db.ts'
 import { Holdings } from './holdings.ts'
 import { MemberChain } from './member-chain.ts'
 import { RangeSet } from './ranges.ts'

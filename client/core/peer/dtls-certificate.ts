@@ -1,6 +1,5 @@
-import { openDB } from 'idb'
+import { openCertificateDb } from '../store/databases.ts'
 
-const dbName = 'tincan:dtls'
 const storeName = 'certificates'
 const recordKey = 'current'
 const dayMs = 24 * 60 * 60 * 1000
@@ -11,18 +10,10 @@ const renewBeforeMs = 14 * dayMs
 
 let cached: Promise<RTCCertificate | undefined> | undefined
 
-function openCertDb() {
-  return openDB(dbName, 1, {
-    upgrade(db) {
-      db.createObjectStore(storeName)
-    },
-  })
-}
-
 async function loadOrCreate(): Promise<RTCCertificate | undefined> {
   if (typeof RTCPeerConnection === 'undefined' || !('generateCertificate' in RTCPeerConnection))
     return undefined
-  const db = await openCertDb()
+  const db = await openCertificateDb()
   try {
     const stored: unknown = await db.get(storeName, recordKey)
     if (stored instanceof RTCCertificate && stored.expires - Date.now() > renewBeforeMs) return stored

@@ -1,4 +1,4 @@
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb'
+import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb'
 import { maxClockAheadMs } from '../sender-time.ts'
 
 export type MessageState = 'queued' | 'sent' | 'delivered' | 'read' | 'received' | 'failed'
@@ -132,32 +132,34 @@ export function dbName(username: string): string {
   return `tincan:${username}`
 }
 
-/** Opens (and creates or upgrades) the account's database. In Node, tests install fake-indexeddb. */
-export function openHistoryDb(username: string): Promise<Db> {
-  return openDB<TincanDb>(dbName(username), dbVersion, {
-    upgrade(db, oldVersion, _newVersion, tx) {
-      // Each step takes the database from one version to the next, so existing data stays.
-      if (oldVersion < 1) createVersion1(db)
-      if (oldVersion < 2) {
-        const files = db.createObjectStore('files', { keyPath: 'fileId' })
-        files.createIndex('byActive', 'active')
-        files.createIndex('byPeer', ['peer', 'createdAt'])
-        db.createObjectStore('fileChunks')
-      }
-      if (oldVersion < 3) {
-        // Both sparse: only messages with the field are indexed, so older records need no rewrite.
-        const messages = tx.objectStore('messages')
-        messages.createIndex('byExpiry', 'expiresAt')
-        messages.createIndex('byReplyTo', 'replyTo')
-      }
-      // Its requests run in the upgrade's transaction: one that fails aborts the upgrade (nothing
-      // is half refiled) and the database does not open; anything else failing aborts it too.
-      if (oldVersion < 4)
-        refileFutureMessages(tx, Date.now()).catch(() => {
-          if (tx.error === null) tx.abort()
-        })
-    },
-  })
+/**
+ * Takes the account's database from `oldVersion` to `dbVersion` (store/databases.ts opens it).
+ * Each step takes it from one version to the next, so existing data stays.
+ */
+export function upgradeHistoryDb(
+  db: IDBPDatabase<TincanDb>,
+  oldVersion: number,
+  tx: IDBPTransaction<TincanDb, StoreNames<TincanDb>[], 'versionchange'>,
+): void {
+  if (oldVersion < 1) createVersion1(db)
+  if (oldVersion < 2) {
+    const files = db.createObjectStore('files', { keyPath: 'fileId' })
+    files.createIndex('byActive', 'active')
+    files.createIndex('byPeer', ['peer', 'createdAt'])
+    db.createObjectStore('fileChunks')
+  }
+  if (oldVersion < 3) {
+    // Both sparse: only messages with the field are indexed, so older records need no rewrite.
+    const messages = tx.objectStore('messages')
+    messages.createIndex('byExpiry', 'expiresAt')
+    messages.createIndex('byReplyTo', 'replyTo')
+  }
+  // Its requests run in the upgrade's transaction: one that fails aborts the upgrade (nothing
+  // is half refiled) and the database does not open; anything else failing aborts it too.
+  if (oldVersion < 4)
+    refileFutureMessages(tx, Date.now()).catch(() => {
+      if (tx.error === null) tx.abort()
+    })
 }
 
 /**

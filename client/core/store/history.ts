@@ -1,154 +1,28 @@
-import { decryptRecord, encryptRecord, hkdfSha256, utf8Decode, utf8Encode } from '../../../crypto/index.ts'
-import type { IDBPTransaction } from 'idb'
 import {
-  messageKey,
   type ConversationRecord,
   type Db,
   type MessageRecord,
   type MessageState,
   type OutboxRecord,
-  type TincanDb,
 } from './db.ts'
-import { shownFileName } from '../files/file-name.ts'
-import { findMatches, SearchIndexer } from './search-tokens.ts'
+import { outboxIn } from '../outbox.ts'
+import { MessageChanges } from './message-changes.ts'
+import { MessageCodec } from './message-codec.ts'
+import {
+  newConversation,
+  previewOf,
+  type ChangeBy,
+  type ChangeOutcome,
+  type Conversation,
+  type Message,
+  type Quote,
+  type RemovedMessage,
+  type SearchHit,
+} from './message-types.ts'
+import { findMatches } from './search-tokens.ts'
 
-/** What a file or image message describes (the bytes themselves are in the file store). */
-export interface FileContent {
-  /** The file id (base64url), which is also the message id: pass it to the file API. */
-  readonly fileId: string
-  readonly kind: 'file' | 'image'
-  readonly name: string
-  readonly size: number
-  /** Media type as the sender gave it; may be empty. */
-  readonly mime: string
-  /** Small preview sent in the offer, base64url (see `thumbnailBytes` in files/). */
-  readonly thumbnail?: string
-  readonly thumbnailMime?: string
-  readonly width?: number
-  readonly height?: number
-}
+export * from './message-types.ts'
 
-/**
- * The message a reply answers. On a received reply, author and excerpt come from this device's
- * own copy of that message, never from the reply (quotes.ts).
- */
-export interface Quote {
-  readonly id: string
-  /** Who wrote the quoted message; '' when it is `missing`. */
-  readonly author: string
-  /** The start of the quoted text (or the file name); empty once the quoted message is deleted. */
-  readonly excerpt: string
-  /** The quoted message was deleted (for everyone, for me, or it disappeared): show "deleted message". */
-  readonly deleted?: true
-  /**
-   * This device did not have the quoted message when the reply came (it never arrived, was
-   * deleted here, disappeared, or belongs to another conversation): show "original message not
-   * found", naming no one. Filled in if the message arrives later (`fillMissingQuotes`).
-   */
-  readonly missing?: true
-}
-
-/** One person's reaction to a message; each person has at most one per message. */
-export interface Reaction {
-  readonly author: string
-  readonly emoji: string
-  /** The sender's time of the reaction (ms). */
-  readonly at: number
-}
-
-/**
- * What a message carries, sealed at rest. `text` is always there (a file message holds the file
- * name, so search finds files by name; a deleted message and a timer line hold ''); other types
- * and actions add fields.
- */
-export interface MessageContent {
-  readonly text: string
-  readonly file?: FileContent
-  /** A reply: the message it answers. */
-  readonly replyTo?: Quote
-  /** Reactions, at most one per person, oldest first. */
-  readonly reactions?: readonly Reaction[]
-  /** Set when the author edited the text: the time of the latest edit (ms). */
-  readonly editedAt?: number
-  /** Deleted for everyone by its author: show "this message was deleted". Text, file and quote are gone. */
-  readonly deleted?: true
-  readonly deletedAt?: number
-  /** Type `timer` (a line in the conversation): the disappearing-message timer this author set, in seconds (0 = off). */
-  readonly timerSeconds?: number
-}
-
-export interface Message {
-  readonly id: string
-  readonly conversationId: string
-  readonly author: string
-  readonly sentAt: number
-  readonly receivedAt: number
-  /** `text`, `file`, `image`, or `timer` (a disappearing-message timer change, shown as a line). */
-  readonly type: string
-  readonly state: MessageState
-  readonly content: MessageContent
-  /** A disappearing message: when it is deleted from this device (ms since the epoch). */
-  readonly expiresAt?: number
-}
-
-export interface Conversation {
-  readonly id: string
-  readonly kind: 'direct' | 'group'
-  readonly peer: string
-  readonly lastMessageAt: number
-  readonly unread: number
-  readonly preview: string
-  /** The disappearing-message timer in seconds; 0 = off. */
-  readonly timerSeconds: number
-}
-
-/** A message taken out of the history (deleted for me, or disappeared). */
-export interface RemovedMessage {
-  readonly id: string
-  readonly conversationId: string
-  /** Set for a file or image message: its stored data went with it. */
-  readonly fileId?: string
-}
-
-/** Why a change to a message was not applied. */
-export type ChangeRefusal =
-  /** No such message on this device (never arrived, deleted, or disappeared). */
-  | 'not-found'
-  /** The message belongs to another conversation than the one the change came from. */
-  | 'wrong-conversation'
-  /** Only the author may edit or delete a message for everyone. */
-  | 'not-author'
-  /** Only text messages can be edited; timer lines take no reactions. */
-  | 'not-editable'
-  /** The message was deleted for everyone. */
-  | 'deleted'
-  /** A later change of the same kind was applied already (a resent or overtaken frame). */
-  | 'stale'
-
-export type ChangeOutcome =
-  | {
-      readonly ok: true
-      readonly message: Message
-      /** Replies whose quote of a deleted message was cleared. */
-      readonly quotes: readonly Message[]
-      /** A file message deleted for everyone: its stored data went with it. */
-      readonly fileId?: string
-    }
-  | { readonly ok: false; readonly reason: ChangeRefusal }
-
-/** Who asks for a change, from which conversation, at what (sender's) time. */
-export interface ChangeBy {
-  readonly by: string
-  readonly conversationId: string
-  readonly at: number
-}
-
-export interface SearchHit {
-  readonly message: Message
-  readonly matches: readonly { start: number; end: number }[]
-}
-
-const bodySchema = 1
 const stateRank: Record<MessageState, number> = {
   failed: 0,
   queued: 1,
@@ -158,116 +32,27 @@ const stateRank: Record<MessageState, number> = {
   read: 4,
 }
 
-export const directConversationId = (peer: string): string => `direct:${peer}`
-
-/** The friend of a one-to-one conversation; undefined for any other conversation. */
-export function peerOfConversation(conversationId: string): string | undefined {
-  return conversationId.startsWith('direct:') ? conversationId.slice('direct:'.length) : undefined
-}
-
-const previewLength = 140
-
 /**
- * What the conversation list shows for a message; undefined for lines that do not count (timer
- * changes). A file or image is its name after a sign that needs no translation.
- */
-function previewOf(m: { type: string; content: MessageContent }): string | undefined {
-  if (m.type === 'timer') return undefined
-  const file = m.content.file
-  const text =
-    file === undefined
-      ? m.content.text
-      : `${file.kind === 'image' ? '📷' : '📎'} ${shownFileName(file.name).full}`
-  return text.slice(0, previewLength)
-}
-
-/** Reactions as stored: removals are kept (with an empty emoji) so an older reaction resent later cannot come back. */
-function visibleReactions(content: MessageContent): MessageContent {
-  const reactions = content.reactions
-  if (reactions === undefined || reactions.every((r) => r.emoji !== '')) return content
-  const shown = reactions.filter((r) => r.emoji !== '')
-  const { reactions: _all, ...rest } = content
-  return shown.length === 0 ? rest : { ...rest, reactions: shown }
-}
-
-function newConversation(id: string, kind: 'direct' | 'group', peer: string): ConversationRecord {
-  return { id, kind, peer, lastMessageAt: 0, unread: 0, preview: null }
-}
-
-type ChangeStores = 'messages' | 'conversations' | 'outbox' | 'files' | 'fileChunks'
-const changeStores: ChangeStores[] = ['messages', 'conversations', 'outbox', 'files', 'fileChunks']
-type ChangeTx = IDBPTransaction<TincanDb, ChangeStores[], 'readwrite'>
-
-/**
- * The account's message history in IndexedDB. Bodies and previews are sealed with a key from
- * the vault key, bound to their record (see crypto/vault.ts); indexes hold only ids, times and
- * blind search tokens. Every read uses an index: paging never scans the whole store.
+ * The account's message history in IndexedDB: adding messages and their delivery states,
+ * conversations and their previews, paging, search and timers. Bodies and previews are sealed
+ * (message-codec.ts); changes after arrival are message-changes.ts's. Every read uses an index:
+ * paging never scans the whole store.
  */
 export class History {
-  private readonly indexer: SearchIndexer
+  private readonly codec: MessageCodec
+  private readonly changes: MessageChanges
 
   constructor(
     private readonly db: Db,
-    private readonly vaultKey: Uint8Array,
+    vaultKey: Uint8Array,
   ) {
-    this.indexer = new SearchIndexer(
-      hkdfSha256(vaultKey, new Uint8Array(0), utf8Encode('tincan/v1/search-index'), 32),
-    )
-  }
-
-  private seal(store: string, id: string, value: unknown): Uint8Array {
-    return encryptRecord(
-      this.vaultKey,
-      { store, id, schemaVersion: bodySchema },
-      utf8Encode(JSON.stringify(value)),
-    )
-  }
-
-  private open<T>(store: string, id: string, sealed: Uint8Array): T {
-    return JSON.parse(
-      utf8Decode(decryptRecord(this.vaultKey, { store, id, schemaVersion: bodySchema }, sealed)),
-    ) as T
-  }
-
-  private record(m: Message): MessageRecord {
-    return {
-      key: messageKey(m.sentAt, m.id),
-      id: m.id,
-      conversationId: m.conversationId,
-      author: m.author,
-      sentAt: m.sentAt,
-      receivedAt: m.receivedAt,
-      type: m.type,
-      state: m.state,
-      body: this.seal('messages', m.id, m.content),
-      tokens: this.indexer.tokensFor(m.content.text),
-      ...(m.expiresAt === undefined ? {} : { expiresAt: m.expiresAt }),
-      ...(m.content.replyTo === undefined ? {} : { replyTo: m.content.replyTo.id }),
-    }
-  }
-
-  /** The body as stored, reactions removed included. */
-  private content(r: MessageRecord): MessageContent {
-    return this.open<MessageContent>('messages', r.id, r.body)
-  }
-
-  private decode(r: MessageRecord): Message {
-    return {
-      id: r.id,
-      conversationId: r.conversationId,
-      author: r.author,
-      sentAt: r.sentAt,
-      receivedAt: r.receivedAt,
-      type: r.type,
-      state: r.state,
-      content: visibleReactions(this.content(r)),
-      ...(r.expiresAt === undefined ? {} : { expiresAt: r.expiresAt }),
-    }
+    this.codec = new MessageCodec(vaultKey)
+    this.changes = new MessageChanges(db, this.codec)
   }
 
   /** The message a stored record holds (exports and backups read records in batches themselves). */
   openRecord(r: MessageRecord): Message {
-    return this.decode(r)
+    return this.codec.decode(r)
   }
 
   /**
@@ -276,16 +61,16 @@ export class History {
    * stored fields.
    */
   sealRecord(m: Message): MessageRecord {
-    return this.record(m)
+    return this.codec.record(m)
   }
 
   /** A conversation's preview in the clear, and sealed for this device (exports, backups). */
   openPreview(c: ConversationRecord): string {
-    return c.preview === null ? '' : this.open<string>('conversations', c.id, c.preview)
+    return this.codec.openPreview(c)
   }
 
   sealPreview(conversationId: string, text: string): Uint8Array {
-    return this.seal('conversations', conversationId, text)
+    return this.codec.sealPreview(conversationId, text)
   }
 
   /**
@@ -303,7 +88,7 @@ export class History {
       await tx.done
       return false
     }
-    await messages.add(this.record({ ...m, receivedAt: m.receivedAt ?? Date.now() }))
+    await messages.add(this.codec.record({ ...m, receivedAt: m.receivedAt ?? Date.now() }))
     const conversations = tx.objectStore('conversations')
     const conv =
       (await conversations.get(m.conversationId)) ??
@@ -311,11 +96,11 @@ export class History {
     if (m.sentAt >= conv.lastMessageAt) {
       conv.lastMessageAt = m.sentAt
       const preview = previewOf(m)
-      if (preview !== undefined) conv.preview = this.seal('conversations', conv.id, preview)
+      if (preview !== undefined) conv.preview = this.codec.seal('conversations', conv.id, preview)
     }
     if (opts.incoming) conv.unread++
     await conversations.put(conv)
-    if (opts.outbox !== undefined) await tx.objectStore('outbox').put(opts.outbox)
+    if (opts.outbox !== undefined) await outboxIn(tx).put(opts.outbox)
     await tx.done
     return true
   }
@@ -337,7 +122,7 @@ export class History {
       let newest: Message | undefined
       for (const m of batch) {
         if ((await byId.getKey(m.id)) !== undefined) continue
-        await store.add(this.record(m))
+        await store.add(this.codec.record(m))
         added++
         if (newest === undefined || m.sentAt >= newest.sentAt) newest = m
       }
@@ -350,7 +135,7 @@ export class History {
         if (newest.sentAt >= conv.lastMessageAt) {
           conv.lastMessageAt = newest.sentAt
           const preview = previewOf(newest)
-          if (preview !== undefined) conv.preview = this.seal('conversations', conv.id, preview)
+          if (preview !== undefined) conv.preview = this.codec.seal('conversations', conv.id, preview)
         }
         await conversations.put(conv)
       }
@@ -373,7 +158,7 @@ export class History {
       await tx.store.put(record)
     }
     await tx.done
-    return this.decode(record)
+    return this.codec.decode(record)
   }
 
   /**
@@ -397,25 +182,25 @@ export class History {
         // Some outbox entries are not history messages (file transfer decisions): they too
         // leave on the receipt, if they were addressed to that conversation.
         if (acknowledged) {
-          const entry = await tx.objectStore('outbox').get(id)
-          if (entry?.conversationId === only.conversationId) await tx.objectStore('outbox').delete(id)
+          const entry = await outboxIn(tx).get(id)
+          if (entry?.conversationId === only.conversationId) await outboxIn(tx).delete(id)
         }
         continue
       }
       if (record.conversationId !== only.conversationId || record.author !== only.author) continue
-      if (acknowledged) await tx.objectStore('outbox').delete(id)
+      if (acknowledged) await outboxIn(tx).delete(id)
       if (stateRank[state] <= stateRank[record.state]) continue
       record.state = state
       await messages.put(record)
       changed.push(record)
     }
     await tx.done
-    return changed.map((r) => this.decode(r))
+    return changed.map((r) => this.codec.decode(r))
   }
 
   async get(id: string): Promise<Message | undefined> {
     const record = await this.db.getFromIndex('messages', 'byId', id)
-    return record && this.decode(record)
+    return record && this.codec.decode(record)
   }
 
   /**
@@ -443,7 +228,7 @@ export class History {
       cursor = await cursor.continue()
     }
     if (!forward) out.reverse()
-    return out.map((r) => this.decode(r))
+    return out.map((r) => this.codec.decode(r))
   }
 
   async count(conversationId?: string): Promise<number> {
@@ -460,7 +245,7 @@ export class History {
       peer: c.peer,
       lastMessageAt: c.lastMessageAt,
       unread: c.unread,
-      preview: c.preview === null ? '' : this.open<string>('conversations', c.id, c.preview),
+      preview: c.preview === null ? '' : this.codec.open<string>('conversations', c.id, c.preview),
       timerSeconds: c.timer?.seconds ?? 0,
     }))
   }
@@ -481,7 +266,7 @@ export class History {
    */
   async search(query: string, opts: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> {
     const limit = opts.limit ?? 50
-    const tokens = this.indexer.queryTokens(query)
+    const tokens = this.codec.indexer.queryTokens(query)
     if (tokens.length === 0) return []
     // Walk the most specific token's entries newest first (index entries with one key are in
     // primary-key order, and primary keys are time-ordered); the other tokens and the decrypted
@@ -496,7 +281,7 @@ export class History {
         (opts.conversationId === undefined || record.conversationId === opts.conversationId) &&
         tokens.every((t) => record.tokens.includes(t.hash))
       ) {
-        const message = this.decode(record)
+        const message = this.codec.decode(record)
         const matches = findMatches(message.content.text, query)
         if (matches.length > 0) hits.push({ message, matches })
       }
@@ -514,14 +299,14 @@ export class History {
     const changed: MessageRecord[] = []
     for (const reply of await tx.store.index('byReplyTo').getAll(quoted.id)) {
       if (reply.conversationId !== quoted.conversationId) continue
-      const content = this.content(reply)
+      const content = this.codec.content(reply)
       if (content.replyTo?.missing !== true) continue
-      reply.body = this.seal('messages', reply.id, { ...content, replyTo: quote })
+      reply.body = this.codec.seal('messages', reply.id, { ...content, replyTo: quote })
       await tx.store.put(reply)
       changed.push(reply)
     }
     await tx.done
-    return changed.map((r) => this.decode(r))
+    return changed.map((r) => this.codec.decode(r))
   }
 
   // ---- changes to stored messages: actions and disappearing messages ----
@@ -556,205 +341,33 @@ export class History {
     await tx.done
     return true
   }
-
-  /** The author's new text for a text message; the search tokens follow it. Later edits win. */
+  /** {@link MessageChanges.edit} */
   edit(id: string, text: string, who: ChangeBy, outbox?: OutboxRecord): Promise<ChangeOutcome> {
-    return this.change(id, who, outbox, false, (record, content) => {
-      if (record.author !== who.by) return 'not-author'
-      if (content.deleted === true) return 'deleted'
-      if (record.type !== 'text') return 'not-editable'
-      if ((content.editedAt ?? 0) >= who.at) return 'stale'
-      return { ...content, text, editedAt: who.at }
-    })
+    return this.changes.edit(id, text, who, outbox)
   }
 
-  /** Sets (or, with '', removes) `who.by`'s reaction; an older reaction than the one stored is ignored. */
+  /** {@link MessageChanges.react} */
   react(id: string, emoji: string, who: ChangeBy, outbox?: OutboxRecord): Promise<ChangeOutcome> {
-    return this.change(id, who, outbox, false, (record, content) => {
-      if (content.deleted === true) return 'deleted'
-      if (record.type === 'timer') return 'not-editable'
-      const reactions = content.reactions ?? []
-      const previous = reactions.find((r) => r.author === who.by)
-      if (previous !== undefined && previous.at >= who.at) return 'stale'
-      // A removal stays as an empty entry: it must outrank an older reaction that arrives again.
-      const next = [...reactions.filter((r) => r.author !== who.by), { author: who.by, emoji, at: who.at }]
-      return { ...content, reactions: next }
-    })
+    return this.changes.react(id, emoji, who, outbox)
   }
 
-  /**
-   * Delete for everyone: the author's message becomes a marker with no text, file, quote or
-   * reactions; its search tokens, its file's data and its unsent outbox entry go, and replies
-   * that quote it lose the excerpt.
-   */
+  /** {@link MessageChanges.deleteForEveryone} */
   deleteForEveryone(id: string, who: ChangeBy, outbox?: OutboxRecord): Promise<ChangeOutcome> {
-    return this.change(id, who, outbox, true, (record, content) => {
-      if (record.author !== who.by) return 'not-author'
-      if (content.deleted === true) return 'stale'
-      if (record.type === 'timer') return 'not-editable'
-      return { text: '', deleted: true, deletedAt: who.at }
-    })
+    return this.changes.deleteForEveryone(id, who, outbox)
   }
 
-  /**
-   * Reads, changes and writes one message in one transaction. `outbox`, when given, is the frame
-   * telling the friend, stored in the same transaction only if the change is applied.
-   */
-  private async change(
-    id: string,
-    who: ChangeBy,
-    outbox: OutboxRecord | undefined,
-    erase: boolean,
-    apply: (record: MessageRecord, content: MessageContent) => MessageContent | ChangeRefusal,
-  ): Promise<ChangeOutcome> {
-    const tx = this.db.transaction(changeStores, 'readwrite')
-    const messages = tx.objectStore('messages')
-    const record = await messages.index('byId').get(id)
-    const refuse = async (reason: ChangeRefusal) => {
-      await tx.done
-      return { ok: false, reason } as const
-    }
-    if (record === undefined) return refuse('not-found')
-    if (record.conversationId !== who.conversationId) return refuse('wrong-conversation')
-    const content = this.content(record)
-    const next = apply(record, content)
-    if (typeof next === 'string') return refuse(next)
-    record.body = this.seal('messages', id, next)
-    record.tokens = this.indexer.tokensFor(next.text)
-    const fileId = erase ? content.file?.fileId : undefined
-    let quotes: MessageRecord[] = []
-    if (erase) {
-      delete record.replyTo
-      if (fileId !== undefined) await eraseFile(tx, fileId)
-      await tx.objectStore('outbox').delete(id)
-      quotes = await this.clearQuotes(tx, id)
-    }
-    await messages.put(record)
-    if (outbox !== undefined) await tx.objectStore('outbox').put(outbox)
-    await this.refreshConversation(tx, record.conversationId, 0)
-    await tx.done
-    return {
-      ok: true,
-      message: this.decode(record),
-      quotes: quotes.map((r) => this.decode(r)),
-      ...(fileId === undefined ? {} : { fileId }),
-    }
+  /** {@link MessageChanges.remove} */
+  remove(id: string): Promise<{ removed: RemovedMessage | undefined; updated: Message[] }> {
+    return this.changes.remove(id)
   }
 
-  /**
-   * Delete for me: the message leaves this device (body, tokens, file data); the friend's copy
-   * stays. Returns what was removed (undefined if it was not there) and the replies whose quote
-   * of it was cleared.
-   */
-  async remove(id: string): Promise<{ removed: RemovedMessage | undefined; updated: Message[] }> {
-    const tx = this.db.transaction(changeStores, 'readwrite')
-    const record = await tx.objectStore('messages').index('byId').get(id)
-    const out = record === undefined ? { removed: [], updated: [] } : await this.erase(tx, [record], false)
-    await tx.done
-    return { removed: out.removed[0], updated: out.updated }
+  /** {@link MessageChanges.expire} */
+  expire(now: number, batch?: number): Promise<{ removed: RemovedMessage[]; updated: Message[] }> {
+    return this.changes.expire(now, batch)
   }
 
-  /**
-   * Removes every message whose time ran out by `now`, with its search tokens, file data,
-   * unsent outbox entry and preview, in batches of a few hundred per transaction.
-   */
-  async expire(now: number, batch = 256): Promise<{ removed: RemovedMessage[]; updated: Message[] }> {
-    const removed: RemovedMessage[] = []
-    const updated = new Map<string, Message>()
-    for (;;) {
-      const tx = this.db.transaction(changeStores, 'readwrite')
-      const due = await tx
-        .objectStore('messages')
-        .index('byExpiry')
-        .getAll(IDBKeyRange.upperBound(now), batch)
-      const out = due.length === 0 ? { removed: [], updated: [] } : await this.erase(tx, due, true)
-      await tx.done
-      removed.push(...out.removed)
-      for (const r of out.removed) updated.delete(r.id)
-      for (const m of out.updated) updated.set(m.id, m)
-      if (due.length < batch) break
-    }
-    return { removed, updated: [...updated.values()] }
+  /** {@link MessageChanges.nextExpiry} */
+  nextExpiry(): Promise<number | undefined> {
+    return this.changes.nextExpiry()
   }
-
-  /** When the next disappearing message is due, if any (ms since the epoch). */
-  async nextExpiry(): Promise<number | undefined> {
-    const cursor = await this.db.transaction('messages').store.index('byExpiry').openKeyCursor()
-    return cursor?.key
-  }
-
-  private async erase(
-    tx: ChangeTx,
-    records: readonly MessageRecord[],
-    dropOutbox: boolean,
-  ): Promise<{ removed: RemovedMessage[]; updated: Message[] }> {
-    const messages = tx.objectStore('messages')
-    const removed: RemovedMessage[] = []
-    const updated = new Map<string, MessageRecord>()
-    const unread = new Map<string, number>()
-    for (const r of records) {
-      const fileId = this.content(r).file?.fileId
-      await messages.delete(r.key)
-      updated.delete(r.id)
-      if (fileId !== undefined) await eraseFile(tx, fileId)
-      if (dropOutbox) await tx.objectStore('outbox').delete(r.id)
-      if (r.state === 'received') unread.set(r.conversationId, (unread.get(r.conversationId) ?? 0) + 1)
-      else unread.set(r.conversationId, unread.get(r.conversationId) ?? 0)
-      for (const q of await this.clearQuotes(tx, r.id)) updated.set(q.id, q)
-      removed.push({
-        id: r.id,
-        conversationId: r.conversationId,
-        ...(fileId === undefined ? {} : { fileId }),
-      })
-    }
-    for (const [conversationId, unreadGone] of unread)
-      await this.refreshConversation(tx, conversationId, unreadGone)
-    return { removed, updated: [...updated.values()].map((r) => this.decode(r)) }
-  }
-
-  /** Replies quoting a deleted message keep only who wrote it and that it is gone. */
-  private async clearQuotes(tx: ChangeTx, id: string): Promise<MessageRecord[]> {
-    const messages = tx.objectStore('messages')
-    const changed: MessageRecord[] = []
-    for (const reply of await messages.index('byReplyTo').getAll(id)) {
-      const content = this.content(reply)
-      const quote = content.replyTo
-      if (quote === undefined || quote.deleted === true || quote.missing === true) continue
-      reply.body = this.seal('messages', reply.id, {
-        ...content,
-        replyTo: { id: quote.id, author: quote.author, excerpt: '', deleted: true },
-      })
-      await messages.put(reply)
-      changed.push(reply)
-    }
-    return changed
-  }
-
-  /** After messages changed or went: the preview shows the newest message left, and unread drops by those removed unread. */
-  private async refreshConversation(tx: ChangeTx, conversationId: string, unreadGone: number): Promise<void> {
-    const conversations = tx.objectStore('conversations')
-    const conv = await conversations.get(conversationId)
-    if (conv === undefined) return
-    const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, Infinity])
-    let cursor = await tx.objectStore('messages').index('byConversation').openCursor(range, 'prev')
-    let preview = ''
-    // Timer lines do not count; a handful of them in a row is already unusual.
-    for (let looked = 0; cursor !== null && looked < 20; looked++) {
-      const shown = previewOf({ type: cursor.value.type, content: this.content(cursor.value) })
-      if (shown !== undefined) {
-        preview = shown
-        break
-      }
-      cursor = await cursor.continue()
-    }
-    conv.preview = preview === '' ? null : this.seal('conversations', conv.id, preview)
-    conv.unread = Math.max(0, conv.unread - unreadGone)
-    await conversations.put(conv)
-  }
-}
-
-/** A file's record (name, key, thumbnail) and its stored chunks. */
-async function eraseFile(tx: ChangeTx, fileId: string): Promise<void> {
-  await tx.objectStore('fileChunks').delete(IDBKeyRange.bound([fileId, 0], [fileId, Infinity]))
-  await tx.objectStore('files').delete(fileId)
 }

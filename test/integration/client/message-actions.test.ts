@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TincanClient, type ClientEnv } from '../../../client/core/client.ts'
 import { newMessageId } from '../../../client/core/messenger.ts'
-import { openHistoryDb } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
 import { directConversationId, type Message } from '../../../client/core/store/history.ts'
 import { testPassword, twoFriends } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'

@@ -2,7 +2,8 @@ import 'fake-indexeddb/auto'
 import { openDB } from 'idb'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ExpirySweeper } from '../../../client/core/disappearing.ts'
-import { dbName, dbVersion, openHistoryDb, type Db } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
+import { dbName, dbVersion, type Db } from '../../../client/core/store/db.ts'
 import {
   directConversationId,
   History,

@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Messenger, type ChatFrame, type PeerTransport } from '../../../client/core/messenger.ts'
 import { Outbox } from '../../../client/core/outbox.ts'
-import { openHistoryDb } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
 import { directConversationId, History } from '../../../client/core/store/history.ts'
 import { generateVaultKey, initCrypto } from '../../../crypto/index.ts'
 

@@ -1,6 +1,7 @@
 import 'fake-indexeddb/auto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { openHistoryDb, type Db } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
+import type { Db } from '../../../client/core/store/db.ts'
 import { Trust } from '../../../client/core/trust.ts'
 import { fromBase64Url, initCrypto, randomBytes, toBase64Url } from '../../../crypto/index.ts'
 

@@ -1,7 +1,8 @@
 import 'fake-indexeddb/auto'
 import { openDB } from 'idb'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { dbName, dbVersion, openHistoryDb } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
+import { dbName, dbVersion } from '../../../client/core/store/db.ts'
 import { directConversationId, History } from '../../../client/core/store/history.ts'
 import { generateVaultKey, initCrypto } from '../../../crypto/index.ts'
 

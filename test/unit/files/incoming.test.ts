@@ -4,7 +4,8 @@ import { chunkFrames, readChunkFrame, type ChunkPiece } from '../../../client/co
 import { FileStore } from '../../../client/core/files/file-store.ts'
 import { IncomingStream, type IncomingFailure } from '../../../client/core/files/incoming.ts'
 import { readStoredFile } from '../../../client/core/files/read.ts'
-import { openHistoryDb, type FileRecord } from '../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../client/core/store/databases.ts'
+import type { FileRecord } from '../../../client/core/store/db.ts'
 import {
   fileChunkCount,
   FileEncryptor,

@@ -1,7 +1,8 @@
 import 'fake-indexeddb/auto'
 import { FileStore } from '../../../../client/core/files/file-store.ts'
 import type { ExportSource } from '../../../../client/core/export/export-model.ts'
-import { openHistoryDb, type Db, type FileRecord } from '../../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../../client/core/store/databases.ts'
+import type { Db, FileRecord } from '../../../../client/core/store/db.ts'
 import {
   directConversationId,
   History,

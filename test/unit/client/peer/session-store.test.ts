@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SessionStore, sequenceRetentionMs } from '../../../../client/core/peer/session-store.ts'
-import { openHistoryDb } from '../../../../client/core/store/db.ts'
+import { openHistoryDb } from '../../../../client/core/store/databases.ts'
 import { envelopeWindowMs, generateVaultKey, initCrypto } from '../../../../crypto/index.ts'
 
 beforeAll(async () => {
