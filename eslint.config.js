@@ -53,8 +53,14 @@ export default tseslint.config(
               group: ['**/core/**', '!**/core/index.ts'],
               message: 'The UI reaches the client core only through client/core/index.ts.',
             },
-            { group: ['**/crypto/**'], message: 'The UI does no cryptography: client/core/index.ts offers what it needs.' },
-            { group: ['**/signaling/**'], message: 'The UI talks to the server only through the client core.' },
+            {
+              group: ['**/crypto/**'],
+              message: 'The UI does no cryptography: client/core/index.ts offers what it needs.',
+            },
+            {
+              group: ['**/signaling/**'],
+              message: 'The UI talks to the server only through the client core.',
+            },
           ],
         },
       ],

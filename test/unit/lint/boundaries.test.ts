@@ -47,7 +47,9 @@ describe('the boundaries between the parts', () => {
     const opening = "import { openDB } from 'idb'\nvoid openDB\n"
     expect(await restrictedImports('client/core/outbox.ts', opening)).toHaveLength(1)
     expect(await restrictedImports('client/core/store/databases.ts', opening)).toEqual([])
-    expect(await restrictedImports('client/core/outbox.ts', "import type { IDBPDatabase } from 'idb'\n")).toEqual([])
+    expect(
+      await restrictedImports('client/core/outbox.ts', "import type { IDBPDatabase } from 'idb'\n"),
+    ).toEqual([])
   })
 
   it('stop the client core from importing the UI or the server', async () => {
