@@ -63,7 +63,7 @@ const bench: Bench = {
       // Warm-up: connections up, sender keys everywhere.
       for (let i = 0; i < 20; i++) {
         const text = `warm-up ${i}`
-        await sender.sendGroupText(group.id, text)
+        await sender.sendText(groupConversationId(group.id), text)
         await until(`warm-up ${i} at every member`, () => reachedAll(text), 60_000)
       }
       const links = others.map((c) => internals(c).groups.wantedLinks().length)
@@ -73,7 +73,7 @@ const bench: Bench = {
       for (let i = 0; i < fanoutMessages; i++) {
         const text = `fan-out ${i}`
         const started = performance.now()
-        await sender.sendGroupText(group.id, text)
+        await sender.sendText(groupConversationId(group.id), text)
         await until(`${text} at every member`, () => reachedAll(text), 60_000)
         const times = (arrivals.get(text) ?? []).map((t) => t - started)
         toAll.push(Math.max(...times))
@@ -91,7 +91,10 @@ const bench: Bench = {
             void c.acceptFile(v.fileId)
         })
       const fileStarted = performance.now()
-      const shared = await sender.sendGroupFile(group.id, patternSource('bench.bin', fileMiB * MiB, 7))
+      const shared = await sender.sendFile(
+        groupConversationId(group.id),
+        patternSource('bench.bin', fileMiB * MiB, 7),
+      )
       await until(
         'the file to be prepared and posted',
         async () => (await sender.fileTransfer(shared.fileId))?.state === 'done',
@@ -115,14 +118,15 @@ const bench: Bench = {
       away.close()
       const texts = Array.from({ length: missed }, (_, i) => `missed ${i}`)
       const writeStarted = performance.now()
-      for (const t of texts) await sender.sendGroupText(group.id, t)
+      for (const t of texts) await sender.sendText(groupConversationId(group.id), t)
       const writeMs = performance.now() - writeStarted
       const stayed = others.slice(0, -1)
       await until(
         'every remaining member to hold the 1,000 messages',
         async () => {
           for (const c of stayed)
-            if ((await internals(c).history.count(conversationId)) < missed + 20 + fanoutMessages) return false
+            if ((await internals(c).history.count(conversationId)) < missed + 20 + fanoutMessages)
+              return false
           return true
         },
         300_000,

@@ -115,7 +115,7 @@ const api = {
   /** Sends one message (connecting first if needed) and returns the send time. */
   async send(peer: string, text: string): Promise<number> {
     const t = now()
-    await me().sendText(peer, text)
+    await me().sendText(directConversationId(peer), text)
     return t
   },
   /** Sends `count` messages, one every `intervalMs`; returns each text with its send time. */
@@ -124,7 +124,7 @@ const api = {
     for (let i = 0; i < count; i++) {
       const text = `${tag} ${i}`
       sent.push([text, now()])
-      await me().sendText(peer, text)
+      await me().sendText(directConversationId(peer), text)
       await new Promise((r) => setTimeout(r, intervalMs))
     }
     return sent
@@ -241,7 +241,10 @@ const api = {
   /** Offers a generated file of `size` bytes; resolves when it is offered, with the preparation time. */
   async offerFile(peer: string, size: number, seed: number): Promise<{ fileId: string; prepareMs: number }> {
     const t0 = now()
-    const view = await me().sendFile(peer, generatedFile(`bench-${seed}.bin`, size, seed))
+    const view = await me().sendFile(
+      directConversationId(peer),
+      generatedFile(`bench-${seed}.bin`, size, seed),
+    )
     for (;;) {
       const t = await me().fileTransfer(view.fileId)
       if (t?.state === 'failed') throw new Error(`preparing failed: ${t.error?.message ?? ''}`)

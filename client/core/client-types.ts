@@ -3,11 +3,10 @@ import type { KdfRunner } from './account.ts'
 import type { FriendView } from './friends.ts'
 import type { FileErrorEvent, FileProgress, FileTransferView, FileTuning } from './files/types.ts'
 import type { GroupErrorEvent, GroupView } from './groups/types.ts'
-import type { GroupTypingEvent } from './groups/signals.ts'
 import type { PeerManagerEnv } from './peer/peer-manager.ts'
 import type { PeerErrorEvent } from './peer-error.ts'
 import type { ConnectionState, SocketLike } from './signaling.ts'
-import type { Conversation, Message, RemovedMessage } from './store/history.ts'
+import type { Conversation, ConversationId, Message, RemovedMessage } from './store/history.ts'
 
 /** What the client needs from where it runs: the server, the KDF, sockets, WebRTC, Workers. */
 export interface ClientEnv {
@@ -42,7 +41,8 @@ export interface ClientEvents extends Record<string, unknown> {
   'message-updated': Message
   /** A message left this device: deleted for me, or its disappearing timer ran out. */
   'message-removed': RemovedMessage
-  typing: { peer: string; typing: boolean }
+  /** Someone is typing in a conversation, or stopped (a friend, or a connected group member). */
+  typing: TypingEvent
   /** For notifications: a friend request arrived. */
   'friend-request': PendingRequest
   /** A friend's key changed: warn, and block sending until accepted (or the pinned key is kept). */
@@ -64,8 +64,12 @@ export interface ClientEvents extends Record<string, unknown> {
   'group-removed': { groupId: string; name: string; by: string }
   /** Group data refused: membership the server claims, forged or altered messages, bad member lists. */
   'group-error': GroupErrorEvent
-  /** A member is typing in a group, or stopped. */
-  'group-typing': GroupTypingEvent
+}
+
+export interface TypingEvent {
+  readonly conversationId: ConversationId
+  readonly username: string
+  readonly typing: boolean
 }
 
 export interface SafetyNumberView {

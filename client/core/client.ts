@@ -31,15 +31,20 @@ import type { FileTransferView, SendFileOptions } from './files/types.ts'
 import type { FriendView } from './friends.ts'
 import { GroupError } from './groups/errors.ts'
 import { groupConversationId, type GroupErrorEvent, type GroupView } from './groups/groups.ts'
-import type { GroupTypingEvent } from './groups/signals.ts'
 import type { SendTextOptions } from './messenger.ts'
 import type { PeerState } from './peer/peer-manager.ts'
 import type { ConnectionState } from './signaling.ts'
-import { directConversationId, type Conversation, type Message, type SearchHit } from './store/history.ts'
+import {
+  conversationTarget,
+  type Conversation,
+  type ConversationId,
+  type Message,
+  type SearchHit,
+} from './store/history.ts'
 
-export { GroupError, groupConversationId, type GroupErrorEvent, type GroupTypingEvent, type GroupView }
+export { GroupError, groupConversationId, type GroupErrorEvent, type GroupView }
 export type { GroupMemberView } from './groups/groups.ts'
-export type { ClientEnv, ClientEvents, SafetyNumberView } from './client-types.ts'
+export type { ClientEnv, ClientEvents, SafetyNumberView, TypingEvent } from './client-types.ts'
 export type { FriendView } from './friends.ts'
 export type { PeerErrorEvent } from './peer-error.ts'
 
@@ -220,16 +225,31 @@ export class TincanClient extends Emitter<ClientEvents> {
   // ---- chat ----
 
   /**
-   * Sends a text message; it is stored as queued and goes out when the friend is reachable.
-   * `options.replyTo` (a message id of this conversation) makes it a reply quoting that message.
-   * With the conversation's disappearing timer on, it carries the timer.
+   * Sends a text to a conversation, or a reply quoting one of its messages (`options.replyTo`).
+   * To a friend: stored as queued, it goes out when they are reachable, with the conversation's
+   * disappearing timer if on. To a group: `queued`, then `sent` once another member's device has
+   * it, `delivered` once every other member of the signed list has it, `read` once all read it.
    * @throws MessageActionError 'forbidden' (the friend's key is not accepted), 'not-found' /
-   * 'deleted' for a `replyTo` that cannot be quoted.
+   * 'deleted' for a `replyTo` that cannot be quoted; GroupError 'not-found', 'not-member', 'invalid'.
    */
-  async sendText(peer: string, text: string, options?: SendTextOptions): Promise<Message> {
+  async sendText(conversationId: ConversationId, text: string, options?: SendTextOptions): Promise<Message> {
+    const target = this.target(conversationId)
+    if (target.kind === 'group') return this.p.groups.sendText(target.groupId, text, options)
+    await this.mayWriteTo(target.peer)
+    return this.p.messenger.sendText(target.peer, text, options)
+  }
+
+  /** Which friend or group a conversation is with. @throws MessageActionError 'not-found' */
+  private target(conversationId: ConversationId): NonNullable<ReturnType<typeof conversationTarget>> {
+    const target = conversationTarget(conversationId)
+    if (target === undefined) throw new MessageActionError('not-found', 'no such conversation')
+    return target
+  }
+
+  /** @throws MessageActionError 'forbidden' while the friend's key awaits the user's review. */
+  private async mayWriteTo(peer: string): Promise<void> {
     if (!(await this.p.trust.canSend(peer)))
       throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
-    return this.p.messenger.sendText(peer, text, options)
   }
 
   /**
@@ -262,26 +282,31 @@ export class TincanClient extends Emitter<ClientEvents> {
    * either side are deleted on both devices that long after they were sent.
    * @throws MessageActionError 'invalid' (not a whole number of seconds within limits), 'forbidden'.
    */
-  async setDisappearingTimer(peer: string, seconds: number): Promise<Message> {
+  async setDisappearingTimer(conversationId: ConversationId, seconds: number): Promise<Message> {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > peerLimits.maxTimerSeconds)
       throw new MessageActionError(
         'invalid',
         `a timer is a whole number of seconds from 0 to ${peerLimits.maxTimerSeconds}`,
       )
-    if (!(await this.p.trust.canSend(peer)))
-      throw new MessageActionError('forbidden', `${peer}'s key changed: review it before sending`)
-    const message = await this.p.messenger.sendTimer(peer, seconds)
+    const target = this.target(conversationId)
+    if (target.kind === 'group')
+      throw new MessageActionError('invalid', 'disappearing messages are for one-to-one chats')
+    await this.mayWriteTo(target.peer)
+    const message = await this.p.messenger.sendTimer(target.peer, seconds)
     await emitConversations(this.p, this.sink)
     return message
   }
 
   /** The conversation's disappearing-message timer in seconds; 0 = off. */
-  async disappearingTimer(peer: string): Promise<number> {
-    return this.p.history.timer(directConversationId(peer))
+  async disappearingTimer(conversationId: ConversationId): Promise<number> {
+    return this.p.history.timer(conversationId)
   }
 
-  async setTyping(peer: string, typing: boolean): Promise<void> {
-    await this.p.messenger.sendTyping(peer, typing)
+  /** Tells the friend, or the group's connected members, that the user is typing (or stopped), if typing indicators are on. */
+  async setTyping(conversationId: ConversationId, typing: boolean): Promise<void> {
+    const target = this.target(conversationId)
+    if (target.kind === 'group') await this.p.groups.sendTyping(target.groupId, typing)
+    else await this.p.messenger.sendTyping(target.peer, typing)
   }
 
   /** Older messages of a conversation, oldest first. */
@@ -302,8 +327,11 @@ export class TincanClient extends Emitter<ClientEvents> {
     return this.p.history.get(id)
   }
 
-  async markRead(peer: string): Promise<void> {
-    await this.p.messenger.markRead(peer)
+  /** Everything received in the conversation is read (read receipts go out if they are on). */
+  async markRead(conversationId: ConversationId): Promise<void> {
+    const target = this.target(conversationId)
+    if (target.kind === 'group') await this.p.groups.markRead(target.groupId)
+    else await this.p.messenger.markRead(target.peer)
     await emitConversations(this.p, this.sink)
   }
 
@@ -349,32 +377,29 @@ export class TincanClient extends Emitter<ClientEvents> {
    * then hashed, encrypted, stored and offered, with `file` and `file-progress` events.
    */
   async sendFile(
-    peer: string,
+    conversationId: ConversationId,
     file: Blob | FileSource,
     options?: SendFileOptions,
   ): Promise<FileTransferView> {
-    return this.p.files.sendFile(peer, file, options)
-  }
-
-  async sendFiles(peer: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
-    return this.p.files.sendFiles(peer, files)
+    const target = this.target(conversationId)
+    return target.kind === 'group'
+      ? this.p.files.sendGroupFile(target.groupId, file, options)
+      : this.p.files.sendFile(target.peer, file, options)
   }
 
   /**
-   * Shares a file (or image) in a group: prepared once here, described to every member in a signed
-   * group message, and fetched by each member from whichever member has it (this device first).
-   * @throws FileTransferError 'not-member' when this user is not in the group now.
+   * Offers files to a friend, or shares them in a group (prepared once here, described to every
+   * member in a signed group message, fetched by each member from whichever member has them).
+   * @throws FileTransferError 'forbidden' (the friend's key is not accepted), 'not-member' (not in the group now).
    */
-  async sendGroupFile(
-    groupId: string,
-    file: Blob | FileSource,
-    options?: SendFileOptions,
-  ): Promise<FileTransferView> {
-    return this.p.files.sendGroupFile(groupId, file, options)
-  }
-
-  async sendGroupFiles(groupId: string, files: readonly (Blob | FileSource)[]): Promise<FileTransferView[]> {
-    return this.p.files.sendGroupFiles(groupId, files)
+  async sendFiles(
+    conversationId: ConversationId,
+    files: readonly (Blob | FileSource)[],
+  ): Promise<FileTransferView[]> {
+    const target = this.target(conversationId)
+    return target.kind === 'group'
+      ? this.p.files.sendGroupFiles(target.groupId, files)
+      : this.p.files.sendFiles(target.peer, files)
   }
 
   async acceptFile(fileId: string): Promise<void> {
@@ -431,27 +456,6 @@ export class TincanClient extends Emitter<ClientEvents> {
   /** Leaves a group (the admin only once alone); the history stays. @throws GroupError, ApiError */
   async leaveGroup(groupId: string): Promise<void> {
     await this.p.groups.leave(groupId)
-  }
-
-  /**
-   * Sends a text to a group (conversation `group:<id>`), or a reply quoting one of its messages:
-   * `queued`, then `sent` once another member's device has it, `delivered` once every other member
-   * of the signed list has it, `read` once every other member has read it.
-   * @throws GroupError 'not-found', 'not-member', 'invalid'; MessageActionError 'not-found' or
-   * 'deleted' for a `replyTo` that is not (or no longer) a message of the group.
-   */
-  async sendGroupText(groupId: string, text: string, options?: SendTextOptions): Promise<Message> {
-    return this.p.groups.sendText(groupId, text, options)
-  }
-
-  /** Tells the group's connected members that the user is typing (or stopped), if typing indicators are on. */
-  async setGroupTyping(groupId: string, typing: boolean): Promise<void> {
-    await this.p.groups.sendTyping(groupId, typing)
-  }
-
-  async markGroupRead(groupId: string): Promise<void> {
-    await this.p.groups.markRead(groupId)
-    await emitConversations(this.p, this.sink)
   }
 
   group(groupId: string): GroupView | undefined {

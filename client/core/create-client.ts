@@ -6,14 +6,14 @@ import { FileStore } from './files/file-store.ts'
 import { workerIncoming } from './files/receive-worker-client.ts'
 import { FileTransfers } from './files/transfers.ts'
 import { Friends } from './friends.ts'
-import { Groups } from './groups/groups.ts'
+import { groupConversationId, Groups } from './groups/groups.ts'
 import { MessageActions } from './message-actions.ts'
 import { Messenger } from './messenger.ts'
 import { Outbox } from './outbox.ts'
 import { PeerManager } from './peer/peer-manager.ts'
 import { PeerRouter } from './peer-router.ts'
 import { SignalingConnection } from './signaling.ts'
-import { History } from './store/history.ts'
+import { directConversationId, History } from './store/history.ts'
 import { Trust } from './trust.ts'
 
 /** The user's privacy switches; the UI keeps them and sets them at start. */
@@ -234,7 +234,9 @@ function wire(p: ClientParts, sink: PartsSink): void {
     emit('message', m)
     conversations()
   })
-  messenger.on('typing', (t) => emit('typing', t))
+  messenger.on('typing', (t) =>
+    emit('typing', { conversationId: directConversationId(t.peer), username: t.peer, typing: t.typing }),
+  )
   actions.on('message-updated', (m) => {
     emit('message-updated', m)
     conversations()
@@ -262,5 +264,11 @@ function wire(p: ClientParts, sink: PartsSink): void {
   })
   groups.on('group-removed', (r) => emit('group-removed', r))
   groups.on('group-error', (e) => emit('group-error', e))
-  groups.on('group-typing', (e) => emit('group-typing', e))
+  groups.on('group-typing', (e) =>
+    emit('typing', {
+      conversationId: groupConversationId(e.groupId),
+      username: e.username,
+      typing: e.typing,
+    }),
+  )
 }

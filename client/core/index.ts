@@ -15,7 +15,7 @@ export {
   type SafetyNumberView,
   type GroupErrorEvent,
   type GroupMemberView,
-  type GroupTypingEvent,
+  type TypingEvent,
   type GroupView,
 } from './client.ts'
 export { groupOfConversation } from './groups/groups.ts'
@@ -31,8 +31,10 @@ export { dtlsCertificate } from './peer/dtls-certificate.ts'
 
 // Messages and conversations.
 export {
+  conversationTarget,
   directConversationId,
   peerOfConversation,
+  type ConversationId,
   type ChangeRefusal,
   type Conversation,
   type FileContent,

@@ -148,7 +148,7 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
     expect(shownAt?.slice(0, 4)).toBe(year)
 
     // Bob writes after that: his chat comes first in the list, and Mallory's shows this year.
-    await bob.sendText(alice.name, 'Hello from Bob')
+    await bob.sendText(directConversationId(alice.name), 'Hello from Bob')
     const order = () =>
       alice.page
         .getByTestId('friend-item')
@@ -181,7 +181,7 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
     )
     await alice.openChat(bob.username)
     await alice.page.evaluate(() => ((window as unknown as { hidden: boolean }).hidden = true))
-    await mallory.sendFiles(alice.name, [source])
+    await mallory.sendFiles(directConversationId(alice.name), [source])
 
     // The chat list and the notification.
     const listed = alice.friendItem(mallory.username)
@@ -208,7 +208,7 @@ describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium 
     expect(saved.suggestedName.endsWith('.exe')).toBe(true)
 
     // A picture: its alt text, and the name in the lightbox.
-    await mallory.sendFiles(alice.name, [
+    await mallory.sendFiles(directConversationId(alice.name), [
       sourceOf(
         'holiday.png',
         'image/png',

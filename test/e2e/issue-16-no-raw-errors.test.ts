@@ -19,6 +19,7 @@ import { registerClient } from '../helpers/clients.ts'
 import { until } from '../helpers/until.ts'
 import { chromiumOrSkip } from './browser.ts'
 import { openBrowser, Person, startAppServer, type E2eServer } from './app.ts'
+import { directConversationId } from '../../client/core/index.ts'
 
 const chromiumPath = chromiumOrSkip()
 
@@ -165,7 +166,7 @@ describe.skipIf(chromiumPath === undefined)('no exception text reaches a person 
     const before = (await shownToasts()).length
     faults.garbage = 1
     faults.drops = 2
-    await mallory.sendText(alice.name, 'Did you get this?')
+    await mallory.sendText(directConversationId(alice.name), 'Did you get this?')
     await alice.expectMessage('Did you get this?', 90_000)
     expect(faults).toEqual({ garbage: 0, drops: 0 })
     expect((await shownToasts()).slice(before)).toEqual([])
@@ -177,7 +178,7 @@ describe.skipIf(chromiumPath === undefined)('no exception text reaches a person 
     await alice.openChat(mallory.username)
     // Mallory writes; her device calls, is refused, and calls again after a while, and again.
     tampering.on = true
-    await mallory.sendText(alice.name, '现在呢？')
+    await mallory.sendText(directConversationId(alice.name), '现在呢？')
     await until('three altered calls to reach alice', () => tampering.delivered >= 3, 120_000)
     tampering.on = false
     // Signals from one friend are handled in order: once the message arrives, every altered call was judged.

@@ -128,7 +128,7 @@ export interface GroupEvents extends Record<string, unknown> {
   'group-typing': GroupTypingEvent
 }
 
-export const groupConversationId = (groupId: string): string => `group:${groupId}`
+export const groupConversationId = (groupId: string): `group:${string}` => `group:${groupId}`
 
 /** The group of a group conversation; undefined for any other conversation. */
 export function groupOfConversation(conversationId: string): string | undefined {

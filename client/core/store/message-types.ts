@@ -140,7 +140,28 @@ export interface SearchHit {
   readonly matches: readonly { start: number; end: number }[]
 }
 
-export const directConversationId = (peer: string): string => `direct:${peer}`
+/**
+ * A conversation: one-to-one with a friend, or a group. The client's API is keyed by it, so chats
+ * and groups are one thing to the UI; the type keeps a bare username or group id from passing
+ * for one.
+ */
+export type ConversationId = `direct:${string}` | `group:${string}`
+
+export const directConversationId = (peer: string): `direct:${string}` => `direct:${peer}`
+
+/** What a conversation id names (undefined for a string that is none). */
+export function conversationTarget(
+  conversationId: string,
+):
+  | { readonly kind: 'direct'; readonly peer: string }
+  | { readonly kind: 'group'; readonly groupId: string }
+  | undefined {
+  if (conversationId.startsWith('direct:'))
+    return { kind: 'direct', peer: conversationId.slice('direct:'.length) }
+  if (conversationId.startsWith('group:'))
+    return { kind: 'group', groupId: conversationId.slice('group:'.length) }
+  return undefined
+}
 
 /** The friend of a one-to-one conversation; undefined for any other conversation. */
 export function peerOfConversation(conversationId: string): string | undefined {

@@ -33,7 +33,7 @@ describe('one-to-one chat between two clients in Node', () => {
       if (m.author === alice.username) received.push(m)
     })
     const sent = Array.from({ length: 1000 }, (_, i) => `message ${i} 你好 👋`)
-    for (const text of sent) await alice.sendText(bob.username, text)
+    for (const text of sent) await alice.sendText(directConversationId(bob.username), text)
     await until(
       'all 1,000 messages at bob',
       async () => (await internals(bob).history.count(directConversationId(alice.username))) >= 1000,
@@ -56,7 +56,7 @@ describe('one-to-one chat between two clients in Node', () => {
     for (let i = 0; i < 50; i++) {
       const text = `during restart ${i}`
       sent.push(text)
-      await alice.sendText(bob.username, text)
+      await alice.sendText(directConversationId(bob.username), text)
       await new Promise((r) => setTimeout(r, 10))
     }
     await restarting
@@ -68,7 +68,7 @@ describe('one-to-one chat between two clients in Node', () => {
     for (let i = 0; i < 10; i++) {
       const text = `after restart ${i}`
       sent.push(text)
-      await bob.sendText(alice.username, text)
+      await bob.sendText(directConversationId(alice.username), text)
     }
     await until(
       'all messages across the restart',
@@ -84,7 +84,7 @@ describe('one-to-one chat between two clients in Node', () => {
     bob.close()
     await until('alice to see bob offline', () => !alice.isOnline(bobName))
     const queued = ['are you there?', 'I will wait', '再见 👋']
-    for (const t of queued) await alice.sendText(bobName, t)
+    for (const t of queued) await alice.sendText(directConversationId(bobName), t)
     const mine = await alice.loadMessages(directConversationId(bobName), undefined, 5000)
     expect(mine.slice(-3).map((m) => m.state)).toEqual(['queued', 'queued', 'queued'])
     bob = await TincanClient.login(env, bobName, testPassword)

@@ -52,8 +52,8 @@ describe('connections between two friends', () => {
     await until('both connected', () => alice.isConnected(bob.username) && bob.isConnected(alice.username))
     await new Promise((r) => setTimeout(r, 500))
     expect(opened.sort()).toEqual(['alice', 'bob'])
-    await alice.sendText(bob.username, 'one connection')
-    await bob.sendText(alice.username, 'works both ways')
+    await alice.sendText(directConversationId(bob.username), 'one connection')
+    await bob.sendText(directConversationId(alice.username), 'works both ways')
     await until(
       'both messages',
       async () =>
@@ -64,18 +64,18 @@ describe('connections between two friends', () => {
 
   it('re-establishes a broken connection by itself and delivers what was written meanwhile', async () => {
     const [alice, bob] = await pair()
-    await alice.sendText(bob.username, 'before the break')
+    await alice.sendText(directConversationId(bob.username), 'before the break')
     await until('first message', () => hasText(bob, alice.username, 'before the break'))
     rawPeer(alice, bob.username)?.destroy()
     await until('the broken link to be noticed', () => !alice.isConnected(bob.username))
-    await alice.sendText(bob.username, 'after the break')
+    await alice.sendText(directConversationId(bob.username), 'after the break')
     await until('the message after the break', () => hasText(bob, alice.username, 'after the break'), 30_000)
     expect(alice.isConnected(bob.username)).toBe(true)
   })
 
   it('closes a connection nobody has used for the idle timeout', async () => {
     const [alice, bob] = await pair(1_500)
-    await alice.sendText(bob.username, 'hello then silence')
+    await alice.sendText(directConversationId(bob.username), 'hello then silence')
     await until('connected and delivered', () => hasText(bob, alice.username, 'hello then silence'))
     expect(alice.isConnected(bob.username)).toBe(true)
     await until(
@@ -83,7 +83,7 @@ describe('connections between two friends', () => {
       () => !alice.isConnected(bob.username) && !bob.isConnected(alice.username),
       20_000,
     )
-    await alice.sendText(bob.username, 'waking up again')
+    await alice.sendText(directConversationId(bob.username), 'waking up again')
     await until('a new connection when there is something to say', () =>
       hasText(bob, alice.username, 'waking up again'),
     )

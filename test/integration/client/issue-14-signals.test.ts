@@ -125,11 +125,11 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
       return frame
     }
 
-    await alice.sendText(bob.username, 'after a lost acknowledgment')
+    await alice.sendText(directConversationId(bob.username), 'after a lost acknowledgment')
     await delivered(bob, alice, 'after a lost acknowledgment')
     // The server acknowledges the re-sent offer once it has relayed it to Bob, who had it already.
     await until('the re-sent offer relayed and acknowledged', () => resentAcknowledged)
-    await alice.sendText(bob.username, 'and the same connection goes on')
+    await alice.sendText(directConversationId(bob.username), 'and the same connection goes on')
     await delivered(bob, alice, 'and the same connection goes on')
 
     expect(errors).toEqual([])
@@ -152,7 +152,7 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
       if (held === undefined && envelopeType(frame) === 'answer') held = { frame, connection }
       return held === undefined ? frame : null
     }
-    const sending = alice.sendText(bob.username, 'while presence flaps')
+    const sending = alice.sendText(directConversationId(bob.username), 'while presence flaps')
     const { frame, connection } = await until('bob to answer', () => held)
     await until('alice to be waiting for the answer', () => alice.peerState(bob.username) === 'connecting')
     connection.toClient({ type: 'presence', username: bob.username, online: false })
@@ -183,7 +183,7 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
         return frame.ref === offer.ref ? null : frame
       return frame
     }
-    await alice.sendText(bob.username, 'before the late refusal')
+    await alice.sendText(directConversationId(bob.username), 'before the late refusal')
     await delivered(bob, alice, 'before the late refusal')
     const { ref, sid, connection } = await until('the offer seen', () => offer)
     expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(sid)
@@ -195,7 +195,7 @@ describe('a server that relays an offer but loses its acknowledgment (issue 14, 
     await until('alice to handle the refusal', () => alice.isOnline(marker.username))
 
     expect(alice.isConnected(bob.username)).toBe(true)
-    await alice.sendText(bob.username, 'after the late refusal')
+    await alice.sendText(directConversationId(bob.username), 'after the late refusal')
     await delivered(bob, alice, 'after the late refusal')
     expect(internals(alice).peers.fileLink(bob.username)?.sid).toBe(sid)
     expect(errors).toEqual([])
@@ -278,7 +278,7 @@ describe('a server that delivers ICE candidates before the offer or answer they 
   it('connects at the first attempt, with no warning, when every candidate comes before the offer', async () => {
     const order = candidatesFirst(alice, bob, 'offer')
     proxy.tamper = order.tamper
-    const sending = alice.sendText(bob.username, 'candidates before the offer')
+    const sending = alice.sendText(directConversationId(bob.username), 'candidates before the offer')
     const { sid, early } = await order.release()
     await sending
     await delivered(bob, alice, 'candidates before the offer')
@@ -294,7 +294,7 @@ describe('a server that delivers ICE candidates before the offer or answer they 
   it('connects at the first attempt, with no warning, when every candidate comes before the answer', async () => {
     const order = candidatesFirst(bob, alice, 'answer')
     proxy.tamper = order.tamper
-    const sending = alice.sendText(bob.username, 'candidates before the answer')
+    const sending = alice.sendText(directConversationId(bob.username), 'candidates before the answer')
     const { sid, early } = await order.release()
     await sending
     await delivered(bob, alice, 'candidates before the answer')

@@ -29,7 +29,7 @@ describe('what the server says about friends', () => {
     const bob = await registerClient(env, 'bob')
     open.push(alice, bob)
     await befriend(alice, bob)
-    await alice.sendText(bob.username, 'hi')
+    await alice.sendText(directConversationId(bob.username), 'hi')
     await until('the connection to open', () => alice.isConnected(bob.username))
 
     proxy.inject({ type: 'presence', username: bob.username, online: false })
@@ -37,7 +37,7 @@ describe('what the server says about friends', () => {
     const view = (await alice.friendViews()).find((f) => f.username === bob.username)
     expect(view).toMatchObject({ online: true, peerState: 'open' })
     // And the connection really is there: a message goes straight through.
-    await alice.sendText(bob.username, 'still here?')
+    await alice.sendText(directConversationId(bob.username), 'still here?')
     await until('bob to get it', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'still here?',
@@ -63,10 +63,12 @@ describe('what the server says about friends', () => {
       (await alice.friendViews()).find((f) => f.username === dan.username),
     )
     expect(view).toMatchObject({ unconfirmed: true, keyChanged: false, verified: false })
-    await expect(alice.sendText(dan.username, 'hello?')).rejects.toMatchObject({ code: 'forbidden' })
+    await expect(alice.sendText(directConversationId(dan.username), 'hello?')).rejects.toMatchObject({
+      code: 'forbidden',
+    })
 
     // Dan (who did send the request) writes; his device calls, and Alice's refuses, quietly.
-    await dan.sendText(alice.username, 'hi alice, dan here')
+    await dan.sendText(directConversationId(alice.username), 'hi alice, dan here')
     await until('dan’s call to be refused', () => dan.peerState(alice.username) === 'connecting')
     expect((await alice.loadMessages(directConversationId(dan.username))).length).toBe(0)
 

@@ -71,7 +71,7 @@ describe('a connection that drops while it is being set up (issue 16)', () => {
     dropping.drops = 2
     let opens = 0
     internals(alice).peers.on('open', () => opens++)
-    await alice.sendText(bob.username, 'through a connection that dropped twice')
+    await alice.sendText(directConversationId(bob.username), 'through a connection that dropped twice')
     await until('both drops to happen', () => dropping.drops === 0)
     await until(
       'the message to arrive over the third connection',

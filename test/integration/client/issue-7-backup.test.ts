@@ -18,6 +18,7 @@ import { MiB, patternSource, sha256OfSource, untilState } from '../files/helpers
 import { tinyPng } from '../../unit/client/export/fixtures.ts'
 import { groupTexts, untilTexts } from '../groups/helpers.ts'
 import { hasPython, readZip } from '../../unit/client/export/zip.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 const passphrase = 'correct horse battery staple, but for backups'
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -97,14 +98,18 @@ describe('export, backup and restore between real clients', () => {
     await befriend(alice, bob)
     reportHash = await sha256OfSource(report)
 
-    await alice.sendText(bob.username, 'hello bob 👋 <b>not bold</b>')
-    for (let i = 0; i < 30; i++) await bob.sendText(alice.username, `reply ${i} — 北京 ☕`)
-    const photo = await bob.sendFile(alice.username, bytesSource('holiday.png', 'image/png', tinyPng))
+    await alice.sendText(directConversationId(bob.username), 'hello bob 👋 <b>not bold</b>')
+    for (let i = 0; i < 30; i++)
+      await bob.sendText(directConversationId(alice.username), `reply ${i} — 北京 ☕`)
+    const photo = await bob.sendFile(
+      directConversationId(alice.username),
+      bytesSource('holiday.png', 'image/png', tinyPng),
+    )
     photoId = photo.fileId
     const offAccept = alice.on('file', (f) => {
       if (f.state === 'offered' && f.direction === 'in') void alice.acceptFile(f.fileId)
     })
-    reportId = (await bob.sendFile(alice.username, report)).fileId
+    reportId = (await bob.sendFile(directConversationId(alice.username), report)).fileId
     await untilState(alice, photoId, ['done'])
     await untilState(alice, reportId, ['done'], 90_000)
     offAccept()
@@ -175,7 +180,7 @@ describe('export, backup and restore between real clients', () => {
     expect(await snapshot(alice)).toEqual(original)
 
     // The restored account goes on chatting: a fresh session with bob, same history.
-    await bob.sendText(username, 'still there?')
+    await bob.sendText(directConversationId(username), 'still there?')
     await until('the new message after the restore', async () =>
       (await alice.loadMessages(directConversationId(bob.username))).some(
         (m) => m.content.text === 'still there?',
@@ -247,7 +252,8 @@ describe('groups in the encrypted backup', () => {
     await bob.leaveGroup(club.id)
 
     const texts = ['ann: rope check 🧗', 'bob: on belay', 'ann: climbing']
-    for (const t of texts) await (t.startsWith('ann') ? ann : bob).sendGroupText(climbers.id, t.slice(5))
+    for (const t of texts)
+      await (t.startsWith('ann') ? ann : bob).sendText(groupConversationId(climbers.id), t.slice(5))
     const bare = texts.map((t) => t.slice(5))
     await untilTexts(bob, climbers.id, bare)
     await untilTexts(ann, climbers.id, bare)
@@ -290,9 +296,9 @@ describe('groups in the encrypted backup', () => {
 
     // The admin comes back: bob's next message, under a new sender key, reaches her, and hers reach him.
     ann = await TincanClient.login(env, annName, testPassword)
-    await bob.sendGroupText(climbers.id, 'back from a restore')
+    await bob.sendText(groupConversationId(climbers.id), 'back from a restore')
     await untilTexts(ann, climbers.id, ['back from a restore'])
-    await ann.sendGroupText(climbers.id, 'welcome back')
+    await ann.sendText(groupConversationId(climbers.id), 'welcome back')
     await untilTexts(bob, climbers.id, ['welcome back'])
     // Caught up without a message twice.
     const final = await groupTexts(bob, climbers.id)

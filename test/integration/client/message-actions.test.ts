@@ -50,7 +50,7 @@ async function rawTraces(
 
 /** Sends a text from one to the other and waits until it is stored there. */
 async function say(from: TincanClient, to: TincanClient, text: string): Promise<Message> {
-  const m = await from.sendText(to.username, text)
+  const m = await from.sendText(directConversationId(to.username), text)
   await untilStored(to, m.id, `"${text}" from ${from.username}`, () => true)
   return m
 }
@@ -76,7 +76,9 @@ describe('message actions between two clients in Node', () => {
 
   it('carries a reply’s quote to the friend', async () => {
     const question = await say(alice, bob, 'shall we meet at the old lighthouse on Sunday?')
-    const reply = await bob.sendText(alice.username, 'yes, at noon', { replyTo: question.id })
+    const reply = await bob.sendText(directConversationId(alice.username), 'yes, at noon', {
+      replyTo: question.id,
+    })
     expect(reply.content.replyTo).toEqual({
       id: question.id,
       author: alice.username,
@@ -86,7 +88,7 @@ describe('message actions between two clients in Node', () => {
     expect(atAlice.content.replyTo).toEqual(reply.content.replyTo)
     expect(atAlice.content.text).toBe('yes, at noon')
     await expect(
-      bob.sendText(alice.username, 'x', { replyTo: 'AAAAAAAAAAAAAAAAAAAAAA' }),
+      bob.sendText(directConversationId(alice.username), 'x', { replyTo: 'AAAAAAAAAAAAAAAAAAAAAA' }),
     ).rejects.toMatchObject({
       name: 'MessageActionError',
       code: 'not-found',
@@ -142,7 +144,9 @@ describe('message actions between two clients in Node', () => {
 
   it('deletes for everyone: both copies become markers, with no text or tokens left, across a reload', async () => {
     const m = await say(bob, alice, 'my bank PIN is 4711')
-    const removedQuote = await alice.sendText(bob.username, 'delete that!', { replyTo: m.id })
+    const removedQuote = await alice.sendText(directConversationId(bob.username), 'delete that!', {
+      replyTo: m.id,
+    })
     await untilStored(bob, removedQuote.id, 'alice’s reply', () => true)
     await bob.deleteForEveryone(m.id)
     await untilStored(alice, m.id, 'the deletion', (x) => x.content.deleted === true)
@@ -164,7 +168,7 @@ describe('message actions between two clients in Node', () => {
 
   it('deletes a file for everyone: the message becomes a marker and both devices drop the file', async () => {
     const sent = await alice.sendFile(
-      bob.username,
+      directConversationId(bob.username),
       patternSource('plans.pdf', 40 * 1024, 7, 'application/pdf'),
     )
     await untilState(bob, sent.fileId, ['offered'])
@@ -265,25 +269,28 @@ describe('disappearing messages between two clients in Node', () => {
   })
 
   it('shows the timer to both sides and deletes messages, tokens and files from both devices when it runs out', async () => {
-    const line = await alice.setDisappearingTimer(bob.username, 2)
+    const line = await alice.setDisappearingTimer(directConversationId(bob.username), 2)
     expect(line).toMatchObject({
       type: 'timer',
       author: alice.username,
       content: { text: '', timerSeconds: 2 },
     })
     await untilStored(bob, line.id, 'the timer line', (m) => m.content.timerSeconds === 2)
-    expect(await bob.disappearingTimer(alice.username)).toBe(2)
-    expect(await alice.disappearingTimer(bob.username)).toBe(2)
+    expect(await bob.disappearingTimer(directConversationId(alice.username))).toBe(2)
+    expect(await alice.disappearingTimer(directConversationId(bob.username))).toBe(2)
     const bobsView = (await bob.conversations()).find((c) => c.peer === alice.username)
     expect(bobsView?.timerSeconds).toBe(2)
 
     const removed: string[] = []
     const off = bob.on('message-removed', (r) => removed.push(r.id))
-    const fromAlice = await alice.sendText(bob.username, 'self-destructing secret')
+    const fromAlice = await alice.sendText(directConversationId(bob.username), 'self-destructing secret')
     expect(fromAlice.expiresAt).toBe(fromAlice.sentAt + 2000)
-    const fromBob = await bob.sendText(alice.username, 'vanishing answer')
+    const fromBob = await bob.sendText(directConversationId(alice.username), 'vanishing answer')
     expect(fromBob.expiresAt).toBe(fromBob.sentAt + 2000)
-    const image = await alice.sendFile(bob.username, patternSource('selfie.png', 20 * 1024, 9, 'image/png'))
+    const image = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('selfie.png', 20 * 1024, 9, 'image/png'),
+    )
 
     for (const c of [alice, bob])
       await until(`${c.username}: every disappearing message gone`, async () => {
@@ -307,7 +314,7 @@ describe('disappearing messages between two clients in Node', () => {
   })
 
   it('deletes on start what ran out while the app was closed', async () => {
-    const m = await alice.sendText(bob.username, 'read me before I go')
+    const m = await alice.sendText(directConversationId(bob.username), 'read me before I go')
     await untilStored(bob, m.id, 'the message', () => true)
     const bobName = bob.username
     bob.close()
@@ -315,14 +322,14 @@ describe('disappearing messages between two clients in Node', () => {
     expect((await rawTraces(bobName, m.id)).record).toBe(true)
     bob = await TincanClient.login(env, bobName, testPassword)
     expect(await rawTraces(bobName, m.id)).toEqual(gone)
-    expect(await bob.disappearingTimer(alice.username)).toBe(2)
+    expect(await bob.disappearingTimer(directConversationId(alice.username))).toBe(2)
   })
 
   it('never delivers a message whose time ran out before the friend came online', async () => {
     const bobName = bob.username
     bob.close()
     await until('alice to see bob offline', () => !alice.isOnline(bobName))
-    const m = await alice.sendText(bobName, 'too late for bob')
+    const m = await alice.sendText(directConversationId(bobName), 'too late for bob')
     await until('alice’s copy to go', async () => (await rawTraces(alice.username, m.id)).record === false)
     expect(await internals(alice).messenger['o'].outbox.size()).toBe(0)
     bob = await TincanClient.login(env, bobName, testPassword)
@@ -332,10 +339,10 @@ describe('disappearing messages between two clients in Node', () => {
   })
 
   it('turns off for both sides, and later messages stay', async () => {
-    const line = await bob.setDisappearingTimer(alice.username, 0)
+    const line = await bob.setDisappearingTimer(directConversationId(alice.username), 0)
     await untilStored(alice, line.id, 'the timer off line', (x) => x.content.timerSeconds === 0)
-    expect(await alice.disappearingTimer(bob.username)).toBe(0)
-    const m = await alice.sendText(bob.username, 'this one stays')
+    expect(await alice.disappearingTimer(directConversationId(bob.username))).toBe(0)
+    const m = await alice.sendText(directConversationId(bob.username), 'this one stays')
     expect(m.expiresAt).toBeUndefined()
     const atBob = await untilStored(bob, m.id, 'the lasting message', () => true)
     expect(atBob.expiresAt).toBeUndefined()
@@ -350,7 +357,7 @@ describe('privacy settings between two clients in Node', () => {
   beforeAll(async () => {
     server = await startServer()
     ;({ alice, bob } = await twoFriends(server.baseUrl))
-    await alice.sendText(bob.username, 'hello')
+    await alice.sendText(directConversationId(bob.username), 'hello')
     await until('the connection', () => alice.isConnected(bob.username) && bob.isConnected(alice.username))
   })
 
@@ -370,12 +377,12 @@ describe('privacy settings between two clients in Node', () => {
     bob.setReadReceipts(false)
     const unseen = await say(alice, bob, 'read this quietly')
     await untilStored(alice, unseen.id, 'delivered', (m) => m.state === 'delivered')
-    await bob.markRead(alice.username)
+    await bob.markRead(directConversationId(alice.username))
     expect(await stateAfterFlush(unseen)).toBe('delivered')
 
     bob.setReadReceipts(true)
     const seen = await say(alice, bob, 'read this openly')
-    await bob.markRead(alice.username)
+    await bob.markRead(directConversationId(alice.username))
     await untilStored(alice, seen.id, 'read', (m) => m.state === 'read')
     expect((await stored(alice, unseen.id))?.state).toBe('delivered')
   })
@@ -383,7 +390,7 @@ describe('privacy settings between two clients in Node', () => {
   it('does not show a friend’s read receipts to someone who has them off', async () => {
     alice.setReadReceipts(false)
     const m = await say(alice, bob, 'did you read it?')
-    await bob.markRead(alice.username)
+    await bob.markRead(directConversationId(alice.username))
     expect(await stateAfterFlush(m)).toBe('delivered')
     alice.setReadReceipts(true)
   })
@@ -392,19 +399,19 @@ describe('privacy settings between two clients in Node', () => {
     const atBob: boolean[] = []
     const offBob = bob.on('typing', (t) => atBob.push(t.typing))
     alice.setTypingIndicators(false)
-    await alice.setTyping(bob.username, true)
+    await alice.setTyping(directConversationId(bob.username), true)
     await say(alice, bob, 'typed without telling')
     expect(atBob).toEqual([])
 
     alice.setTypingIndicators(true)
-    await alice.setTyping(bob.username, true)
+    await alice.setTyping(directConversationId(bob.username), true)
     await until('bob to see alice typing', () => atBob.includes(true))
     offBob()
 
     const atAlice: boolean[] = []
     const offAlice = alice.on('typing', (t) => atAlice.push(t.typing))
     alice.setTypingIndicators(false)
-    await bob.setTyping(alice.username, true)
+    await bob.setTyping(directConversationId(alice.username), true)
     await say(bob, alice, 'bob typed this')
     offAlice()
     expect(atAlice).toEqual([])

@@ -32,7 +32,7 @@ describe('a friend whose identity key changes', () => {
     let bob = await registerClient(env, 'bob')
     open.push(alice, bob)
     await befriend(alice, bob)
-    await alice.sendText(bob.username, 'before the change')
+    await alice.sendText(directConversationId(bob.username), 'before the change')
     await until(
       'first message',
       async () => (await bob.loadMessages(directConversationId(alice.username))).length === 1,
@@ -56,7 +56,9 @@ describe('a friend whose identity key changes', () => {
     await until('alice to be warned', () => changed.includes(bob.username))
     const views = await alice.friendViews()
     expect(views.find((f) => f.username === bob.username)?.keyChanged).toBe(true)
-    await expect(alice.sendText(bob.username, 'should not go')).rejects.toMatchObject({ code: 'forbidden' })
+    await expect(alice.sendText(directConversationId(bob.username), 'should not go')).rejects.toMatchObject({
+      code: 'forbidden',
+    })
 
     bob.close()
     bob = await TincanClient.login(env, bob.username, testPassword)
@@ -68,7 +70,7 @@ describe('a friend whose identity key changes', () => {
     )
     await alice.acceptKeyChange(bob.username)
     expect((await alice.friendViews()).find((f) => f.username === bob.username)?.keyChanged).toBe(false)
-    await alice.sendText(bob.username, 'after accepting the new key')
+    await alice.sendText(directConversationId(bob.username), 'after accepting the new key')
     await until('the message under the new key', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'after accepting the new key',

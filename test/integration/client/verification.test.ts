@@ -98,7 +98,7 @@ describe('connections through a relay that tampers with signaling', () => {
       if (direction === 'to-client' && frame.type === 'signal') seen.push(frame)
       return frame
     }
-    await alice.sendText(bob.username, 'hello through the relay')
+    await alice.sendText(directConversationId(bob.username), 'hello through the relay')
     await until('the message at bob', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'hello through the relay',
@@ -120,7 +120,7 @@ describe('connections through a relay that tampers with signaling', () => {
     expect(error.code).toBe('untrusted-key')
     expect(bobErrors).toHaveLength(1)
     expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
-    await alice.sendText(bob.username, 'still here')
+    await alice.sendText(directConversationId(bob.username), 'still here')
     await until('the chat to keep working', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'still here',
@@ -131,7 +131,7 @@ describe('connections through a relay that tampers with signaling', () => {
 
   it('refuses an envelope forged for the open connection, says why, and keeps the connection', async () => {
     proxy.tamper = (f) => f
-    await alice.sendText(bob.username, 'before the forged envelope')
+    await alice.sendText(directConversationId(bob.username), 'before the forged envelope')
     const sid = await until(
       'an open connection at bob',
       () => internals(bob).peers.fileLink(alice.username)?.sid,
@@ -143,7 +143,7 @@ describe('connections through a relay that tampers with signaling', () => {
     )
     expect(error.code).toBe('untrusted-key')
     expect(internals(bob).peers.fileLink(alice.username)?.sid).toBe(sid)
-    await alice.sendText(bob.username, 'the forged envelope changed nothing')
+    await alice.sendText(directConversationId(bob.username), 'the forged envelope changed nothing')
     await until('the chat to keep working', async () =>
       (await bob.loadMessages(directConversationId(alice.username))).some(
         (m) => m.content.text === 'the forged envelope changed nothing',

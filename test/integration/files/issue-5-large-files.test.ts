@@ -6,6 +6,7 @@ import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { cut, MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from './helpers.ts'
 import { internals } from '../../helpers/internals.ts'
+import { directConversationId } from '../../../client/core/index.ts'
 
 const size = 100 * MiB
 
@@ -39,7 +40,7 @@ describe('large files between two clients in Node', () => {
 
   it('delivers a 100 MiB file whose bytes hash the same as the original', async () => {
     const source = patternSource('video.mp4', size, 100, 'video/mp4')
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, sent.fileId, ['offered'])
     await bob.acceptFile(sent.fileId)
     const received = await untilState(bob, sent.fileId, ['done', 'failed'], 120_000)
@@ -58,7 +59,7 @@ describe('large files between two clients in Node', () => {
   it('resumes after the connection is cut at 30 % and at 60 %, without starting over', async () => {
     const accepts = recordAccepts(alice)
     const source = patternSource('backup.tar', size, 200)
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, sent.fileId, ['offered'])
     const at30 = progressPast(bob, sent.fileId, 0.3)
     await bob.acceptFile(sent.fileId)

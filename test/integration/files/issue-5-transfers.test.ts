@@ -78,16 +78,16 @@ describe('file transfers between two clients in Node', () => {
     const chat = Array.from({ length: 150 }, (_, i) => `during the transfer ${i} 🚀`)
     const replies = Array.from({ length: 50 }, (_, i) => `reply ${i}`)
     const [views] = await Promise.all([
-      alice.sendFiles(bob.username, files),
+      alice.sendFiles(directConversationId(bob.username), files),
       (async () => {
         for (const text of chat) {
-          await alice.sendText(bob.username, text)
+          await alice.sendText(directConversationId(bob.username), text)
           await new Promise((r) => setTimeout(r, 5))
         }
       })(),
       (async () => {
         for (const text of replies) {
-          await bob.sendText(alice.username, text)
+          await bob.sendText(directConversationId(alice.username), text)
           await new Promise((r) => setTimeout(r, 15))
         }
       })(),
@@ -128,12 +128,16 @@ describe('file transfers between two clients in Node', () => {
 
   it('accepts images under the size the user set without asking, with the thumbnail in the message', async () => {
     const thumbnail = new Uint8Array(2000).fill(7)
-    const small = await alice.sendFile(bob.username, patternSource('cat.jpg', 800 * 1024, 41, 'image/jpeg'), {
-      thumbnail,
-      thumbnailMime: 'image/jpeg',
-      width: 1200,
-      height: 800,
-    })
+    const small = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('cat.jpg', 800 * 1024, 41, 'image/jpeg'),
+      {
+        thumbnail,
+        thumbnailMime: 'image/jpeg',
+        width: 1200,
+        height: 800,
+      },
+    )
     await untilState(bob, small.fileId, ['done'])
     const message = (await bob.loadMessages(directConversationId(alice.username), undefined, 500)).find(
       (m) => m.id === small.fileId,
@@ -144,12 +148,18 @@ describe('file transfers between two clients in Node', () => {
     expect((await bob.openFile(small.fileId)).size).toBe(800 * 1024)
 
     bob.setAutoAcceptImagesUnderBytes(500 * 1024)
-    const large = await alice.sendFile(bob.username, patternSource('dog.jpg', 800 * 1024, 42, 'image/jpeg'))
+    const large = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('dog.jpg', 800 * 1024, 42, 'image/jpeg'),
+    )
     await untilState(bob, large.fileId, ['offered'])
     await new Promise((r) => setTimeout(r, 300))
     expect((await bob.fileTransfer(large.fileId))?.state).toBe('offered')
     // A file that is not an image is never accepted by itself, however small.
-    const doc = await alice.sendFile(bob.username, patternSource('notes.txt', 1000, 43, 'text/plain'))
+    const doc = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('notes.txt', 1000, 43, 'text/plain'),
+    )
     await untilState(bob, doc.fileId, ['offered'])
     await new Promise((r) => setTimeout(r, 300))
     expect((await bob.fileTransfer(doc.fileId))?.state).toBe('offered')
@@ -177,7 +187,7 @@ describe('file transfers between two clients in Node', () => {
     }
     try {
       const source = patternSource('minutes.txt', 3 * MiB + 11, 61, 'text/plain')
-      const sent = await alice.sendFile(bob.username, source)
+      const sent = await alice.sendFile(directConversationId(bob.username), source)
       await untilState(bob, sent.fileId, ['offered'])
       await bob.acceptFile(sent.fileId)
       await acceptSeen
@@ -192,7 +202,10 @@ describe('file transfers between two clients in Node', () => {
   })
 
   it('tells the sender when the receiver declines, and frees the sender’s copy', async () => {
-    const sent = await alice.sendFile(bob.username, patternSource('big.iso', 3 * MiB, 51))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('big.iso', 3 * MiB, 51),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     await bob.declineFile(sent.fileId)
     await untilState(alice, sent.fileId, ['declined'])
@@ -206,7 +219,10 @@ describe('file transfers between two clients in Node', () => {
 
   it('cancels on the sender’s side mid-way: both sides stop and keep nothing', async () => {
     await connected()
-    const sent = await alice.sendFile(bob.username, patternSource('movie.mkv', 60 * MiB, 61))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('movie.mkv', 60 * MiB, 61),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     const started = progressPast(bob, sent.fileId, 0.05)
     await bob.acceptFile(sent.fileId)
@@ -223,7 +239,10 @@ describe('file transfers between two clients in Node', () => {
   })
 
   it('cancels on the receiver’s side mid-way: both sides stop and keep nothing', async () => {
-    const sent = await alice.sendFile(bob.username, patternSource('archive.zip', 60 * MiB, 71))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('archive.zip', 60 * MiB, 71),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     const started = progressPast(bob, sent.fileId, 0.05)
     await bob.acceptFile(sent.fileId)
@@ -234,7 +253,7 @@ describe('file transfers between two clients in Node', () => {
     await until('alice to free her copy', async () => (await storeOf(alice).countChunks(sent.fileId)) === 0)
     expect(await storeOf(bob).countChunks(sent.fileId)).toBe(0)
     // The connection still carries chat.
-    await alice.sendText(bob.username, 'still here after the cancel')
+    await alice.sendText(directConversationId(bob.username), 'still here after the cancel')
     await until('the message after the cancel', async () =>
       (await texts(bob, alice.username)).includes('still here after the cancel'),
     )
@@ -255,7 +274,10 @@ describe('file transfers between two clients in Node', () => {
         send(altered)
       } else send(data)
     }
-    const sent = await alice.sendFile(bob.username, patternSource('payroll.xlsx', 4 * MiB, 81))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('payroll.xlsx', 4 * MiB, 81),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     await bob.acceptFile(sent.fileId)
     const failed = await untilState(bob, sent.fileId, ['failed', 'done'])
@@ -280,7 +302,10 @@ describe('file transfers between two clients in Node', () => {
       frame.hash = `${'A'.repeat(42)}A`
       return send(peer, utf8Encode(JSON.stringify(frame)))
     }
-    const sent = await alice.sendFile(bob.username, patternSource('contract.pdf', 2 * MiB, 91))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('contract.pdf', 2 * MiB, 91),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     internals(alice).peers.send = send
     await bob.acceptFile(sent.fileId)
@@ -308,7 +333,10 @@ describe('file transfers between two clients in Node', () => {
         )
       return putChunks(...args)
     }
-    const sent = await alice.sendFile(bob.username, patternSource('huge.bin', 20 * MiB, 101))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('huge.bin', 20 * MiB, 101),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     await bob.acceptFile(sent.fileId)
     const failed = await untilState(bob, sent.fileId, ['failed', 'done'])
@@ -318,14 +346,17 @@ describe('file transfers between two clients in Node', () => {
     expect((await untilState(alice, sent.fileId, ['failed'])).error?.code).toBe('peer-storage-full')
     expect(await store.countChunks(sent.fileId)).toBe(0)
     expect(await texts(bob, alice.username)).toEqual(before)
-    await alice.sendText(bob.username, 'after the disk filled up')
+    await alice.sendText(directConversationId(bob.username), 'after the disk filled up')
     await until('chat to go on', async () =>
       (await texts(bob, alice.username)).includes('after the disk filled up'),
     )
   })
 
   it('sends an empty file', async () => {
-    const sent = await alice.sendFile(bob.username, patternSource('empty.txt', 0, 131, 'text/plain'))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('empty.txt', 0, 131, 'text/plain'),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     await bob.acceptFile(sent.fileId)
     expect((await untilState(bob, sent.fileId, ['done', 'failed'])).state).toBe('done')
@@ -335,7 +366,7 @@ describe('file transfers between two clients in Node', () => {
   it('splits chunks into pieces on a connection that takes smaller messages', async () => {
     await connected()
     const source = patternSource('pieces.bin', 3 * MiB + 5, 141)
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, sent.fileId, ['offered'])
     // As if the friend's SDP allowed only 16 KiB: each 255 KiB chunk goes in 17 frames.
     const link = rawLink(alice, bob.username) as unknown as { maxMessageBytes: number }
@@ -347,7 +378,10 @@ describe('file transfers between two clients in Node', () => {
   })
 
   it('tells the receiver when the sender no longer has the file', async () => {
-    const sent = await alice.sendFile(bob.username, patternSource('gone.bin', 2 * MiB, 151))
+    const sent = await alice.sendFile(
+      directConversationId(bob.username),
+      patternSource('gone.bin', 2 * MiB, 151),
+    )
     await untilState(bob, sent.fileId, ['offered'])
     // The sender's stored copy disappears (storage cleared by the browser, say).
     await storeOf(alice).deleteChunks(sent.fileId)
@@ -363,7 +397,7 @@ describe('file transfers between two clients in Node', () => {
     bob.close()
     await until('alice to see bob offline', () => !alice.isOnline(bobName))
     const source = patternSource('while-away.pdf', 1 * MiB, 161, 'application/pdf')
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(alice, sent.fileId, ['offered'])
     bob = await TincanClient.login(env, bobName, testPassword)
     await untilState(bob, sent.fileId, ['offered'], 40_000)
@@ -374,7 +408,7 @@ describe('file transfers between two clients in Node', () => {
 
   it('resumes where it stopped after the receiver reloads the page', async () => {
     const source = patternSource('dataset.csv', 40 * MiB, 111, 'text/csv')
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, sent.fileId, ['offered'])
     const halfway = progressPast(bob, sent.fileId, 0.4)
     await bob.acceptFile(sent.fileId)
@@ -391,7 +425,7 @@ describe('file transfers between two clients in Node', () => {
 
   it('resumes where it stopped after the sender reloads the page, sending from its stored copy', async () => {
     const source = patternSource('thesis.pdf', 40 * MiB, 121, 'application/pdf')
-    const sent = await alice.sendFile(bob.username, source)
+    const sent = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, sent.fileId, ['offered'])
     const halfway = progressPast(bob, sent.fileId, 0.4)
     await bob.acceptFile(sent.fileId)

@@ -9,6 +9,7 @@ import { patternSource, untilState } from '../files/helpers.ts'
 import { copiesOf, deliver, groupMessages, startGroup, untilTexts } from './helpers.ts'
 import { toBase64Url } from '../../../crypto/index.ts'
 import { internals } from '../../helpers/internals.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 /**
  * Replies, reactions, edits and deletions in a group of three real clients in Node (real server,
@@ -42,9 +43,9 @@ describe('message actions in a group', () => {
   }
 
   it('carries a reply with its quote, and reactions from any member, to everyone', async () => {
-    const question = await ann.sendGroupText(group.id, 'Who waters the tomatoes this week?')
+    const question = await ann.sendText(groupConversationId(group.id), 'Who waters the tomatoes this week?')
     await untilTexts(bob, group.id, [question.content.text])
-    const answer = await bob.sendGroupText(group.id, 'I will 🍅', { replyTo: question.id })
+    const answer = await bob.sendText(groupConversationId(group.id), 'I will 🍅', { replyTo: question.id })
     expect(answer.content.replyTo).toEqual({
       id: question.id,
       author: ann.username,
@@ -72,7 +73,7 @@ describe('message actions in a group', () => {
   })
 
   it("lets the author edit and delete their message for everyone, and no one else's", async () => {
-    const note = await cat.sendGroupText(group.id, 'Compost bin is full')
+    const note = await cat.sendText(groupConversationId(group.id), 'Compost bin is full')
     await untilTexts(ann, group.id, [note.content.text])
     await untilTexts(bob, group.id, [note.content.text])
     await cat.editMessage(note.id, 'Compost bin is full — emptied on Sunday')
@@ -93,7 +94,7 @@ describe('message actions in a group', () => {
   })
 
   it('refuses an edit that a member forges for another member’s message', async () => {
-    const original = await ann.sendGroupText(group.id, 'Meeting at the shed at six')
+    const original = await ann.sendText(groupConversationId(group.id), 'Meeting at the shed at six')
     await untilTexts(bob, group.id, [original.content.text])
     // Bob's device sends an edit of Ann's message as its own group message: its signature is
     // Bob's, so the others see it is not Ann's change to make.
@@ -122,7 +123,7 @@ describe('message actions in a group', () => {
       return receive(peer, frame, identityKey)
     }
     try {
-      const note = await ann.sendGroupText(group.id, 'Tools are in the blue box')
+      const note = await ann.sendText(groupConversationId(group.id), 'Tools are in the blue box')
       await untilTexts(bob, group.id, [note.content.text])
       await ann.react(note.id, '🧰')
       await untilMessage(bob, note.id, (m) => (m.content.reactions?.length ?? 0) === 1)
@@ -146,12 +147,15 @@ describe('message actions in a group', () => {
   })
 
   it('gives a member who was away the changes made meanwhile, from the others', async () => {
-    const plan = await ann.sendGroupText(group.id, 'Seeds arrive Tuesday')
+    const plan = await ann.sendText(groupConversationId(group.id), 'Seeds arrive Tuesday')
     await untilTexts(cat, group.id, [plan.content.text])
     cat.close()
     await ann.editMessage(plan.id, 'Seeds arrive Wednesday')
     await bob.react(plan.id, '🌱')
-    const image = await ann.sendGroupFile(group.id, patternSource('bed.png', 40 * 1024, 3, 'image/png'))
+    const image = await ann.sendFile(
+      groupConversationId(group.id),
+      patternSource('bed.png', 40 * 1024, 3, 'image/png'),
+    )
     await untilState(bob, image.fileId, ['done'])
     await ann.deleteForEveryone(image.fileId)
     await untilMessage(bob, image.fileId, (m) => m.content.deleted === true)

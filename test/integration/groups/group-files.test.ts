@@ -9,6 +9,7 @@ import { until } from '../../helpers/until.ts'
 import { MiB, patternSource, progressPast, sha256Of, sha256OfSource, untilState } from '../files/helpers.ts'
 import { deliver, groupErrors, groupMessages, startGroup } from './helpers.ts'
 import { internals } from '../../helpers/internals.ts'
+import { directConversationId, groupConversationId } from '../../../client/core/index.ts'
 
 /**
  * Files and images in a group, with four real clients in Node (real server, real WebRTC): Ann
@@ -55,14 +56,14 @@ describe('files and images in a group', () => {
   it('shares an image and a file: every member gets the message, the image by itself, the file when accepted, byte for byte', async () => {
     const photo = patternSource('summit.png', 300 * 1024, 11, 'image/png')
     const thumbnail = new Uint8Array(2048).fill(7)
-    const image = await ann.sendGroupFile(group.id, photo, {
+    const image = await ann.sendFile(groupConversationId(group.id), photo, {
       thumbnail,
       thumbnailMime: 'image/png',
       width: 640,
       height: 480,
     })
     const source = patternSource('route <b>map</b>.gpx', 6 * MiB + 123, 12)
-    const file = await ann.sendGroupFile(group.id, source)
+    const file = await ann.sendFile(groupConversationId(group.id), source)
     expect(image.groupId).toBe(group.id)
     await untilState(ann, file.fileId, ['done'])
     expect((await ann.fileTransfer(file.fileId))?.available).toBe(true)
@@ -101,7 +102,7 @@ describe('files and images in a group', () => {
     dan.close()
     const source = patternSource('minutes.pdf', 3 * MiB + 5, 21, 'application/pdf')
     // Bob is a friend of Ann only: Cat and Dan reach him as fellow members.
-    const sent = await bob.sendGroupFile(group.id, source)
+    const sent = await bob.sendFile(groupConversationId(group.id), source)
     for (const c of [ann, cat]) {
       await untilFileMessage(c, sent.fileId)
       await c.acceptFile(sent.fileId)
@@ -130,7 +131,7 @@ describe('files and images in a group', () => {
 
   it('carries on from another member, where it stopped, when the member sending a file goes away', async () => {
     const source = patternSource('rehearsal.mp4', 40 * MiB + 7, 51, 'video/mp4')
-    const sent = await cat.sendGroupFile(group.id, source)
+    const sent = await cat.sendFile(groupConversationId(group.id), source)
     await untilFileMessage(ann, sent.fileId)
     await ann.acceptFile(sent.fileId)
     await untilState(ann, sent.fileId, ['done'], 120_000)
@@ -162,7 +163,7 @@ describe('files and images in a group', () => {
 
   it('gives up a member that goes silent while sending a file, and fetches it from another', async () => {
     const source = patternSource('choir.ogg', 5 * MiB + 3, 71, 'audio/ogg')
-    const sent = await cat.sendGroupFile(group.id, source)
+    const sent = await cat.sendFile(groupConversationId(group.id), source)
     await untilFileMessage(ann, sent.fileId)
     await ann.acceptFile(sent.fileId)
     await untilState(ann, sent.fileId, ['done'], 120_000)
@@ -199,7 +200,7 @@ describe('files and images in a group', () => {
 
   it('refuses a file a member serves altered under the right key: the signed hash catches it and nothing is kept', async () => {
     const source = patternSource('ledger.csv', 200 * 1024, 41, 'text/csv')
-    const shared = await ann.sendGroupFile(group.id, source)
+    const shared = await ann.sendFile(groupConversationId(group.id), source)
     await untilState(ann, shared.fileId, ['done'])
     // Every member holds the file key, so one can make chunks that pass the per-chunk check:
     // Ann's device now serves another text, encrypted as the real file would be.
@@ -229,13 +230,13 @@ describe('files and images in a group', () => {
 
   it('serves nobody outside the signed member list, and a former member cannot share', async () => {
     const source = patternSource('plans.txt', 64 * 1024, 31, 'text/plain')
-    const shared = await ann.sendGroupFile(group.id, source)
+    const shared = await ann.sendFile(groupConversationId(group.id), source)
     await untilState(ann, shared.fileId, ['done'])
     const eve = await registerClient(env, 'eve')
     try {
       await befriend(ann, eve)
       await until('a connection between ann and eve', async () => {
-        if (!ann.isConnected(eve.username)) await eve.sendText(ann.username, 'hi')
+        if (!ann.isConnected(eve.username)) await eve.sendText(directConversationId(ann.username), 'hi')
         return ann.isConnected(eve.username)
       })
       const errors = groupErrors(ann)
@@ -256,7 +257,7 @@ describe('files and images in a group', () => {
 
     await ann.removeGroupMembers(group.id, [cat.username])
     await until('cat to see the removal', () => cat.group(group.id)?.state === 'removed')
-    const refused = await cat.sendGroupFile(group.id, source).catch((e: unknown) => e)
+    const refused = await cat.sendFile(groupConversationId(group.id), source).catch((e: unknown) => e)
     expect(FileTransferError.is(refused, 'not-member')).toBe(true)
     // A file offered before the removal cannot be fetched any more: members serve only members.
     await untilFileMessage(cat, shared.fileId)

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { GroupTypingEvent, GroupView, TincanClient } from '../../../client/core/client.ts'
+import type { GroupView, TincanClient, TypingEvent } from '../../../client/core/client.ts'
 import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { groupMessages, startGroup, untilTexts } from './helpers.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 /**
  * Typing and read receipts in a group of three real clients in Node (real server, real WebRTC):
@@ -30,9 +31,9 @@ describe('typing and read receipts in a group', () => {
     await server.close()
   })
 
-  function typingSeen(client: TincanClient): GroupTypingEvent[] {
-    const seen: GroupTypingEvent[] = []
-    client.on('group-typing', (e) => seen.push(e))
+  function typingSeen(client: TincanClient): TypingEvent[] {
+    const seen: TypingEvent[] = []
+    client.on('typing', (e) => seen.push(e))
     return seen
   }
 
@@ -43,14 +44,14 @@ describe('typing and read receipts in a group', () => {
   it('shows who is typing to the other members, and when they stop', async () => {
     const atAnn = typingSeen(ann)
     const atCat = typingSeen(cat)
-    await bob.setGroupTyping(group.id, true)
-    const started = { groupId: group.id, username: bob.username, typing: true }
+    await bob.setTyping(groupConversationId(group.id), true)
+    const started = { conversationId: groupConversationId(group.id), username: bob.username, typing: true }
     await until('ann and cat to see bob typing', () =>
       [atAnn, atCat].every((seen) => seen.some((e) => e.typing && e.username === bob.username)),
     )
     expect(atAnn).toContainEqual(started)
     expect(atCat).toContainEqual(started)
-    await bob.setGroupTyping(group.id, false)
+    await bob.setTyping(groupConversationId(group.id), false)
     await until('ann and cat to see bob stop', () =>
       [atAnn, atCat].every((seen) => seen.at(-1)?.typing === false),
     )
@@ -58,18 +59,18 @@ describe('typing and read receipts in a group', () => {
   })
 
   it('marks a message read once every other member has read it', async () => {
-    const sent = await ann.sendGroupText(group.id, 'Rehearsal moved to Thursday')
+    const sent = await ann.sendText(groupConversationId(group.id), 'Rehearsal moved to Thursday')
     await untilTexts(bob, group.id, [sent.content.text])
     await untilTexts(cat, group.id, [sent.content.text])
     await until('delivered to both', async () => (await stateOf(ann, sent.id)) === 'delivered')
 
-    await bob.markGroupRead(group.id)
+    await bob.markRead(groupConversationId(group.id))
     // Bob's read reached Ann (a later message from Bob arrives after it on the same connection).
-    const probe = await bob.sendGroupText(group.id, 'seen it')
+    const probe = await bob.sendText(groupConversationId(group.id), 'seen it')
     await untilTexts(ann, group.id, [probe.content.text])
     expect(await stateOf(ann, sent.id)).toBe('delivered')
 
-    await cat.markGroupRead(group.id)
+    await cat.markRead(groupConversationId(group.id))
     await until('read by all', async () => (await stateOf(ann, sent.id)) === 'read')
   })
 
@@ -78,14 +79,14 @@ describe('typing and read receipts in a group', () => {
     cat.setTypingIndicators(false)
     try {
       const atAnn = typingSeen(ann)
-      await cat.setGroupTyping(group.id, true)
-      const sent = await ann.sendGroupText(group.id, 'Bring the scores')
+      await cat.setTyping(groupConversationId(group.id), true)
+      const sent = await ann.sendText(groupConversationId(group.id), 'Bring the scores')
       await untilTexts(cat, group.id, [sent.content.text])
       await untilTexts(bob, group.id, [sent.content.text])
-      await bob.markGroupRead(group.id)
-      await cat.markGroupRead(group.id)
+      await bob.markRead(groupConversationId(group.id))
+      await cat.markRead(groupConversationId(group.id))
       // Cat's next message travels after anything Cat would have sent before it.
-      const probe = await cat.sendGroupText(group.id, 'will do')
+      const probe = await cat.sendText(groupConversationId(group.id), 'will do')
       await untilTexts(ann, group.id, [probe.content.text])
       expect(await stateOf(ann, sent.id)).not.toBe('read')
       expect(atAnn.filter((e) => e.username === cat.username)).toEqual([])

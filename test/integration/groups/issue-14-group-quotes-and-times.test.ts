@@ -8,6 +8,7 @@ import type { TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { groupMessages, startGroup, untilTexts } from './helpers.ts'
 import { internals } from '../../helpers/internals.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 /** A group message's content before its id is chosen, for each kind of content. */
 type Unidentified<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -53,7 +54,7 @@ describe('a member’s reply and time in a group (issue 14)', () => {
   }
 
   it('shows a reply’s quote from each member’s own copy, and "not found" for a message the member does not have', async () => {
-    const question = await ann.sendGroupText(group.id, 'Who brings the spade on Saturday?')
+    const question = await ann.sendText(groupConversationId(group.id), 'Who brings the spade on Saturday?')
     await untilTexts(bob, group.id, [question.content.text])
     const forged = { author: ann.username, excerpt: 'Ann pays everyone 100 EUR' }
     const misquote = await bobWrites({
@@ -83,7 +84,7 @@ describe('a member’s reply and time in a group (issue 14)', () => {
     const future = await bobWrites({ type: 'text', ts: year2286, text: 'Dated 2286' })
     const atCat = await untilMessage(cat, future)
     expect(atCat.sentAt).toBeLessThanOrEqual(Date.now())
-    const later = await cat.sendGroupText(group.id, 'Written after it')
+    const later = await cat.sendText(groupConversationId(group.id), 'Written after it')
     await untilTexts(ann, group.id, ['Dated 2286', later.content.text])
     for (const member of [ann, cat]) {
       const texts = (await groupMessages(member, group.id)).map((m) => m.content.text)

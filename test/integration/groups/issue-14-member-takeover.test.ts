@@ -7,6 +7,7 @@ import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { WsProxy } from '../../helpers/ws-proxy.ts'
 import { groupEnv, groupErrors, untilTexts } from './helpers.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 /**
  * Issue 14, F1: a malicious server tries to take over a group member. It tells Alice that Carol's
@@ -45,7 +46,7 @@ describe('a server that poses as a group member', () => {
     for (const c of [bob, alice, carol]) {
       const text = `hello from ${c.username}`
       texts.push(text)
-      await c.sendGroupText(group.id, text)
+      await c.sendText(groupConversationId(group.id), text)
     }
     for (const c of [bob, alice, carol]) await untilTexts(c, group.id, texts)
     // Carol closes her page; the server knows she is gone.
@@ -139,7 +140,7 @@ describe('a server that poses as a group member', () => {
 
     // The group still works for Alice.
     const later = 'bob, after the attempt'
-    await bob.sendGroupText(group.id, later)
+    await bob.sendText(groupConversationId(group.id), later)
     await untilTexts(again, group.id, [later])
   })
 

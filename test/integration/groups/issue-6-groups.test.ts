@@ -26,6 +26,7 @@ import {
   untilTexts,
 } from './helpers.ts'
 import { internals } from '../../helpers/internals.ts'
+import { groupConversationId } from '../../../client/core/index.ts'
 
 /**
  * Four real clients in Node (real server, real WebRTC through @roamhq/wrtc): Ann creates a group
@@ -80,7 +81,7 @@ describe('group chat among four clients', () => {
       for (let i = 0; i < 3; i++) {
         const text = `${c.username} says ${i} 🥾`
         sent.push(text)
-        await c.sendGroupText(group.id, text)
+        await c.sendText(groupConversationId(group.id), text)
       }
     }
     for (const c of everyone()) await untilTexts(c, group.id, sent)
@@ -114,9 +115,9 @@ describe('group chat among four clients', () => {
   it('takes messages out of order and twice, keeps each once, and refuses an altered relay', async () => {
     dan.close()
     const bobText = 'bob, while dan is away'
-    await bob.sendGroupText(group.id, bobText)
+    await bob.sendText(groupConversationId(group.id), bobText)
     const annTexts = Array.from({ length: 5 }, (_, i) => `ann, while dan is away ${i}`)
-    for (const t of annTexts) await ann.sendGroupText(group.id, t)
+    for (const t of annTexts) await ann.sendText(groupConversationId(group.id), t)
     await untilTexts(cat, group.id, [bobText, ...annTexts])
     // The ciphertexts exactly as Ann's device keeps them for relaying.
     const copies = await copiesOf(ann, group.id)
@@ -168,7 +169,7 @@ describe('group chat among four clients', () => {
     // More than twice the 100 messages after which a sender key is replaced: Cat gets keys Ann
     // made while Cat was away, from someone else.
     const texts = Array.from({ length: 230 }, (_, i) => `ann, while cat is away ${i}`)
-    for (const t of texts) await ann.sendGroupText(group.id, t)
+    for (const t of texts) await ann.sendText(groupConversationId(group.id), t)
     await untilTexts(bob, group.id, texts)
     await untilTexts(dan, group.id, texts)
     ann.close()
@@ -203,8 +204,8 @@ describe('group chat among four clients', () => {
       )
 
     const after = ['ann, after cat left', 'bob, after cat left']
-    await ann.sendGroupText(group.id, after[0]!)
-    await bob.sendGroupText(group.id, after[1]!)
+    await ann.sendText(groupConversationId(group.id), after[0]!)
+    await bob.sendText(groupConversationId(group.id), after[1]!)
     await untilTexts(dan, group.id, after)
     const newCopies = (await copiesOf(dan, group.id)).filter(
       (c) => c.sender === ann.username || c.sender === bob.username,
@@ -236,7 +237,7 @@ describe('group chat among four clients', () => {
       const earlier = await groupTexts(ann, group.id)
       await ann.addGroupMembers(group.id, [fay.username])
       await until('fay to see the group', () => fay.group(group.id)?.state === 'active')
-      await bob.sendGroupText(group.id, 'welcome fay')
+      await bob.sendText(groupConversationId(group.id), 'welcome fay')
       await untilTexts(fay, group.id, ['welcome fay'])
       await new Promise((r) => setTimeout(r, 500))
       const seen = await groupTexts(fay, group.id)
@@ -317,7 +318,7 @@ describe('group chat among four clients', () => {
       expect((await refused).code).toBe('untrusted-key')
 
       // Messages sent now do not reach her.
-      await ann.sendGroupText(group.id, 'not for eve')
+      await ann.sendText(groupConversationId(group.id), 'not for eve')
       await untilTexts(dan, group.id, ['not for eve'])
       await new Promise((r) => setTimeout(r, 500))
       expect(await groupTexts(eve, group.id)).toEqual([])

@@ -70,7 +70,7 @@ describe('the server killed with SIGKILL in the middle of a conversation', () =>
     const fromBob: string[] = []
     const say = async (who: TincanClient, text: string): Promise<void> => {
       ;(who === alice ? fromAlice : fromBob).push(text)
-      await who.sendText((who === alice ? bob : alice).username, text)
+      await who.sendText(directConversationId((who === alice ? bob : alice).username), text)
     }
 
     for (let i = 0; i < 20; i++) {
@@ -147,7 +147,7 @@ describe('a data channel dropped while 500 messages and a file are being sent', 
   it('delivers every message exactly once and in order, and the file verified', async () => {
     bob.setAutoAcceptImagesUnderBytes(0)
     const source = patternSource('photos.zip', 96 * MiB, 9)
-    const offer = await alice.sendFile(bob.username, source)
+    const offer = await alice.sendFile(directConversationId(bob.username), source)
     await untilState(bob, offer.fileId, ['offered'])
     const halfway = progressPast(bob, offer.fileId, 0.5)
     await bob.acceptFile(offer.fileId)
@@ -164,7 +164,7 @@ describe('a data channel dropped while 500 messages and a file are being sent', 
     for (const text of sent) {
       // However fast this machine writes, the second half is written after the cut.
       if (count === sent.length / 2) await cutting
-      await alice.sendText(bob.username, text)
+      await alice.sendText(directConversationId(bob.username), text)
       count++
     }
     const { atCut, writtenAtCut } = await cutting
@@ -234,7 +234,7 @@ describe('a relay that reorders signaling frames', () => {
       setTimeout(() => proxy.inject(late), 20)
       return frame
     }
-    const sending = alice.sendText(bob.username, 'through a reordering relay')
+    const sending = alice.sendText(directConversationId(bob.username), 'through a reordering relay')
     await sending
     await until(
       'the message to arrive',

@@ -49,8 +49,8 @@ describe('what the server sees of two friends chatting', () => {
     alice = await TincanClient.register(aliceEnv, uniqueName('alice'), password)
     bob = await TincanClient.register(env, uniqueName('bob'), 'another long passphrase')
     await befriend(alice, bob)
-    for (const text of secrets) await alice.sendText(bob.username, text)
-    await bob.sendText(alice.username, secrets[0] ?? '')
+    for (const text of secrets) await alice.sendText(directConversationId(bob.username), text)
+    await bob.sendText(directConversationId(alice.username), secrets[0] ?? '')
     await until('both messages at bob', async () => {
       const got = (await bob.loadMessages(directConversationId(alice.username))).map((m) => m.content.text)
       return secrets.every((s) => got.includes(s))

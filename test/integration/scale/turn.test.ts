@@ -238,8 +238,8 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
   it('connects two relay-only clients through coturn with server-minted credentials, and they chat', async () => {
     await befriend(alice, bob)
     const texts = ['through the relay 1', 'through the relay 2', 'through the relay 3']
-    for (const t of texts) await alice.sendText(bob.username, t)
-    await bob.sendText(alice.username, 'and back')
+    for (const t of texts) await alice.sendText(directConversationId(bob.username), t)
+    await bob.sendText(directConversationId(alice.username), 'and back')
     await until(
       'the messages at bob',
       async () => (await internals(bob).history.count(directConversationId(alice.username))) >= 4,

@@ -140,8 +140,8 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
     await befriend(alice, bob)
 
     const fromAlice = Array.from({ length: 20 }, (_, i) => `hello from node 1, #${i}`)
-    for (const text of fromAlice) await alice.sendText(bob.username, text)
-    await bob.sendText(alice.username, 'hello from node 2')
+    for (const text of fromAlice) await alice.sendText(directConversationId(bob.username), text)
+    await bob.sendText(directConversationId(alice.username), 'hello from node 2')
     await until('bob to get every message', async () => (await received(bob, alice.username)).length === 20)
     await until('alice to get the reply', async () => (await received(alice, bob.username)).length === 1)
     expect(await received(bob, alice.username)).toEqual(fromAlice)
@@ -174,7 +174,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
     const relayedBefore = await relayed(n2)
     internals(bob).peers.disconnect(alice.username)
     const after = ['after the crash 1', 'after the crash 2', 'after the crash 3']
-    for (const text of after) await bob.sendText(alice.username, text)
+    for (const text of after) await bob.sendText(directConversationId(alice.username), text)
     await until(
       'alice to get the messages sent after the crash',
       async () => {
@@ -208,7 +208,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
       }
       const text = `during the restart #${i}`
       sent.push(text)
-      await alice.sendText(bob.username, text)
+      await alice.sendText(directConversationId(bob.username), text)
       await new Promise((r) => setTimeout(r, 25))
     }
     expect((await stopped)?.code).toBe(0)

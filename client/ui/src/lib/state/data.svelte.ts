@@ -2,8 +2,7 @@ import { peerOfConversation, type TincanClient, type RestoreSummary } from '../.
 import { downloadBlob } from '../download.ts'
 import { errorText } from '../errors.ts'
 import { i18n } from '../i18n/i18n.svelte.ts'
-import { chatState } from './chat.svelte.ts'
-import { groupChatState } from './group-chat.svelte.ts'
+import { conversationState } from './conversation.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
 
 export type ExportFormat = 'json' | 'html' | 'zip'
@@ -115,7 +114,7 @@ class DataState {
     try {
       await nextFrame()
       this.restoreSummary = await client.restoreBackup(file, passphrase)
-      await Promise.all([chatState.list.reload(), groupChatState.list.reload()])
+      await conversationState.list.reload()
       return true
     } catch (e: unknown) {
       this.restoreError = errorText(e)

@@ -177,10 +177,9 @@ class FilesState {
       const client = this.client
       if (client === undefined) return
       const thumb = isInlineImage(file.type) ? await makeThumbnail(file) : undefined
-      const sendOne = (options: SendFileOptions) =>
-        target.kind === 'direct'
-          ? client.sendFile(target.peer, file, options)
-          : client.sendGroupFile(target.groupId, file, options)
+      const conversationId =
+        target.kind === 'direct' ? directConversationId(target.peer) : groupConversationId(target.groupId)
+      const sendOne = (options: SendFileOptions) => client.sendFile(conversationId, file, options)
       try {
         let view: FileTransferView
         try {

@@ -1,5 +1,5 @@
-import { chatState } from './chat.svelte.ts'
-import { groupChatState } from './group-chat.svelte.ts'
+import { directConversationId, groupConversationId } from '../../../../core/index.ts'
+import { conversationState } from './conversation.svelte.ts'
 import { safetyState } from './safety.svelte.ts'
 
 export type Route =
@@ -20,7 +20,7 @@ class Navigation {
   /** Opens a chat; with `focus` (a message id), scrolled to that message and highlighting it. */
   openChat(peer: string, focus?: string): void {
     this.route = { kind: 'chat', peer }
-    void chatState.open(peer, focus)
+    void conversationState.open(directConversationId(peer), focus)
   }
 
   /**
@@ -28,9 +28,8 @@ class Navigation {
    * id), scrolled to that message and highlighting it.
    */
   openGroup(groupId: string, focus?: string): void {
-    this.leaveChat()
     this.route = { kind: 'group', groupId }
-    void groupChatState.open(groupId, focus)
+    void conversationState.open(groupConversationId(groupId), focus)
   }
 
   openSafety(peer: string): void {
@@ -70,7 +69,7 @@ class Navigation {
   }
 
   private leaveChat(): void {
-    chatState.close()
+    conversationState.close()
   }
 }
 

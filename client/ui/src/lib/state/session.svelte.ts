@@ -2,11 +2,10 @@ import { initCrypto, TincanClient, type ConnectionState } from '../../../../core
 import { browserEnv } from '../env.ts'
 import { errorText } from '../errors.ts'
 import { t } from '../i18n/i18n.svelte.ts'
-import { chatState } from './chat.svelte.ts'
+import { conversationState } from './conversation.svelte.ts'
 import { dataState } from './data.svelte.ts'
 import { filesState } from './files.svelte.ts'
 import { friendsState } from './friends.svelte.ts'
-import { groupChatState } from './group-chat.svelte.ts'
 import { groupsState } from './groups.svelte.ts'
 import { nav } from './navigation.svelte.ts'
 import { notifier } from './notifications.svelte.ts'
@@ -95,8 +94,7 @@ class Session {
     settings.setTypingIndicators(on)
     this.client?.setTypingIndicators(on)
     if (!on) {
-      chatState.typing.clear()
-      groupChatState.clearTyping()
+      conversationState.clearTyping()
     }
   }
 
@@ -123,9 +121,8 @@ class Session {
       }),
     ]
     friendsState.attach(client)
-    chatState.attach(client)
+    conversationState.attach(client)
     groupsState.attach(client)
-    groupChatState.attach(client)
     filesState.attach(client)
     safetyState.attach(client)
     searchState.attach(client)
@@ -142,8 +139,7 @@ class Session {
     dataState.detach()
     searchState.detach()
     safetyState.detach()
-    chatState.detach()
-    groupChatState.detach()
+    conversationState.detach()
     groupsState.detach()
     filesState.detach()
     friendsState.detach()

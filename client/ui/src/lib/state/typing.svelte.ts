@@ -12,14 +12,14 @@ const typingStaleMs = 8000
  * they start and every few seconds while they go on; "stopped" after a pause, when the composer
  * empties, on sending and when the conversation closes.
  */
-export class OwnTyping {
-  private current: { to: string; saidAt: number; idle: ReturnType<typeof setTimeout> } | undefined
+export class OwnTyping<K extends string = string> {
+  private current: { to: K; saidAt: number; idle: ReturnType<typeof setTimeout> } | undefined
 
   /** `tell` sends it (undefined when there is no one to tell); its failures are ignored. */
-  constructor(private readonly tell: (to: string, typing: boolean) => Promise<void> | undefined) {}
+  constructor(private readonly tell: (to: K, typing: boolean) => Promise<void> | undefined) {}
 
   /** Called on each edit of the composer of `to` (a peer or a group). */
-  edited(to: string, empty: boolean): void {
+  edited(to: K, empty: boolean): void {
     if (empty) {
       this.stop()
       return
@@ -43,7 +43,7 @@ export class OwnTyping {
     this.say(current.to, false)
   }
 
-  private say(to: string, typing: boolean): void {
+  private say(to: K, typing: boolean): void {
     this.tell(to, typing)?.catch(() => undefined)
   }
 }
