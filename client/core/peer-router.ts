@@ -4,6 +4,7 @@ import type { FileTransfers } from './files/transfers.ts'
 import type { Groups } from './groups/groups.ts'
 import type { MessageActions } from './message-actions.ts'
 import type { Messenger } from './messenger.ts'
+import { capMaxMessageBytes } from './peer/link.ts'
 
 export interface PeerRouterParts {
   readonly messenger: Pick<Messenger, 'receive' | 'receiveFileOffer' | 'acknowledge'>
@@ -24,7 +25,8 @@ export function decodePeerFrame(plaintext: Uint8Array): ChannelFrame | undefined
   } catch {
     return undefined
   }
-  const json = parseJson(text)
+  // A data channel message is bounded by what the connection accepts, not by the server's frame limit.
+  const json = parseJson(text, capMaxMessageBytes)
   if (!json.ok) return undefined
   const decoded = decodeChannelFrame(json.value)
   return decoded.ok ? decoded.value : undefined

@@ -291,8 +291,7 @@ describe('group chat among four clients', () => {
       // summary, her own sender key and a message encrypted with it. All refused.
       const forged = GroupSender.create(group.id, eve.username, 1, Date.now())
       const key = signSenderKey(
-        (eve as unknown as { session: { identity: { identityKey: { secretKey: Uint8Array } } } }).session
-          .identity.identityKey.secretKey,
+        internals(eve).session.identity.identityKey.secretKey,
         forged.distribution(),
         { version: 0, hash: new Uint8Array(32) },
       )

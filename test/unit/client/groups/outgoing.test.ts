@@ -118,6 +118,9 @@ describe('group frame decoding', () => {
     expect(decodePeerFrame(enc.encode(reordered))?.channel).toBe('group')
     const text = { type: 'text', id: 'abcdefghij', ts: 1, text: 'hi' }
     expect(decodePeerFrame(enc.encode(JSON.stringify(text)))).toEqual({ channel: 'direct', frame: text })
+    // Catch-up batches fill whole data channel messages, far over the server's 64 KiB frames.
+    const batch = { type: 'group-msgs', g, m: Array.from({ length: 150 }, () => 'A'.repeat(1500)) }
+    expect(decodePeerFrame(enc.encode(JSON.stringify(batch)))?.channel).toBe('group')
     // A group type with a bad body, an unknown type, bad JSON and bad UTF-8 are all dropped.
     expect(decodePeerFrame(enc.encode('{"type":"group-ack","g":"x"}'))).toBeUndefined()
     expect(decodePeerFrame(enc.encode('{"type":"group-nope","g":"x"}'))).toBeUndefined()
