@@ -185,7 +185,7 @@ const bench: Bench = {
           unit: 'ms',
           target: '',
           met: null,
-          conditions: `from sendGroupFile to the last member's verified copy (prepared and posted after ${postedMs.toFixed(0)} ms); ${((fileMiB * members) / (fileMs / 1000)).toFixed(1)} MiB/s delivered in total; the sender sent ${(fromSender / MiB).toFixed(0)} MiB of chunks, other members the rest; ${conditions}`,
+          conditions: `from sendFile to the group to the last member's verified copy (prepared and posted after ${postedMs.toFixed(0)} ms); ${((fileMiB * members) / (fileMs / 1000)).toFixed(1)} MiB/s delivered in total; the sender sent ${(fromSender / MiB).toFixed(0)} MiB of chunks, other members the rest; ${conditions}`,
         },
         {
           issue,
