@@ -1,3 +1,4 @@
+// Long: one load generator, its simulated client and its report, kept together so a run is read in one place.
 // Issue 9: a crowd of simulated clients against one server. Each is a real WebSocket client
 // with a real account: it logs in, tells its friends it is online, sends them signal frames,
 // pings, drops off and comes back (sometimes with a fresh login), like a browser tab on a bad

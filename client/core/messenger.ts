@@ -1,3 +1,4 @@
+// Long: sending, the outbox and receipts are one protocol; each frame's fate depends on the others.
 import { decryptRecord, encryptRecord, randomBytes, toBase64Url, utf8Encode } from '../../crypto/index.ts'
 import type {
   FileControlMessage,

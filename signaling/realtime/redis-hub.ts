@@ -1,3 +1,4 @@
+// Long: presence, relay, back-pressure and session ends across nodes share one Redis connection and its scripts.
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { RelayedSignalFrame, ServerFrame } from '../../shared/index.ts'

@@ -1,3 +1,4 @@
+// Long: one Storage implementation for SQLite and PostgreSQL alike (Kysely), every aggregate in one place; splitting it by aggregate is the server issue's (issue 20).
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely'
 import { lookAlikeKey } from '../look-alike.ts'
 import type { Database } from './schema.ts'

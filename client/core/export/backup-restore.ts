@@ -1,3 +1,4 @@
+// Long: a restore is one two-pass procedure (verify everything, then write and undo on failure); halves would hide that.
 import type { KdfParams } from '../../../crypto/index.ts'
 import { isQuotaError, type FileStore } from '../files/file-store.ts'
 import type { GroupBackupSource, PortableGroupValue } from '../groups/group-backup.ts'

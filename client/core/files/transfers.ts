@@ -1,3 +1,4 @@
+// Long: the file API's one entry point; the work is in sending.ts, receiving.ts, live-transfers.ts and group-files.ts.
 import type {
   FileCancelMessage,
   FileControlMessage,

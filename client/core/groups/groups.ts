@@ -1,3 +1,4 @@
+// Long: the group layer's one entry point — it makes the parts (one file each, listed below) and routes to them.
 import { utf8Encode, type Identity } from '../../../crypto/index.ts'
 import {
   peerLimits,

@@ -1,3 +1,4 @@
+// Long: every English string of the app in one table (errors are in en-errors.ts).
 import { enErrors } from './en-errors.ts'
 
 /** English strings: the reference set; every other language has exactly these keys. */
