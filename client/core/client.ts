@@ -51,6 +51,7 @@ import {
 } from './store/history.ts'
 import type { ContactRecord } from './store/db.ts'
 import { Trust, type PinOutcome } from './trust.ts'
+import { checkScannedSafetyQr, type SafetyScanResult } from './safety-scan.ts'
 import { GroupError } from './groups/errors.ts'
 import {
   groupConversationId,
@@ -63,6 +64,7 @@ import type { GroupTypingEvent } from './groups/signals.ts'
 
 export { GroupError, groupConversationId, type GroupErrorEvent, type GroupTypingEvent, type GroupView }
 export type { GroupMemberView } from './groups/groups.ts'
+export type { SafetyScanResult } from './safety-scan.ts'
 
 export interface ClientEnv {
   /** http(s) origin of the server, e.g. "http://localhost:8080" (the page's origin in the browser). */
@@ -843,6 +845,19 @@ export class TincanClient extends Emitter<ClientEvents> {
   async setVerified(peer: string, verified: boolean): Promise<void> {
     await this.trust.setVerified(peer, verified)
     await this.trustChanged(peer)
+  }
+
+  /**
+   * A safety-number QR code scanned from the friend's screen: marks them verified when it is the
+   * code their device must show for the keys this device holds (safety-scan.ts), else says why not.
+   * @throws ApiError 'not-found' if `peer` is not a contact.
+   */
+  async scanSafetyQr(peer: string, scanned: string): Promise<SafetyScanResult> {
+    const local = { identityKey: this.session.identity.identityKey.publicKey, username: this.username }
+    const result = await checkScannedSafetyQr(this.trust, local, peer, scanned)
+    if (result === undefined) throw new ApiError('not-found', `${peer} is not a contact`, 0)
+    if (result === 'verified') await this.trustChanged(peer)
+    return result
   }
 
   /** The user takes the key the server reported: a friend's new key, or an unconfirmed friend's key. */
