@@ -39,6 +39,16 @@ describe.skipIf(chromiumPath === undefined)(
       bobsBrowser = await openBrowser(chromiumPath ?? '')
       alice = await Person.arrive(alicesBrowser, server.url, `alice_${suffix}`)
       bob = await Person.arrive(bobsBrowser, server.url, `bob_${suffix}`)
+    })
+
+    afterAll(async () => {
+      await alicesBrowser.close()
+      await bobsBrowser.close()
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    it('has two friends, each on the safety number with the other', async () => {
       await alice.register('a long and careful passphrase')
       await bob.register('bob has his own passphrase')
       await alice.befriend(bob)
@@ -50,13 +60,6 @@ describe.skipIf(chromiumPath === undefined)(
       await alice.openChat(bob.name)
       await alice.byTestId('chat-safety-number').click()
       await expect.poll(() => alice.byTestId('safety-digit-group').count()).toBe(12)
-    })
-
-    afterAll(async () => {
-      await alicesBrowser.close()
-      await bobsBrowser.close()
-      await server.stop()
-      rmSync(dir, { recursive: true, force: true })
     })
 
     const notice = () => alice.byTestId('safety-scan-notice')
