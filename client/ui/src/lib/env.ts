@@ -1,4 +1,3 @@
-import SimplePeer from 'simple-peer/simplepeer.min.js'
 import type { ClientEnv } from '../../../core/client.ts'
 import { createReceiveWorker } from '../../../core/files/receive-worker-client.ts'
 import { dtlsCertificate } from './dtls-certificate.ts'
@@ -10,7 +9,7 @@ export function browserEnv(onKdfRunning: (running: boolean) => void): ClientEnv 
     serverUrl: location.origin,
     kdf: workerKdf(onKdfRunning),
     createSocket: (url) => new WebSocket(url),
-    peers: { SimplePeer, certificate: dtlsCertificate },
+    peers: { certificate: dtlsCertificate },
     // Received files are decrypted, hashed and stored off the main thread.
     receiveWorker: createReceiveWorker,
   }
