@@ -3,7 +3,6 @@ import wrtc from '@roamhq/wrtc'
 import WebSocket from 'ws'
 import { derivePasswordKeys, initCrypto } from '../../crypto/index.ts'
 import type { ClientEnv } from '../../client/core/client.ts'
-import type { RtcPeerConnectionClass } from '../../client/core/peer/rtc-peer.ts'
 
 /**
  * How client/core runs in Node for tests: real WebSockets (`ws`), real WebRTC (`@roamhq/wrtc`'s
@@ -19,7 +18,7 @@ export async function nodeClientEnv(
     kdf: (password, salt, params) => Promise.resolve(derivePasswordKeys(password, salt, params)),
     createSocket: (url) => new WebSocket(url),
     peers: {
-      RTCPeerConnection: wrtc.RTCPeerConnection as unknown as RtcPeerConnectionClass,
+      RTCPeerConnection: wrtc.RTCPeerConnection,
       ...overrides,
     },
   }
