@@ -1,14 +1,16 @@
-import jsQR from 'jsqr'
+import type jsQrModule from 'jsqr'
 
 // Reading a QR code from the camera. The browser's own BarcodeDetector where it has one that
 // reads QR codes (Chrome on Android and macOS, Safari); elsewhere (Chromium on Linux and Windows,
-// Firefox) jsQR on frames drawn to a canvas. Frames are looked at a few times a second: a person
+// Firefox) jsQR on frames drawn to a canvas, loaded only then (it is most of a scanner's weight). Frames are looked at a few times a second: a person
 // holds a phone up for seconds, and decoding every frame would keep a core busy.
 
 /** Time between two looks at the camera picture. */
 const scanEveryMs = 150
 /** Frames are scaled down to at most this many pixels across before jsQR reads them. */
 const maxDecodeWidth = 640
+
+type JsQr = typeof jsQrModule
 
 interface DetectedBarcode {
   readonly rawValue: string
@@ -92,6 +94,15 @@ export async function startQrScan(video: HTMLVideoElement, found: (text: string)
     throw cameraProblem(e)
   }
   const detector = await nativeDetector()
+  let jsQR: JsQr | undefined
+  if (detector === undefined) {
+    try {
+      jsQR = (await import('jsqr')).default
+    } catch (e: unknown) {
+      stop()
+      throw new CameraError('unavailable', { cause: e })
+    }
+  }
   const canvas = document.createElement('canvas')
   const context = canvas.getContext('2d', { willReadFrequently: true })
 
@@ -101,7 +112,7 @@ export async function startQrScan(video: HTMLVideoElement, found: (text: string)
       const codes = await detector.detect(video)
       return codes[0]?.rawValue
     }
-    if (context === null) return undefined
+    if (context === null || jsQR === undefined) return undefined
     const scale = Math.min(1, maxDecodeWidth / video.videoWidth)
     canvas.width = Math.round(video.videoWidth * scale)
     canvas.height = Math.round(video.videoHeight * scale)

@@ -15,8 +15,8 @@ class Channel implements DataChannelLike {
   /** How often the scheduler looked at `bufferedAmount`. */
   looks = 0
   bufferedAmountLowThreshold?: number
-  addEventListener?: DataChannelLike['addEventListener']
-  removeEventListener?: DataChannelLike['removeEventListener']
+  addEventListener?: NonNullable<DataChannelLike['addEventListener']>
+  removeEventListener?: NonNullable<DataChannelLike['removeEventListener']>
   private amount = 0
   private listener: (() => void) | undefined
 
