@@ -24,7 +24,8 @@ export const zhCN: Record<MessageKey, string> = {
   'err.usernameTaken': '该用户名已被占用，请换一个。',
   'err.rateLimited': '尝试次数过多，请稍等一分钟再试。',
   'err.network': '无法连接服务器，请检查网络后重试。',
-  'err.badResponse': '服务器发来的回复无法被 Tincan 接受，因此未被使用。请稍后再试；如果一直如此，请告知服务器的管理员。',
+  'err.badResponse':
+    '服务器发来的回复无法被 Tincan 接受，因此未被使用。请稍后再试；如果一直如此，请告知服务器的管理员。',
   'err.sessionEnded': '你已退出登录，请重新登录。',
   'err.notFound': '未找到。',
   'err.blocked': '无法联系该用户。',
