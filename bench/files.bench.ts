@@ -33,7 +33,6 @@ interface BenchPage {
   rawExpect(fileId: number[], total: number): void
   rawDone(): { received: number; doneAt: number | null }
   rawSend(peer: string, fileId: number[], count: number, frameBytes: number): number
-  rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): number
   send(peer: string, text: string): Promise<number>
   arrivals(texts: string[]): (number | null)[]
   offerFile(peer: string, size: number, seed: number): Promise<{ fileId: string; prepareMs: number }>
@@ -265,20 +264,6 @@ const bench: Bench = {
         `  raw: ${rawRate.toFixed(1)} MiB/s in ${((rawEnd - rawStart) / 1000).toFixed(1)} s; ${rawCpu}`,
       )
 
-      // For comparison, the path simple-peer offers by default (16 KiB writes, 64 KiB buffer).
-      const spBytes = Math.min(rawBytes, 64 * MiB)
-      const spChunk = 16 * 1024
-      const spId = [...randomBytes(16)]
-      await call(b, 'rawExpect', spId, (spBytes / spChunk) * spChunk)
-      const spStart = await call(a, 'rawSimplePeerWrite', bob, spId, spBytes / spChunk, spChunk)
-      const spEnd = await waitFor(
-        async () => (await call(b, 'rawDone')).doneAt,
-        600_000,
-        'simple-peer writes',
-      )
-      const spRate = mibPerS(spBytes, spEnd - spStart)
-      console.log(`  simple-peer write(): ${spRate.toFixed(1)} MiB/s`)
-
       // Tincan: a generated file is prepared (hashed, encrypted, stored), offered, accepted, sent.
       const { fileId, prepareMs } = await call(a, 'offerFile', bob, fileBytes, 7)
       console.log(`  prepared ${fileBytes / MiB} MiB in ${(prepareMs / 1000).toFixed(1)} s`)
@@ -327,15 +312,6 @@ const bench: Bench = {
           target: '',
           met: null,
           conditions: `${Math.round((frames * frameBytes) / MiB)} MiB; ${rawCpu}; ${where}`,
-        },
-        {
-          issue: 5,
-          metric: "simple-peer's default path (stream write(), 16 KiB chunks, 64 KiB buffer)",
-          value: spRate,
-          unit: 'MiB/s',
-          target: '',
-          met: null,
-          conditions: `${spBytes / MiB} MiB on the same connection; what Tincan does instead: 255 KiB frames straight to the channel, 1 MiB / 256 KiB marks`,
         },
         {
           issue: 5,

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import type { Config } from './config.ts'
 import { HttpError } from './http-error.ts'
 import type { Metrics } from './metrics.ts'
@@ -56,28 +57,30 @@ const touchEveryMs = 60_000
  * announcement lost while a node was reconnecting to Redis.
  */
 export class RelayPolicy {
-  private readonly cache = new Map<string, { allowed: boolean; at: number }>()
+  /** Past the bound the least recently used pairs go: the busy ones stay cached. */
+  private readonly cache: LRUCache<string, boolean>
 
   constructor(
-    private readonly storage: Storage,
-    private readonly ttlMs = 10_000,
+    private readonly storage: Pick<Storage, 'areFriends' | 'isBlocked' | 'shareGroup'>,
+    ttlMs = 10_000,
     private readonly announce: (pair: readonly [string, string] | undefined) => Promise<void> = () =>
       Promise.resolve(),
-  ) {}
+    maxPairs = 100_000,
+  ) {
+    this.cache = new LRUCache({ max: maxPairs, ttl: ttlMs })
+  }
 
   async allowed(from: string, to: string): Promise<boolean> {
     const key = from < to ? `${from}\n${to}` : `${to}\n${from}`
     const hit = this.cache.get(key)
-    const now = Date.now()
-    if (hit !== undefined && now - hit.at < this.ttlMs) return hit.allowed
+    if (hit !== undefined) return hit
     const [friends, blockedA, blockedB] = await Promise.all([
       this.storage.areFriends(from, to),
       this.storage.isBlocked(from, to),
       this.storage.isBlocked(to, from),
     ])
     const allowed = !blockedA && !blockedB && (friends || (await this.storage.shareGroup(from, to)))
-    if (this.cache.size > 100_000) this.cache.clear()
-    this.cache.set(key, { allowed, at: now })
+    this.cache.set(key, allowed)
     return allowed
   }
 
@@ -106,7 +109,8 @@ export function createContext(deps: {
   serverSecret: string
 }): Context {
   const { config, storage, hub } = deps
-  const lastTouch = new Map<string, number>()
+  // An entry older than `touchEveryMs` would be touched anyway, so that is its time to live.
+  const lastTouch = new LRUCache<string, number>({ max: 100_000, ttl: touchEveryMs })
 
   async function sessionForToken(token: string): Promise<SessionRecord | undefined> {
     const session = await storage.getSessionByTokenHash(hashToken(token))
@@ -114,7 +118,6 @@ export function createContext(deps: {
     if (session === undefined || session.expiresAt <= now) return undefined
     if (now - (lastTouch.get(session.id) ?? session.lastSeenAt) > touchEveryMs) {
       lastTouch.set(session.id, now)
-      if (lastTouch.size > 100_000) lastTouch.clear()
       // Last-seen is bookkeeping: a database that cannot take writes (disk full, read-only)
       // must not lock out every device that reconnects.
       await storage.touchSession(session.id, now).catch(() => undefined)

@@ -28,7 +28,8 @@ export const securityHeaders: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+  // The page itself may open the camera: scanning a friend's safety-number QR code.
+  'permissions-policy': 'camera=(self), microphone=(), geolocation=(), payment=()',
 }
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {

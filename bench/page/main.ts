@@ -1,5 +1,4 @@
 // Drives client/core in a real page: real IndexedDB, real WebRTC, real libsodium WebAssembly.
-import SimplePeer from 'simple-peer/simplepeer.min.js'
 import { TincanClient, type ClientEnv } from '../../client/core/client.ts'
 import type { FileSource } from '../../client/core/files/file-source.ts'
 import { createReceiveWorker } from '../../client/core/files/receive-worker-client.ts'
@@ -19,12 +18,6 @@ let backup: Blob | undefined
 const arrivals = new Map<string, number>()
 const doneAt = new Map<string, number>()
 
-interface StreamLike {
-  write(chunk: Uint8Array): boolean
-  once(event: 'drain', handler: () => void): void
-  readonly _channel: RTCDataChannel | null
-}
-
 /** Flow-control and transfer knobs a benchmark may set before registering. */
 interface FileKnobs {
   readonly flowControl?: SendSchedulerOptions
@@ -39,7 +32,7 @@ function env(knobs: FileKnobs = {}): ClientEnv {
     // As in the app: Argon2id in a Worker that ends afterwards, so its 64 MiB do not stay in the page.
     kdf: workerKdf(() => undefined),
     createSocket: (url) => new WebSocket(url),
-    peers: { SimplePeer, ...(knobs.flowControl === undefined ? {} : { flowControl: knobs.flowControl }) },
+    peers: knobs.flowControl === undefined ? {} : { flowControl: knobs.flowControl },
     ...(knobs.files === undefined ? {} : { files: knobs.files }),
     ...(knobs.receiveInPage === true ? {} : { receiveWorker: createReceiveWorker }),
   }
@@ -211,31 +204,6 @@ const api = {
     }
     const t0 = now()
     link.scheduler.add(source)
-    return t0
-  },
-  /**
-   * The path simple-peer offers by default, for comparison: its stream `write()`, which holds
-   * back while more than 64 KiB is buffered, in 16 KiB chunks. Returns the start time.
-   */
-  rawSimplePeerWrite(peer: string, fileId: number[], count: number, chunkBytes: number): number {
-    const links = (internals(me()).peers as unknown as { links: Map<string, { sp: StreamLike }> }).links
-    const sp = links.get(peer)?.sp
-    const channel = sp?._channel
-    if (sp === undefined || channel === null || channel === undefined) throw new Error('no connection')
-    const chunk = randomBytes(chunkBytes)
-    chunk[0] = 0x04
-    chunk.set(fileId, 1)
-    // simple-peer waits for the channel's low-water event at its own 64 KiB threshold (Tincan's
-    // scheduler sets another one on the same channel): put it back for this run.
-    const ours = channel.bufferedAmountLowThreshold
-    channel.bufferedAmountLowThreshold = 64 * 1024
-    const t0 = now()
-    void (async () => {
-      for (let i = 0; i < count; i++)
-        if (!sp.write(chunk)) await new Promise<void>((resolve) => sp.once('drain', () => resolve()))
-      while (channel.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 10))
-      channel.bufferedAmountLowThreshold = ours
-    })()
     return t0
   },
   /** Offers a generated file of `size` bytes; resolves when it is offered, with the preparation time. */

@@ -41,12 +41,14 @@ import {
   type Message,
   type SearchHit,
 } from './store/history.ts'
+import { checkScannedSafetyQr, type SafetyScanResult } from './safety-scan.ts'
 
 export { GroupError, groupConversationId, type GroupErrorEvent, type GroupView }
 export type { GroupMemberView } from './groups/groups.ts'
 export type { ClientEnv, ClientEvents, SafetyNumberView, TypingEvent } from './client-types.ts'
 export type { FriendView } from './friends.ts'
 export type { PeerErrorEvent } from './peer-error.ts'
+export type { SafetyScanResult } from './safety-scan.ts'
 
 /** The parts of each client, for test helpers only (test/helpers/internals.ts); the UI never sees them. */
 const partsOf = new WeakMap<TincanClient, ClientParts>()
@@ -485,6 +487,19 @@ export class TincanClient extends Emitter<ClientEvents> {
   async setVerified(peer: string, verified: boolean): Promise<void> {
     await this.p.trust.setVerified(peer, verified)
     await this.trustChanged(peer)
+  }
+
+  /**
+   * A safety-number QR code scanned from the friend's screen: marks them verified when it is the
+   * code their device must show for the keys this device holds (safety-scan.ts), else says why not.
+   * @throws ApiError 'not-found' if `peer` is not a contact.
+   */
+  async scanSafetyQr(peer: string, scanned: string): Promise<SafetyScanResult> {
+    const local = { identityKey: this.identityKey, username: this.username }
+    const result = await checkScannedSafetyQr(this.p.trust, local, peer, scanned)
+    if (result === undefined) throw new ApiError('not-found', `${peer} is not a contact`, 0)
+    if (result === 'verified') await this.trustChanged(peer)
+    return result
   }
 
   /** The user takes the key the server reported: a friend's new key, or an unconfirmed friend's key. */

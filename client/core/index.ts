@@ -21,13 +21,19 @@ export {
 export { groupOfConversation } from './groups/groups.ts'
 export type { ConnectionState, SocketLike } from './signaling.ts'
 export type { PeerManagerEnv, PeerState } from './peer/peer-manager.ts'
-export type { SimplePeerConstructor, SimplePeerOptions } from './peer/simple-peer-types.ts'
+export {
+  RtcPeerError,
+  rtcPeerErrorCodes,
+  type RtcPeerConnectionClass,
+  type RtcPeerErrorCode,
+} from './peer/rtc-peer.ts'
 
 // Accounts, and the browser's pieces of them.
 export { AccountError, type KdfRunner } from './account.ts'
 export { ApiError } from './api.ts'
 export { workerKdf, KdfError } from './kdf/worker-kdf.ts'
 export { dtlsCertificate } from './peer/dtls-certificate.ts'
+export type { SafetyScanResult } from './safety-scan.ts'
 
 // Messages and conversations.
 export {

@@ -201,6 +201,23 @@ export class Trust implements PinnedKeyStore {
     }
   }
 
+  /**
+   * Marks a friend verified only if `identityKey` is the key that would be marked: the pinned one,
+   * or for an unconfirmed friend the claimed one (which it then pins). False, and nothing
+   * changed, when the key moved on since the caller looked (a scan checked against it is stale).
+   */
+  async verifyKey(username: string, identityKey: string): Promise<boolean> {
+    const c = await this.contact(username)
+    if (c !== undefined) {
+      if (c.identityKey !== identityKey) return false
+      await this.write({ ...c, verified: true })
+      return true
+    }
+    if (this.claims.get(username) !== identityKey) return false
+    await this.write({ username, identityKey, pendingKey: null, verified: true, addedAt: Date.now() })
+    return true
+  }
+
   /** Sending is allowed only to a pinned key with no unaccepted change. */
   async canSend(username: string): Promise<boolean> {
     const c = await this.contact(username)

@@ -40,9 +40,9 @@ export async function startAppServer(): Promise<E2eServer> {
   }
 }
 
-export async function openBrowser(chromiumPath: string): Promise<Browser> {
+export async function openBrowser(chromiumPath: string, extraArgs: readonly string[] = []): Promise<Browser> {
   mkdirSync(screenshotDir, { recursive: true })
-  return launchChromium(chromiumPath)
+  return launchChromium(chromiumPath, extraArgs)
 }
 
 /** A person at a browser: one context (its own storage), one page at a time. */

@@ -33,6 +33,22 @@ export function chromiumOrSkip(): string | undefined {
   return undefined
 }
 
-export async function launchChromium(executablePath: string): Promise<Browser> {
-  return chromium.launch({ executablePath, headless: true, args: chromiumArgs })
+/** `extraArgs` go after the usual flags (e.g. a fake camera playing a file: fakeCameraArgs). */
+export async function launchChromium(
+  executablePath: string,
+  extraArgs: readonly string[] = [],
+): Promise<Browser> {
+  return chromium.launch({ executablePath, headless: true, args: [...chromiumArgs, ...extraArgs] })
+}
+
+/**
+ * A camera that plays `y4mPath` (read each time the page opens the camera, so the file may be
+ * rewritten between scans), allowed without a prompt.
+ */
+export function fakeCameraArgs(y4mPath: string): string[] {
+  return [
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${y4mPath}`,
+  ]
 }

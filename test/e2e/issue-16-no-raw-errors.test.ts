@@ -5,14 +5,9 @@
 // warning, in the user's language, once — not once per attempt, and never with the exception's text.
 import { randomBytes } from 'node:crypto'
 import type { Browser } from 'playwright-core'
-import SimplePeer from 'simple-peer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type {
-  SimplePeerConstructor,
-  SimplePeerOptions,
-  SocketLike,
-  TincanClient,
-} from '../../client/core/index.ts'
+import type { SocketLike, TincanClient } from '../../client/core/index.ts'
+import { faultyRtc, type Faults } from '../helpers/faulty-rtc.ts'
 import { translate } from '../../client/ui/src/lib/i18n/translate.ts'
 import { nodeClientEnv } from '../helpers/client-env.ts'
 import { registerClient } from '../helpers/clients.ts'
@@ -25,48 +20,6 @@ const chromiumPath = chromiumOrSkip()
 
 /** What leaked exception text looks like: a runtime's message, an empty value, a stack frame. */
 const rawText = /Cannot read|undefined|null|\bat \w+ \(|\.(ts|js):\d|refused a connection attempt|frame type/
-
-/** The frame each side sends once the handshake is done, and one type no version of Tincan sends (peer/link.ts). */
-const helloFrame = 0x02
-const meaninglessFrame = Uint8Array.of(0xff, 0xde, 0xad, 0xbe, 0xef)
-
-/** Faults Mallory's device puts into her next connections. */
-interface Faults {
-  /** Connections that send a meaningless frame as soon as the channel opens. */
-  garbage: number
-  /** Connections that end right after the other side's hello arrived (mid-setup). */
-  drops: number
-}
-
-/** simple-peer, with `faults` applied to the next connections. */
-function faulty(faults: Faults): SimplePeerConstructor {
-  return class {
-    constructor(opts: SimplePeerOptions) {
-      const sp = new SimplePeer(opts)
-      const on = sp.on.bind(sp) as (event: string, handler: (...args: never[]) => void) => void
-      Object.assign(sp, {
-        on(event: string, handler: (data: Uint8Array) => void) {
-          if (event === 'connect')
-            return on('connect', () => {
-              ;(handler as () => void)()
-              if (faults.garbage <= 0) return
-              faults.garbage--
-              sp.send(meaninglessFrame)
-            })
-          if (event === 'data')
-            return on('data', (data: Uint8Array) => {
-              handler(data)
-              if (data[0] !== helloFrame || faults.drops <= 0) return
-              faults.drops--
-              sp.destroy()
-            })
-          return on(event, handler)
-        },
-      })
-      return sp
-    }
-  } as unknown as SimplePeerConstructor
-}
 
 /** What a relay in the middle does to Mallory's calls: while `on`, it swaps the DTLS fingerprint in her offers and answers. */
 interface Tampering {
@@ -135,7 +88,10 @@ describe.skipIf(chromiumPath === undefined)('no exception text reaches a person 
       }).observe(document, { childList: true, subtree: true, characterData: true })
     })
     await alice.page.reload()
-    const env = await nodeClientEnv(server.url, { SimplePeer: faulty(faults), connectTimeoutMs: 4_000 })
+    const env = await nodeClientEnv(server.url, {
+      RTCPeerConnection: faultyRtc(faults),
+      connectTimeoutMs: 4_000,
+    })
     mallory = await registerClient(
       { ...env, createSocket: (url) => tamperedOnTheWay(env.createSocket(url), tampering) },
       'mallory',

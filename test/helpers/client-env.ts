@@ -1,13 +1,12 @@
 import 'fake-indexeddb/auto'
 import wrtc from '@roamhq/wrtc'
-import SimplePeer from 'simple-peer'
 import WebSocket from 'ws'
 import { derivePasswordKeys, initCrypto } from '../../crypto/index.ts'
 import type { ClientEnv } from '../../client/core/client.ts'
 
 /**
- * How client/core runs in Node for tests: real WebSockets (`ws`), real WebRTC (`@roamhq/wrtc`
- * under simple-peer), IndexedDB from fake-indexeddb, and Argon2id at the real parameters.
+ * How client/core runs in Node for tests: real WebSockets (`ws`), real WebRTC (`@roamhq/wrtc`'s
+ * RTCPeerConnection), IndexedDB from fake-indexeddb, and Argon2id at the real parameters.
  */
 export async function nodeClientEnv(
   serverUrl: string,
@@ -19,8 +18,7 @@ export async function nodeClientEnv(
     kdf: (password, salt, params) => Promise.resolve(derivePasswordKeys(password, salt, params)),
     createSocket: (url) => new WebSocket(url),
     peers: {
-      SimplePeer,
-      wrtc,
+      RTCPeerConnection: wrtc.RTCPeerConnection,
       ...overrides,
     },
   }

@@ -1,4 +1,5 @@
 // Long: the group layer's one entry point — it makes the parts (one file each, listed below) and routes to them.
+import { LRUCache } from 'lru-cache'
 import { utf8Encode, type Identity } from '../../../crypto/index.ts'
 import {
   peerLimits,
@@ -101,7 +102,8 @@ export class Groups extends Emitter<GroupEvents> {
   private readonly queues = new Map<string, Promise<unknown>>()
   private readonly views = new PeerViews()
   private readonly out: GroupOutgoing
-  private readonly errorsAt = new Map<string, number>()
+  /** Refusals reported in the last `errorEveryMs`; a flood of distinct ones evicts the oldest. */
+  private readonly errorsAt: LRUCache<string, true>
   private readonly now: () => number
   private readonly loaded: Promise<void>
   private emitScheduled = false
@@ -123,6 +125,7 @@ export class Groups extends Emitter<GroupEvents> {
     this.store = new GroupStore(o.me, o.vaultKey)
     this.out = new GroupOutgoing(o.transport, (peer, groupId) => this.mayCarry(peer, groupId))
     this.now = o.now ?? Date.now
+    this.errorsAt = new LRUCache({ max: 1000, ttl: errorEveryMs, perf: { now: () => this.now() } })
     const c: GroupContext = {
       me: o.me,
       groups: this.groups,
@@ -251,10 +254,8 @@ export class Groups extends Emitter<GroupEvents> {
 
   private report(e: GroupErrorEvent): void {
     const key = `${e.groupId}\n${e.code}\n${e.peer ?? ''}\n${e.members?.join(',') ?? ''}`
-    const now = this.now()
-    if (now - (this.errorsAt.get(key) ?? -Infinity) < errorEveryMs) return
-    this.errorsAt.set(key, now)
-    if (this.errorsAt.size > 1000) this.errorsAt.clear()
+    if (this.errorsAt.has(key)) return
+    this.errorsAt.set(key, true)
     this.emit('group-error', e)
   }
 

@@ -12,7 +12,7 @@ import {
 } from '../../../crypto/index.ts'
 import { SendScheduler, type DataChannelLike, type SendSchedulerOptions } from './send-scheduler.ts'
 import type { SessionStore } from './session-store.ts'
-import type { SimplePeerInstance } from './simple-peer-types.ts'
+import type { RtcPeer } from './rtc-peer.ts'
 
 // Data channel framing: one type byte, then the body.
 //   0x01 Noise XX handshake message
@@ -100,7 +100,7 @@ export class PeerLink {
     readonly peer: string,
     readonly sid: string,
     readonly role: 'initiator' | 'responder',
-    readonly sp: SimplePeerInstance,
+    readonly rtc: RtcPeer,
     private readonly identity: Identity,
     private readonly pinnedKey: () => Promise<Uint8Array | null>,
     private readonly sessions: SessionStore,
@@ -108,10 +108,10 @@ export class PeerLink {
     private readonly schedulerOptions: SendSchedulerOptions = {},
   ) {
     // Attach the data handler at once: frames that arrive before a late handler are lost.
-    sp.on('data', (data) => this.onData(data))
-    sp.on('connect', () => void this.onConnect())
-    sp.on('close', () => this.close('connection closed'))
-    sp.on('error', (e) => this.close(`connection failed: ${e.message}`))
+    rtc.on('data', (data) => this.onData(data))
+    rtc.on('connect', () => void this.onConnect())
+    rtc.on('close', () => this.close('connection closed'))
+    rtc.on('error', (e) => this.close(`connection failed: ${e.message}`))
   }
 
   private async onConnect(): Promise<void> {
@@ -121,8 +121,8 @@ export class PeerLink {
       if (this.isClosed()) return
       if (pinned === null) throw new CryptoError('untrusted-key', `no accepted key for ${this.peer}`)
       this.expectedKey = pinned
-      const local = sdpFingerprints(this.sp._pc.localDescription?.sdp ?? '')[0]
-      const remote = sdpFingerprints(this.sp._pc.remoteDescription?.sdp ?? '')[0]
+      const local = sdpFingerprints(this.rtc.pc.localDescription?.sdp ?? '')[0]
+      const remote = sdpFingerprints(this.rtc.pc.remoteDescription?.sdp ?? '')[0]
       if (local === undefined || remote === undefined)
         throw new CryptoError('fingerprint-mismatch', 'the connection has no DTLS fingerprint')
       this.localResume = (await this.sessions.load(this.peer))?.id ?? null
@@ -247,8 +247,8 @@ export class PeerLink {
       if (this.isClosed()) return
       this.state = 'open'
       this.lastActivityMs = Date.now()
-      this.maxMessageBytes = maxMessageBytesFromSdp(this.sp._pc.remoteDescription?.sdp ?? '')
-      const channel = this.sp._channel
+      this.maxMessageBytes = maxMessageBytesFromSdp(this.rtc.pc.remoteDescription?.sdp ?? '')
+      const channel = this.rtc.channel
       if (channel !== null)
         this.scheduler = new SendScheduler(
           channel as unknown as DataChannelLike,
@@ -340,7 +340,7 @@ export class PeerLink {
     const frame = new Uint8Array(body.length + 1)
     frame[0] = type
     frame.set(body, 1)
-    this.sp.send(frame)
+    this.rtc.send(frame)
   }
 
   /**
@@ -374,7 +374,7 @@ export class PeerLink {
     this.saveTimer = undefined
     this.reservedChain = ''
     if (this.ratchet !== undefined) this.chain = this.chain.then(() => this.persist()).catch(() => undefined)
-    this.sp.destroy()
+    this.rtc.destroy()
     this.events.closed(reason, error)
   }
 }

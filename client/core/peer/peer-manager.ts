@@ -19,14 +19,13 @@ import { EarlyCandidates } from './early-candidates.ts'
 import { PeerLink } from './link.ts'
 import type { SendScheduler, SendSchedulerOptions } from './send-scheduler.ts'
 import { SessionStore } from './session-store.ts'
-import type { SimplePeerConstructor, SimplePeerSignal } from './simple-peer-types.ts'
+import { RtcPeer, type RtcPeerConnectionClass, type RtcSignal } from './rtc-peer.ts'
 
 export type PeerState = 'idle' | 'connecting' | 'open'
 
 export interface PeerManagerEnv {
-  readonly SimplePeer: SimplePeerConstructor
-  /** `@roamhq/wrtc` in Node; undefined in the browser. */
-  readonly wrtc?: unknown
+  /** `@roamhq/wrtc`'s in Node; the browser's own when left out. */
+  readonly RTCPeerConnection?: RtcPeerConnectionClass
   /** This device's long-lived DTLS certificate (browser: kept in IndexedDB); undefined where unsupported. */
   readonly certificate?: () => Promise<RTCCertificate | undefined>
   readonly connectTimeoutMs?: number
@@ -211,19 +210,20 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
 
   private async startLink(peer: string, sid: string, role: 'initiator' | 'responder'): Promise<PeerLink> {
     const config = await this.rtcConfig()
-    const sp = new this.o.env.SimplePeer({
+    const rtc = new RtcPeer({
       initiator: role === 'initiator',
-      trickle: true,
       config,
       channelConfig: { ordered: true },
-      ...(this.o.env.wrtc === undefined ? {} : { wrtc: this.o.env.wrtc }),
+      ...(this.o.env.RTCPeerConnection === undefined
+        ? {}
+        : { RTCPeerConnection: this.o.env.RTCPeerConnection }),
     })
     const previous = this.links.get(peer)
     const link: PeerLink = new PeerLink(
       peer,
       sid,
       role,
-      sp,
+      rtc,
       this.o.identity,
       () => this.o.trust.pinnedIdentityKey(peer),
       this.sessions,
@@ -262,7 +262,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       () => link.close('timed out connecting'),
       this.o.env.connectTimeoutMs ?? 20_000,
     )
-    sp.on('signal', (data) => void this.sendSignal(peer, sid, data))
+    rtc.on('signal', (data) => void this.sendSignal(peer, sid, data))
     this.emit('state', { peer, state: 'connecting' })
     return link
   }
@@ -276,19 +276,19 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
     w.timer = setTimeout(() => this.connect(peer), delay)
   }
 
-  private async sendSignal(peer: string, sid: string, data: SimplePeerSignal): Promise<void> {
+  private async sendSignal(peer: string, sid: string, data: RtcSignal): Promise<void> {
     const out = this.outgoing.get(sid)
     if (out === undefined) return
     let type: EnvelopeType
     let payload: string
-    if (data.type === 'offer' || data.type === 'answer') {
+    if (data.type === 'candidate') {
+      type = 'candidate'
+      payload = JSON.stringify(data.candidate)
+    } else {
       type = data.type
       payload = data.sdp
       out.fingerprints = sdpFingerprints(payload)
-    } else if (data.type === 'candidate') {
-      type = 'candidate'
-      payload = JSON.stringify(data.candidate)
-    } else return
+    }
     out.seq++
     const envelope = signEnvelope(this.o.identity.identityKey, {
       type,
@@ -349,19 +349,19 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
         }
         if (!this.wanted.has(from)) this.wanted.set(from, { attempt: 0 })
         const link = await this.startLink(from, sid, 'responder')
-        link.sp.signal({ type: 'offer', sdp: verified.payload })
+        link.rtc.signal({ type: 'offer', sdp: verified.payload })
         for (const candidate of early)
-          link.sp.signal({ type: 'candidate', candidate: parseCandidate(candidate) })
+          link.rtc.signal({ type: 'candidate', candidate: parseCandidate(candidate) })
         return
       }
       case 'answer':
         if (current?.sid === sid && current.role === 'initiator')
-          current.sp.signal({ type: 'answer', sdp: verified.payload })
+          current.rtc.signal({ type: 'answer', sdp: verified.payload })
         return
       case 'candidate':
-        // Before its answer simple-peer queues it; before its offer there is no link yet.
+        // Before its answer the connection keeps it (rtc-peer.ts); before its offer there is no link yet.
         if (current?.sid === sid)
-          current.sp.signal({ type: 'candidate', candidate: parseCandidate(verified.payload) })
+          current.rtc.signal({ type: 'candidate', candidate: parseCandidate(verified.payload) })
         else this.early.keep(from, sid, verified.payload)
         return
       case 'bye':

@@ -12,11 +12,11 @@ async function hasText(client: TincanClient, peer: string, text: string): Promis
   return page.some((m) => m.content.text === text)
 }
 
-/** The simple-peer instance behind a client's connection to a friend (test-only reach-in). */
+/** The WebRTC connection behind a client's link to a friend (test-only reach-in). */
 function rawPeer(client: TincanClient, peer: string): { destroy(): void } | undefined {
-  const links = (internals(client).peers as unknown as { links: Map<string, { sp: { destroy(): void } }> })
+  const links = (internals(client).peers as unknown as { links: Map<string, { rtc: { destroy(): void } }> })
     .links
-  return links.get(peer)?.sp
+  return links.get(peer)?.rtc
 }
 
 describe('connections between two friends', () => {

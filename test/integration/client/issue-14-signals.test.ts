@@ -32,12 +32,12 @@ function linkTo(client: TincanClient, peer: string): PeerLink | undefined {
 
 /** True once the client's connection attempt to `peer` has handed every ICE candidate to the socket. */
 function gatheringDone(client: TincanClient, peer: string): boolean {
-  return linkTo(client, peer)?.sp._pc.iceGatheringState === 'complete'
+  return linkTo(client, peer)?.rtc.pc.iceGatheringState === 'complete'
 }
 
 /** What the connection to `peer` knows of the other side: its SDP and every candidate added since. */
 function remoteSdp(client: TincanClient, peer: string): string {
-  return linkTo(client, peer)?.sp._pc.remoteDescription?.sdp ?? ''
+  return linkTo(client, peer)?.rtc.pc.remoteDescription?.sdp ?? ''
 }
 
 /** The candidate in a signal frame as an SDP line starts: foundation, component, protocol, priority, address, port. */

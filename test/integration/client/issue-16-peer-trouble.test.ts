@@ -1,59 +1,30 @@
 // Issue 16: a connection that breaks while it is being set up is trouble the client recovers
 // from by itself, not a refusal. Before the fix, a connection dropped while the ratchet was being
-// chosen was "opened" after it had closed, read simple-peer's torn-down connection, and reported
+// chosen was "opened" after it had closed, read the torn-down connection, and reported
 // `peer-error` 'bad-state' with "Cannot read properties of null (reading 'remoteDescription')",
 // which the page showed in red.
-import SimplePeer from 'simple-peer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { PeerErrorEvent, TincanClient } from '../../../client/core/client.ts'
-import type { SimplePeerConstructor, SimplePeerOptions } from '../../../client/core/peer/simple-peer-types.ts'
 import { directConversationId } from '../../../client/core/store/history.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
 import { until } from '../../helpers/until.ts'
 import { internals } from '../../helpers/internals.ts'
-
-/** The first byte of the frame each side sends once the handshake is done (peer/link.ts). */
-const helloFrame = 0x02
-
-/**
- * simple-peer, except that the first `drops` connections end right after the friend's hello
- * arrived — while this side is still choosing its ratchet, as when the friend's tab closes then.
- */
-function droppingAfterHello(state: { drops: number }): SimplePeerConstructor {
-  return class {
-    constructor(opts: SimplePeerOptions) {
-      const sp = new SimplePeer(opts)
-      const on = sp.on.bind(sp) as (event: string, handler: (...args: never[]) => void) => void
-      Object.assign(sp, {
-        on(event: string, handler: (data: Uint8Array) => void) {
-          if (event !== 'data') return on(event, handler)
-          return on('data', (data: Uint8Array) => {
-            handler(data)
-            if (data[0] === helloFrame && state.drops > 0) {
-              state.drops--
-              sp.destroy()
-            }
-          })
-        },
-      })
-      return sp
-    }
-  } as unknown as SimplePeerConstructor
-}
+import { faultyRtc, type Faults } from '../../helpers/faulty-rtc.ts'
 
 describe('a connection that drops while it is being set up (issue 16)', () => {
   let server: TestServer
   let alice: TincanClient
   let bob: TincanClient
   const errors: PeerErrorEvent[] = []
-  const dropping = { drops: 0 }
+  // Alice's first connections end right after Bob's hello arrives, as when his tab closes then.
+  const dropping: Faults = { garbage: 0, drops: 0 }
 
   beforeAll(async () => {
     server = await startServer()
     const env = await nodeClientEnv(server.baseUrl)
-    const aliceEnv = await nodeClientEnv(server.baseUrl, { SimplePeer: droppingAfterHello(dropping) })
+    const aliceEnv = await nodeClientEnv(server.baseUrl, { RTCPeerConnection: faultyRtc(dropping) })
     alice = await registerClient(aliceEnv, 'alice')
     bob = await registerClient(env, 'bob')
     alice.on('peer-error', (e) => errors.push(e))

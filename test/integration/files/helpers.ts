@@ -70,7 +70,7 @@ export async function untilState(
 }
 
 interface RawLink {
-  sp: { destroy(): void; _channel: { send(data: Uint8Array): void } | null }
+  rtc: { destroy(): void; channel: { send(data: Uint8Array): void } | null }
 }
 
 /** The connection behind a client's link to a friend (test-only reach-in). */
@@ -82,7 +82,7 @@ export function rawLink(client: TincanClient, peer: string): RawLink | undefined
 export function cut(client: TincanClient, peer: string): void {
   const link = rawLink(client, peer)
   if (link === undefined) throw new Error(`${client.username} has no connection to ${peer}`)
-  link.sp.destroy()
+  link.rtc.destroy()
 }
 
 /** Resolves at the first progress event of the file at or past `fraction` of its size. */

@@ -263,7 +263,7 @@ describe('file transfers between two clients in Node', () => {
     await connected()
     const bobErrors = errors(bob)
     const link = rawLink(alice, bob.username)
-    const channel = link?.sp._channel
+    const channel = link?.rtc.channel
     if (channel === null || channel === undefined) throw new Error('no channel')
     const send = channel.send.bind(channel)
     // Flip one ciphertext byte of chunk 3 on its way out (after DTLS would be too late to matter).

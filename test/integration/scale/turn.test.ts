@@ -121,7 +121,7 @@ interface CandidatePair {
 /** The candidate types of the pair a live peer connection selected, from getStats. */
 async function selectedPair(client: TincanClient, peer: string): Promise<CandidatePair | undefined> {
   const link = (internals(client).peers as unknown as { links: Map<string, PeerLink> }).links.get(peer)
-  const pc = link?.sp._pc
+  const pc = link?.rtc.pc
   if (pc === undefined) return undefined
   const stats = await pc.getStats()
   const all = new Map<string, Record<string, unknown>>()

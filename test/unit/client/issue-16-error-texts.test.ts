@@ -29,6 +29,8 @@ import {
 import { locales, translate, type Sentence } from '../../../client/ui/src/lib/i18n/translate.ts'
 import { KdfError } from '../../../client/core/kdf/worker-kdf.ts'
 import { OnceAWhile } from '../../../client/ui/src/lib/once-a-while.ts'
+import { CameraError } from '../../../client/ui/src/lib/qr-scan.ts'
+import { RtcPeerError } from '../../../client/core/peer/rtc-peer.ts'
 
 /** What an exception's own text looks like when it leaks: none of it may reach a person. */
 const rawDetail = "Cannot read properties of null (reading 'remoteDescription') at onConnect (link.ts:122)"
@@ -47,6 +49,8 @@ const makers: Record<string, (code: string) => unknown> = {
   UnsupportedValueError: () => new UnsupportedValueError(rawDetail),
   KdfError: () => new KdfError(rawDetail),
   CryptoError: (code) => new CryptoError(code as CryptoError['code'], rawDetail),
+  RtcPeerError: (code) => new RtcPeerError(code as RtcPeerError['code'], rawDetail),
+  CameraError: (code) => new CameraError(code as CameraError['code'], { cause: rawDetail }),
 }
 
 /** Renders `sentence` in every language and checks each is a finished sentence of that language. */

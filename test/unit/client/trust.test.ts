@@ -148,4 +148,27 @@ describe('where a trusted key comes from', () => {
     expect(await again.observeFriend('bob', key())).toBe('pinned')
     expect(await again.observeFriend('dan', key())).toBe('unconfirmed')
   })
+
+  it('marks a scanned key verified only while it is still the key the safety number was made from', async () => {
+    const trust = await settledTrust()
+    const [bobKey, danKey, danNewKey] = [key(), key(), key()]
+    await trust.recordIntent('bob')
+    await trust.observeFriend('bob', bobKey)
+    expect(await trust.verifyKey('bob', key())).toBe(false)
+    expect((await trust.contact('bob'))?.verified).toBe(false)
+    expect(await trust.verifyKey('bob', bobKey)).toBe(true)
+    expect((await trust.contact('bob'))?.verified).toBe(true)
+    // An unconfirmed friend: the server's claim moved on after the code was checked against the old one.
+    expect(await trust.observeFriend('dan', danKey)).toBe('unconfirmed')
+    expect(await trust.observeFriend('dan', danNewKey)).toBe('unconfirmed')
+    expect(await trust.verifyKey('dan', danKey)).toBe(false)
+    expect(await trust.contact('dan')).toBeUndefined()
+    expect(await trust.verifyKey('dan', danNewKey)).toBe(true)
+    expect(await trust.contact('dan')).toMatchObject({
+      identityKey: danNewKey,
+      verified: true,
+      pendingKey: null,
+    })
+    expect(await trust.canSend('dan')).toBe(true)
+  })
 })

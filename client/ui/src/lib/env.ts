@@ -1,4 +1,3 @@
-import SimplePeer from 'simple-peer/simplepeer.min.js'
 import { createReceiveWorker, dtlsCertificate, workerKdf, type ClientEnv } from '../../../core/index.ts'
 
 /** Everything the client needs from the browser. */
@@ -7,7 +6,7 @@ export function browserEnv(onKdfRunning: (running: boolean) => void): ClientEnv 
     serverUrl: location.origin,
     kdf: workerKdf(onKdfRunning),
     createSocket: (url) => new WebSocket(url),
-    peers: { SimplePeer, certificate: dtlsCertificate },
+    peers: { certificate: dtlsCertificate },
     // Received files are decrypted, hashed and stored off the main thread.
     receiveWorker: createReceiveWorker,
   }

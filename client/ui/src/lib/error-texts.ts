@@ -24,6 +24,9 @@ import {
   peerErrorCodes,
   KdfError,
   kdfErrorCodes,
+  RtcPeerError,
+  rtcPeerErrorCodes,
+  type RtcPeerErrorCode,
   type CryptoErrorCode,
   type AccountErrorCode,
   type MessageActionErrorCode,
@@ -42,6 +45,7 @@ import {
 import { limits } from '../../../../shared/index.ts'
 import type { MessageKey } from './i18n/en.ts'
 import type { Sentence } from './i18n/translate.ts'
+import { CameraError, cameraProblems, type CameraProblem } from './qr-scan.ts'
 
 // The one place that decides what a person is told about a failure: every code of every error
 // the client throws, and of every failure it reports as an event, has its sentence here (or, for
@@ -140,6 +144,22 @@ const fileStoreKeys: Keys<FileStoreErrorCode> = {
   'storage-failed': 'file.err.storageFailed',
 }
 
+/** Why the camera could not scan a safety code (the safety pane shows these). */
+export const cameraKeys: Keys<CameraProblem> = {
+  denied: 'safety.cameraDenied',
+  'no-camera': 'safety.cameraMissing',
+  unavailable: 'safety.cameraUnavailable',
+}
+
+/** Connections are retried by themselves: should one of these ever reach an action, it is the network's. */
+const rtcPeerKeys: Keys<RtcPeerErrorCode> = {
+  'negotiation-failed': 'err.network',
+  'ice-failed': 'err.network',
+  'connection-failed': 'err.network',
+  'channel-error': 'err.network',
+  'not-open': 'err.network',
+}
+
 const prepareKeys: Keys<PrepareErrorCode> = {
   'read-failed': 'file.err.readFailed',
   cancelled: 'err.file.cancelled',
@@ -194,6 +214,8 @@ export const errorRows: readonly ErrorRow[] = [
   row(FileTransferError, fileTransferErrorCodes, fileTransferKeys),
   row(FileStoreError, fileStoreErrorCodes, fileStoreKeys),
   row(PrepareError, prepareErrorCodes, prepareKeys),
+  row(RtcPeerError, rtcPeerErrorCodes, rtcPeerKeys),
+  row(CameraError, cameraProblems, cameraKeys),
   row(UnsupportedValueError, unsupportedValueErrorCodes, {
     'unsupported-value': 'err.data.unsupportedValue',
   }),

@@ -13,7 +13,7 @@ import { directConversationId } from '../../../../client/core/store/history.ts'
 import { initCrypto, randomBytes } from '../../../../crypto/index.ts'
 import { repoRoot } from '../../../helpers/server.ts'
 import { addMessage, freshDevice, storeFile, tinyPng, type Device, type StoredFile } from './fixtures.ts'
-import { hasPython, readZip } from './zip.ts'
+import { readZip } from './zip.ts'
 
 const hostile = [
   '<script>alert(1)</script>',
@@ -262,7 +262,7 @@ describe('HTML export', () => {
   })
 })
 
-describe.skipIf(!hasPython)('attachments ZIP', () => {
+describe('attachments ZIP', () => {
   const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
   it('holds each file on this device at the path the JSON names, and nothing else', async () => {

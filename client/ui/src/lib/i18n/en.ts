@@ -257,6 +257,19 @@ export const en = {
   'safety.markVerified': 'Mark as verified',
   'safety.verifiedHint': 'You compared the numbers and they match.',
   'safety.loading': 'Calculating…',
+  'safety.scan': 'Scan their code',
+  'safety.scanHint': 'Point your camera at the QR code on the safety number screen of {name}’s device.',
+  'safety.scanCancel': 'Cancel',
+  'safety.scanVideo': 'Camera picture',
+  'safety.scanVerified': 'The code matches: {name} is verified.',
+  'safety.scanMismatch':
+    'This code does not match. It was not made from the keys this device has for you and {name}, so {name} was not marked verified. Scan the code on {name}’s own device, on their safety number with you; if it still does not match, do not trust this conversation.',
+  'safety.scanNotSafety':
+    'That QR code is not a Tincan safety number. Point the camera at the code on {name}’s screen.',
+  'safety.cameraDenied':
+    'Tincan may not use the camera. Allow it in your browser’s settings for this site, or compare the numbers instead.',
+  'safety.cameraMissing': 'No camera was found. Compare the numbers instead.',
+  'safety.cameraUnavailable': 'The camera could not be started. Compare the numbers instead.',
   'safety.changed':
     'The key of {name} changed and has not been accepted yet. The number below is for the key you accepted before.',
 

@@ -252,6 +252,17 @@ export const zhCN: Record<MessageKey, string> = {
   'safety.markVerified': '标记为已验证',
   'safety.verifiedHint': '你已比对过数字，且完全一致。',
   'safety.loading': '正在计算…',
+  'safety.scan': '扫描对方的二维码',
+  'safety.scanHint': '将摄像头对准 {name} 设备上安全码页面中的二维码。',
+  'safety.scanCancel': '取消',
+  'safety.scanVideo': '摄像头画面',
+  'safety.scanVerified': '二维码一致：{name} 已验证。',
+  'safety.scanMismatch':
+    '二维码不一致。它不是由本设备保存的你和 {name} 的密钥生成的，因此 {name} 没有被标记为已验证。请扫描 {name} 本人设备上与你的安全码页面中的二维码；如果仍不一致，请不要信任此对话。',
+  'safety.scanNotSafety': '这不是 Tincan 安全码二维码。请将摄像头对准 {name} 屏幕上的二维码。',
+  'safety.cameraDenied': 'Tincan 无权使用摄像头。请在浏览器中为此网站允许使用摄像头，或改为比对数字。',
+  'safety.cameraMissing': '未找到摄像头。请改为比对数字。',
+  'safety.cameraUnavailable': '无法启动摄像头。请改为比对数字。',
   'safety.changed': '{name} 的密钥已更改但尚未接受。下面的安全码对应你之前接受的密钥。',
 
   'settings.title': '设置',

@@ -1,4 +1,4 @@
-import type { SafetyNumberView, TincanClient } from '../../../../core/index.ts'
+import type { SafetyNumberView, SafetyScanResult, TincanClient } from '../../../../core/index.ts'
 import { errorText } from '../errors.ts'
 import { toasts } from './toasts.svelte.ts'
 
@@ -39,6 +39,24 @@ class SafetyState {
       if (this.peer === peer && this.view !== undefined) this.view = { ...this.view, verified }
     } catch (e: unknown) {
       toasts.error(errorText(e))
+    }
+  }
+
+  /**
+   * Checks a QR code read by the camera against the friend's safety number (the client computes
+   * the code their device must show); a match marks them verified. Undefined if the check failed.
+   */
+  async checkScan(peer: string, scanned: string): Promise<SafetyScanResult | undefined> {
+    const client = this.client
+    if (client === undefined) return undefined
+    try {
+      const result = await client.scanSafetyQr(peer, scanned)
+      if (result === 'verified' && this.peer === peer && this.view !== undefined)
+        this.view = { ...this.view, verified: true }
+      return result
+    } catch (e: unknown) {
+      toasts.error(errorText(e))
+      return undefined
     }
   }
 
