@@ -17,6 +17,16 @@ export interface EmbeddedServer {
   stop(): Promise<void>
 }
 
+/** Why the embedded PostgreSQL cannot run on this machine, or undefined when it can. */
+export function embeddedPostgresUnavailable(): string | undefined {
+  try {
+    postgresUserIds()
+    return undefined
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+}
+
 /** PostgreSQL refuses to run as root: as root, run it as the system's `postgres` user, when there is one. */
 function postgresUserIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined

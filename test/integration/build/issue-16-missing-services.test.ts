@@ -7,8 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { embeddedPostgresUnavailable } from '../../helpers/embedded-postgres.ts'
 import { freeTcpPort } from '../../helpers/ports.ts'
 import { repoRoot } from '../../helpers/server.ts'
+import { serviceOrSkip } from '../../helpers/services.ts'
 
 interface JsonReport {
   readonly success: boolean
@@ -22,8 +24,11 @@ const suites = ['test/integration/storage/storage.test.ts', 'test/integration/sc
 const workDir = mkdtempSync(join(tmpdir(), 'tincan-services-'))
 afterAll(() => rmSync(workDir, { recursive: true, force: true }))
 
-/** `vitest run` on the two suites, in a clean environment, with nothing listening where the services should be. */
-async function newcomerRun(extraEnv: Record<string, string>): Promise<{
+/** `vitest run` on the suites, in a clean environment, with nothing listening where the services should be. */
+async function newcomerRun(
+  extraEnv: Record<string, string>,
+  files: readonly string[] = suites,
+): Promise<{
   status: number | null
   output: string
   report: JsonReport
@@ -43,7 +48,7 @@ async function newcomerRun(extraEnv: Record<string, string>): Promise<{
       '--reporter=default',
       '--reporter=json',
       `--outputFile.json=${reportFile}`,
-      ...suites,
+      ...files,
     ],
     {
       cwd: repoRoot,
@@ -101,5 +106,30 @@ describe('a test run on a machine without PostgreSQL or Redis', () => {
     expect(output).toContain('storage on PostgreSQL cannot run: needs PostgreSQL')
     expect(output).toContain('RedisHub cannot run: needs Redis')
     expect(output).toContain('TINCAN_REQUIRE_SERVICES=1 makes that a failure')
+  })
+})
+
+const embeddedPostgres = serviceOrSkip(
+  embeddedPostgresUnavailable() === undefined ? true : undefined,
+  'the embedded PostgreSQL',
+  `a machine it can run on (${embeddedPostgresUnavailable() ?? ''})`,
+)
+
+// Skipped only as root without a `postgres` user, and TINCAN_REQUIRE_SERVICES not set (serviceOrSkip says so).
+describe.skipIf(embeddedPostgres === undefined)('a test run on a machine without a PostgreSQL server', () => {
+  // TINCAN_TEST_POSTGRES_URL=embedded stands for "nothing answers at 127.0.0.1:5432" here, where one does.
+  it('runs the PostgreSQL suites on a real PostgreSQL of its own, and passes', async () => {
+    const { status, output, report } = await newcomerRun({ TINCAN_TEST_POSTGRES_URL: 'embedded' }, [
+      'test/integration/storage/storage.test.ts',
+    ])
+
+    expect(status).toBe(0)
+    expect(output).toContain('PostgreSQL: the tests run their own (embedded-postgres)')
+    expect(output).not.toContain('skipped: needs PostgreSQL')
+    const onPostgres = [...statuses(report, 'storage/storage.test.ts')].filter(([name]) =>
+      name.startsWith('storage on PostgreSQL'),
+    )
+    expect(onPostgres.length).toBeGreaterThan(5)
+    expect(onPostgres.filter(([, s]) => s !== 'passed')).toEqual([])
   })
 })
