@@ -29,10 +29,13 @@ export function findChromium(): string | undefined {
  * TINCAN_REQUIRE_SERVICES=1 (as in CI), where a missing browser fails the run.
  */
 export function chromiumOrSkip(): string | undefined {
+  const configured = process.env.CHROMIUM_PATH ?? ''
   return serviceOrSkip(
     findChromium(),
     'browser tests',
-    "Chromium (set CHROMIUM_PATH or install Debian's chromium)",
+    configured !== ''
+      ? `Chromium (nothing at CHROMIUM_PATH=${configured})`
+      : "Chromium (install Debian's chromium, or set CHROMIUM_PATH)",
   )
 }
 

@@ -31,7 +31,9 @@ function findTurnserver(): string | undefined {
 const turnserver = serviceOrSkip(
   findTurnserver(),
   'connections through a TURN relay',
-  "coturn's turnserver (apt-get install coturn, or set TURNSERVER_PATH)",
+  (process.env['TURNSERVER_PATH'] ?? '') !== ''
+    ? `coturn (nothing at TURNSERVER_PATH=${process.env['TURNSERVER_PATH']})`
+    : "coturn's turnserver (apt-get install coturn, or set TURNSERVER_PATH)",
 )
 
 /** A port free for both TCP and UDP on loopback, for coturn's listener. */
