@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 // Three suites, run one after the other by `npm test`:
 // unit (pure code), integration (a real server, real sockets, WebRTC in Node),
-// e2e (real Chromium driven by playwright-core against a built client).
+// e2e (real Chromium driven by playwright-core against a built client). Suites that need a
+// service outside Node.js (PostgreSQL, Redis, coturn, Chromium) skip with one line when it is
+// missing, unless TINCAN_REQUIRE_SERVICES=1 (test/helpers/services.ts).
 export default defineConfig({
   test: {
     projects: [
@@ -18,6 +20,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Finds PostgreSQL (or runs an embedded one) and Redis once for every file.
+          globalSetup: ['test/helpers/services-setup.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 60_000,

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import WebSocket from 'ws'
-import { createTestDatabase } from '../test/helpers/postgres.ts'
+import { createTestDatabase, defaultPostgresUrl } from '../test/helpers/postgres.ts'
 import type { Bench, BenchResult } from './types.ts'
 import {
   mapLimit,
@@ -17,6 +17,7 @@ import {
 } from './server-process.ts'
 
 const redisUrl = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+const postgresUrl = process.env['TINCAN_TEST_POSTGRES_URL'] ?? defaultPostgresUrl
 const relayPairs = 200
 const saturatingPerS = 30_000
 const steadyPerS = 4_000
@@ -183,7 +184,7 @@ async function measureConnections(nodes: readonly ServerProcess[]): Promise<Benc
 const bench: Bench = {
   name: 'scale',
   async run() {
-    const db = await createTestDatabase()
+    const db = await createTestDatabase(postgresUrl)
     const prefix = `tincan-bench:${randomBytes(6).toString('hex')}:`
     const common = {
       DATABASE_URL: db.url,

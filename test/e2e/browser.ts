@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
+import { serviceOrSkip } from '../helpers/services.ts'
 
 /** Flags that let Debian's Chromium run headless as root on a machine with a closed network. */
 export const chromiumArgs = [
@@ -13,24 +14,29 @@ export const chromiumArgs = [
   '--disable-sync',
 ]
 
-/** Where Chromium is, from CHROMIUM_PATH or Debian's package; undefined when it is not installed. */
+/**
+ * Where Chromium is: CHROMIUM_PATH when set (only there, so that a run can be told there is
+ * none), else Debian's package; undefined when it is not installed.
+ */
 export function findChromium(): string | undefined {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
-  return candidates.find((p): p is string => p !== undefined && p !== '' && existsSync(p))
+  const configured = process.env.CHROMIUM_PATH ?? ''
+  const candidates = configured !== '' ? [configured] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']
+  return candidates.find((p) => existsSync(p))
 }
 
 /**
  * Whether the browser suite can run. Without Chromium it is skipped with one clear line, unless
- * TINCAN_REQUIRE_E2E=1 (as in CI), where a missing browser fails the run.
+ * TINCAN_REQUIRE_SERVICES=1 (as in CI), where a missing browser fails the run.
  */
 export function chromiumOrSkip(): string | undefined {
-  const path = findChromium()
-  if (path !== undefined) return path
-  const message = "Chromium not found (set CHROMIUM_PATH or install Debian's chromium): browser tests skipped"
-  if (process.env.TINCAN_REQUIRE_E2E === '1')
-    throw new Error(`${message} — but TINCAN_REQUIRE_E2E=1 requires them`)
-  console.warn(message)
-  return undefined
+  const configured = process.env.CHROMIUM_PATH ?? ''
+  return serviceOrSkip(
+    findChromium(),
+    'browser tests',
+    configured !== ''
+      ? `Chromium (nothing at CHROMIUM_PATH=${configured})`
+      : "Chromium (install Debian's chromium, or set CHROMIUM_PATH)",
+  )
 }
 
 /** `extraArgs` go after the usual flags (e.g. a fake camera playing a file: fakeCameraArgs). */

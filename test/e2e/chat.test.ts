@@ -7,7 +7,7 @@ import { openBrowser, Person, startAppServer, type E2eServer } from './app.ts'
 const chromiumPath = chromiumOrSkip()
 const suffix = randomBytes(3).toString('hex')
 
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('two people chat in Chromium, through the UI only', () => {
   let server: E2eServer
   let browser: Browser

@@ -31,7 +31,7 @@ function sunset(): Buffer {
 
 // Issue 5 in the browser, through the UI only: an image shown inline, a file accepted and saved
 // with the same bytes, and a transfer that survives the receiver reloading its tab.
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('files and images between two people in Chromium', () => {
   let server: E2eServer
   let browser: Browser

@@ -34,7 +34,7 @@ const shownName = 'invoice\uFFFDfdp.exe'
 const disguisedImage = 'holiday\u202Egnp.exe'
 const shownImage = 'holiday\uFFFDgnp.exe'
 
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('a hostile friend, seen in Chromium (issue 14)', () => {
   let server: E2eServer
   let browser: Browser

@@ -10,7 +10,7 @@ import { chromiumOrSkip, launchChromium } from './browser.ts'
 
 const chromiumPath = chromiumOrSkip()
 
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('the served web client in Chromium', () => {
   let server: App
   let browser: Browser

@@ -18,7 +18,7 @@ const hostile = [
 ]
 
 // Issue 9 in the browser: a reload with a non-empty outbox, and hostile text shown inert.
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('faults and hostile text in Chromium', () => {
   let server: E2eServer
   let browser: Browser

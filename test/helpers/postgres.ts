@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
-/** Where tests create and drop their databases: the machine's PostgreSQL, trust auth. */
-export const postgresAdminUrl =
-  process.env['TINCAN_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+/**
+ * Where tests look for PostgreSQL when TINCAN_TEST_POSTGRES_URL does not say: the machine's own,
+ * trust auth. In vitest, the integration project's global setup decides (test/helpers/services-setup.ts).
+ */
+export const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres'
 
 export interface TestDatabase {
   readonly name: string
@@ -13,8 +15,8 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
-async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: postgresAdminUrl, connectionTimeoutMillis: 5_000 })
+async function admin<T>(adminUrl: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 })
   await client.connect()
   try {
     return await run(client)
@@ -24,13 +26,13 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 /**
- * A fresh, empty database `tincan_test_<random>`. It sorts text by an English ICU collation
+ * A fresh, empty database `tincan_test_<random>` on the server at `adminUrl`. It sorts text by an English ICU collation
  * when the server has ICU, as many production databases do, so that code relying on byte
  * order is caught here and not in production.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
   const name = `tincan_test_${randomBytes(6).toString('hex')}`
-  await admin(async (c) => {
+  await admin(adminUrl, async (c) => {
     try {
       await c.query(
         `create database ${name} template template0 locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
@@ -39,11 +41,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await c.query(`create database ${name}`)
     }
   })
-  const url = new URL(postgresAdminUrl)
+  const url = new URL(adminUrl)
   url.pathname = `/${name}`
   return {
     name,
     url: url.toString(),
-    drop: () => admin(async (c) => void (await c.query(`drop database if exists ${name} with (force)`))),
+    drop: () =>
+      admin(adminUrl, async (c) => void (await c.query(`drop database if exists ${name} with (force)`))),
   }
 }

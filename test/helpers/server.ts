@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../signaling/config.ts'
 import { openStorage } from '../../signaling/storage/open.ts'
 import { Api } from './api.ts'
 import { createTestDatabase, type TestDatabase } from './postgres.ts'
+import { serviceUrl } from './services.ts'
 
 /** The repository root, so child processes find `signaling/main.ts` wherever vitest was started. */
 export const repoRoot = resolve(import.meta.dirname, '../..')
@@ -40,12 +41,12 @@ const useRedis = process.env['TINCAN_TEST_REDIS'] === '1'
 async function databaseFor(dataDir: string, options: ServerOptions): Promise<Record<string, string>> {
   const hub: Record<string, string> =
     useRedis && options.env?.['REDIS_URL'] === undefined
-      ? { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: `tincan-test:${basename(dataDir)}:` }
+      ? { REDIS_URL: serviceUrl('redis'), REDIS_PREFIX: `tincan-test:${basename(dataDir)}:` }
       : {}
   if (!usePostgres || options.env?.['DATABASE_URL'] !== undefined) return hub
   let db = databases.get(dataDir)
   if (db === undefined) {
-    db = await createTestDatabase()
+    db = await createTestDatabase(serviceUrl('postgres'))
     databases.set(dataDir, db)
   }
   return { ...hub, DATABASE_URL: db.url }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
@@ -14,38 +14,28 @@ import { turnCredential } from '../../../signaling/routes/ice.ts'
 import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { startServer, type TestServer } from '../../helpers/server.ts'
+import { serviceOrSkip } from '../../helpers/services.ts'
 import { until } from '../../helpers/until.ts'
 import { internals } from '../../helpers/internals.ts'
 
 /**
- * coturn (Debian's `coturn`, binary `turnserver`) on loopback. Installed with apt-get when
- * missing; when it cannot be installed the suite is skipped with one line, unless
- * TINCAN_REQUIRE_E2E is set, when it fails.
+ * coturn (Debian's `coturn`, binary `turnserver`) on loopback: TURNSERVER_PATH when set, else
+ * where Debian puts it (.ci/run installs it). Missing, the suite is skipped with one line, unless
+ * TINCAN_REQUIRE_SERVICES=1, when it fails.
  */
 function findTurnserver(): string | undefined {
-  const which = (): string | undefined =>
-    ['/usr/bin/turnserver', '/usr/local/bin/turnserver'].find((p) => existsSync(p))
-  if (which() !== undefined) return which()
-  const apt = spawnSync('apt-get', ['install', '-y', '-q', 'coturn'], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    stdio: 'ignore',
-    timeout: 180_000,
-  })
-  if (apt.status !== 0) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', timeout: 180_000 })
-    spawnSync('apt-get', ['install', '-y', '-q', 'coturn'], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      stdio: 'ignore',
-      timeout: 180_000,
-    })
-  }
-  return which()
+  const configured = process.env['TURNSERVER_PATH'] ?? ''
+  const candidates = configured !== '' ? [configured] : ['/usr/bin/turnserver', '/usr/local/bin/turnserver']
+  return candidates.find((p) => existsSync(p))
 }
 
-const turnserver = findTurnserver()
-const required = (process.env['TINCAN_REQUIRE_E2E'] ?? '') !== ''
-if (turnserver === undefined && !required)
-  console.log('skipping TURN tests: coturn (turnserver) is not installed and apt-get could not install it')
+const turnserver = serviceOrSkip(
+  findTurnserver(),
+  'connections through a TURN relay',
+  (process.env['TURNSERVER_PATH'] ?? '') !== ''
+    ? `coturn (nothing at TURNSERVER_PATH=${process.env['TURNSERVER_PATH']})`
+    : "coturn's turnserver (apt-get install coturn, or set TURNSERVER_PATH)",
+)
 
 /** A port free for both TCP and UDP on loopback, for coturn's listener. */
 async function freeTurnPort(): Promise<number> {
@@ -139,7 +129,8 @@ async function selectedPair(client: TincanClient, peer: string): Promise<Candida
   return undefined
 }
 
-describe.skipIf(turnserver === undefined && !required)('connections through a TURN relay (coturn)', () => {
+// Skipped only when coturn is missing and TINCAN_REQUIRE_SERVICES is not set (serviceOrSkip says so).
+describe.skipIf(turnserver === undefined)('connections through a TURN relay (coturn)', () => {
   const secret = randomBytes(24).toString('base64url')
   let port: number
   let turn: ChildProcess
@@ -150,8 +141,7 @@ describe.skipIf(turnserver === undefined && !required)('connections through a TU
   let bob: TincanClient
 
   beforeAll(async () => {
-    if (turnserver === undefined)
-      throw new Error('coturn (turnserver) is required (TINCAN_REQUIRE_E2E) but missing')
+    if (turnserver === undefined) throw new Error('unreachable: the suite is skipped without coturn')
     workDir = mkdtempSync(join(tmpdir(), 'tincan-turn-'))
     port = await freeTurnPort()
     // Relay ports: a slice of the high range; coturn skips any that are taken.

@@ -9,10 +9,13 @@ import { nodeClientEnv } from '../../helpers/client-env.ts'
 import { befriend, registerClient } from '../../helpers/clients.ts'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.ts'
 import { startServerProcess, type ServerProcess } from '../../helpers/server.ts'
+import { servicesOrSkip } from '../../helpers/services.ts'
 import { until } from '../../helpers/until.ts'
 import { internals } from '../../helpers/internals.ts'
 
-const redisUrl = 'redis://127.0.0.1:6379'
+const services = servicesOrSkip('two server nodes sharing PostgreSQL and Redis', ['postgres', 'redis'])
+const postgresUrl = services?.postgres ?? ''
+const redisUrl = services?.redis ?? ''
 
 /**
  * What a load balancer does for one client: sends each new connection to the next node in its
@@ -90,7 +93,9 @@ async function stalePresence(redis: Redis, prefix: string): Promise<string[]> {
   return stale
 }
 
-describe('two server nodes sharing PostgreSQL and Redis', () => {
+// Skipped only when PostgreSQL or Redis cannot be had and TINCAN_REQUIRE_SERVICES is not set
+// (servicesOrSkip says so).
+describe.skipIf(services === undefined)('two server nodes sharing PostgreSQL and Redis', () => {
   const prefix = `tincan-test:${randomBytes(6).toString('hex')}:`
   let db: TestDatabase
   let redis: Redis
@@ -103,7 +108,7 @@ describe('two server nodes sharing PostgreSQL and Redis', () => {
   const bobSawAlice: boolean[] = []
 
   beforeAll(async () => {
-    db = await createTestDatabase()
+    db = await createTestDatabase(postgresUrl)
     redis = new Redis(redisUrl)
     env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_PREFIX: prefix, SHUTDOWN_GRACE_MS: '4000' }
     // Both start at once on an empty database: migrations must run exactly once.
