@@ -56,7 +56,7 @@ interface ShownToast {
   readonly text: string
 }
 
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)('no exception text reaches a person (issue 16)', () => {
   let server: E2eServer
   let browser: Browser

@@ -18,7 +18,7 @@ function otherKeysCode(payload: string): string {
   return bytes.toString('base64url')
 }
 
-// Skipped only when Chromium is missing and TINCAN_REQUIRE_E2E is not set (chromiumOrSkip says so).
+// Skipped only when Chromium is missing and TINCAN_REQUIRE_SERVICES is not set (chromiumOrSkip says so).
 describe.skipIf(chromiumPath === undefined)(
   'scanning a friend’s safety-number QR code with the camera',
   () => {
