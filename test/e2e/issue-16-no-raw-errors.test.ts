@@ -129,11 +129,13 @@ describe.skipIf(chromiumPath === undefined)('no exception text reaches a person 
   })
 
   it('warns once, in Chinese for a Chinese reader, when the friend’s calls are altered on the way, however often she calls', async () => {
+    // From now on every offer and answer of Mallory's is altered — before Alice's page reloads, so
+    // that no connection (hers or Mallory's) can come up unaltered in between.
+    tampering.on = true
     await alice.page.evaluate(() => localStorage.setItem('tincan:locale', 'zh-CN'))
     await alice.reload()
     await alice.openChat(mallory.username)
-    // Mallory writes; her device calls, is refused, and calls again after a while, and again.
-    tampering.on = true
+    // Mallory writes; every call either way is refused, and made again after a while, and again.
     await mallory.sendText(directConversationId(alice.name), '现在呢？')
     await until('three altered calls to reach alice', () => tampering.delivered >= 3, 120_000)
     tampering.on = false
