@@ -31,7 +31,9 @@ export function addAbsent<DB, Stores extends ArrayLike<StoreNames<DB>>, Name ext
       }
       request.onerror = (event) => {
         if (request.error?.name === 'ConstraintError') {
-          // Present already: not an error of the transaction.
+          // Present already: not an error of the transaction. preventDefault keeps it from
+          // aborting; stopPropagation from reaching the transaction's error listeners (idb's
+          // `done` would reject on it).
           event.preventDefault()
           event.stopPropagation()
           settled()
