@@ -120,20 +120,52 @@ export class BackupWriter {
   }
 }
 
+/**
+ * The key a passphrase gave for one backup file, kept so that reading the same file again (a
+ * restore checks the whole file, then reads it a second time to write) does not run Argon2id
+ * again. Bound to the passphrase and to the header's KDF parameters and salt: another file, or
+ * another passphrase, derives its own. `wipe()` when done.
+ */
+export class BackupKeyCache {
+  #entry: { readonly passphrase: string; readonly kdf: Uint8Array; readonly key: Uint8Array } | null = null
+
+  /** A copy of the key for these header bytes (KDF id, parameters, salt), or null. */
+  get(passphrase: string, kdf: Uint8Array): Uint8Array | null {
+    const e = this.#entry
+    return e !== null && e.passphrase === passphrase && equalBytes(e.kdf, kdf) ? e.key.slice() : null
+  }
+
+  set(passphrase: string, kdf: Uint8Array, key: Uint8Array): void {
+    this.wipe()
+    this.#entry = { passphrase, kdf: kdf.slice(), key: key.slice() }
+  }
+
+  wipe(): void {
+    this.#entry?.key.fill(0)
+    this.#entry = null
+  }
+}
+
 /** Reads a backup as a stream: `push()` bytes as they arrive, then `finish()`. */
 export class BackupReader {
   readonly #s = sodium()
   readonly #passphrase: string
   readonly #minimums: KdfParams
+  readonly #keys: BackupKeyCache | undefined
   #pending: Uint8Array = new Uint8Array(0)
   #header: Uint8Array | null = null
   #state: ReturnType<Sodium['crypto_secretstream_xchacha20poly1305_init_pull']> | null = null
   #maxFrameBytes = 0
   #final = false
 
-  constructor(passphrase: string, options: Pick<BackupOptions, 'minimums'> = {}) {
+  /** `keys`: where a key derived for this file is kept for a second reading (see BackupKeyCache). */
+  constructor(
+    passphrase: string,
+    options: Pick<BackupOptions, 'minimums'> & { readonly keys?: BackupKeyCache } = {},
+  ) {
     this.#passphrase = passphrase
     this.#minimums = options.minimums ?? minimumKdfParams
+    this.#keys = options.keys
   }
 
   /** True once the final frame has been read. */
@@ -197,7 +229,13 @@ export class BackupReader {
     if (chunkSize < 1 || chunkSize > maxChunkBytes)
       throw new CryptoError('bad-format', 'bad backup chunk size')
     const params: KdfParams = { algorithm: 'argon2id13', opsLimit, memLimitBytes }
-    const key = argon2id(this.#passphrase, salt, params, 32, this.#minimums)
+    // KDF id, parameters and salt: what the key depends on besides the passphrase.
+    const kdf = header.subarray(magic.length + 1, magic.length + 2 + 8 + passwordSaltBytes)
+    let key = this.#keys?.get(this.#passphrase, kdf) ?? null
+    if (key === null) {
+      key = argon2id(this.#passphrase, salt, params, 32, this.#minimums)
+      this.#keys?.set(this.#passphrase, kdf, key)
+    }
     try {
       this.#state = this.#s.crypto_secretstream_xchacha20poly1305_init_pull(streamHeader, key)
     } catch (cause) {

@@ -147,6 +147,7 @@ export {
 } from './file-crypto.ts'
 export {
   backupHeaderBytes,
+  BackupKeyCache,
   type BackupOptions,
   BackupReader,
   BackupWriter,

@@ -1,4 +1,10 @@
-import { BackupReader, backupHeaderBytes, CryptoError, type KdfParams } from '../../../crypto/index.ts'
+import {
+  type BackupKeyCache,
+  BackupReader,
+  backupHeaderBytes,
+  CryptoError,
+  type KdfParams,
+} from '../../../crypto/index.ts'
 import { ItemReader, type BackupItem } from './backup-items.ts'
 import { DataError } from './errors.ts'
 import { blobChunks } from './zip-writer.ts'
@@ -30,6 +36,7 @@ async function firstFrameEnd(blob: Blob): Promise<number> {
 /**
  * The backup's items, decrypted and parsed as the file is read (1 MiB at a time). Nothing is
  * trusted before its frame authenticates; the last frame's final tag proves nothing was cut off.
+ * `keys` keeps the passphrase's key for a second reading of the same file.
  * @throws DataError 'wrong-passphrase' (the first frame does not open), 'damaged' (a later frame
  * does not open, the file ends early, or an item does not parse), and as `checkBackupFile`.
  */
@@ -37,9 +44,13 @@ export async function* backupItems(
   blob: Blob,
   passphrase: string,
   minimums?: KdfParams,
+  keys?: BackupKeyCache,
 ): AsyncGenerator<BackupItem, void, undefined> {
   await checkBackupFile(blob)
-  const reader = new BackupReader(passphrase, minimums === undefined ? {} : { minimums })
+  const reader = new BackupReader(passphrase, {
+    ...(minimums === undefined ? {} : { minimums }),
+    ...(keys === undefined ? {} : { keys }),
+  })
   const items = new ItemReader()
   let opened = 0
   const fail = (e: unknown): DataError => {

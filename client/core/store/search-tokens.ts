@@ -5,9 +5,9 @@ import { hmacSha256, toBase64Url, utf8Encode } from '../../../crypto/index.ts'
  * of its search tokens, never the tokens themselves. A query hashes its own tokens the same way
  * and looks them up; candidates are then decrypted and checked, so the index only narrows.
  *
- * Tokens: for Latin-script words, the whole word and its first three letters (so "hel" finds
- * "hello"); for Chinese, Japanese and Korean text, every character and every pair of adjacent
- * characters (words there are not separated by spaces).
+ * Tokens: for Latin-script words, the first three letters (so "hel" finds "hello"), or the whole
+ * word if it is shorter; for Chinese, Japanese and Korean text, every character and every pair of
+ * adjacent characters (words there are not separated by spaces).
  */
 const cjk = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/u
 const wordChars = /[\p{L}\p{N}]+/gu
@@ -23,7 +23,7 @@ function rawTokens(text: string, forQuery: boolean): Set<string> {
     for (let i = 0; i < chars.length; i++) {
       const c = chars[i] ?? ''
       if (cjk.test(c)) {
-        if (latin !== '') addWord(out, latin, forQuery)
+        if (latin !== '') addWord(out, latin)
         latin = ''
         const next = chars[i + 1]
         if (!forQuery) out.add(`c:${c}`)
@@ -31,27 +31,42 @@ function rawTokens(text: string, forQuery: boolean): Set<string> {
         else if (forQuery && (i === 0 || !cjk.test(chars[i - 1] ?? ''))) out.add(`c:${c}`)
       } else latin += c
     }
-    if (latin !== '') addWord(out, latin, forQuery)
+    if (latin !== '') addWord(out, latin)
   }
   return out
 }
 
-function addWord(out: Set<string>, word: string, forQuery: boolean): void {
+/**
+ * A word's one token, stored and queried alike: its first three letters, or the whole word if it
+ * is shorter. A query word of three letters or more is matched as a prefix of a stored word
+ * through the first; a shorter one only as a whole word (through the second), as before.
+ * (Stored messages used to carry the whole-word token of longer words too; no query looks for it,
+ * and it doubled the index entries a message costs. Records stored with it still match.)
+ */
+function addWord(out: Set<string>, word: string): void {
   const chars = [...word]
-  if (forQuery) {
-    // A query word is matched as a prefix of a stored word.
-    out.add(chars.length >= prefixLength ? `p:${chars.slice(0, prefixLength).join('')}` : `w:${word}`)
-    return
-  }
-  out.add(`w:${word}`)
-  if (chars.length >= prefixLength) out.add(`p:${chars.slice(0, prefixLength).join('')}`)
+  out.add(chars.length >= prefixLength ? `p:${chars.slice(0, prefixLength).join('')}` : `w:${word}`)
 }
 
+/**
+ * Hashed tokens kept for reuse. Words repeat (a history of 100,000 messages has far fewer
+ * distinct tokens), and hashing was the larger half of storing a message; when the map is full it
+ * starts again, so memory stays bounded whatever the history holds.
+ */
+const maxCachedTokens = 50_000
+
 export class SearchIndexer {
+  private readonly hashes = new Map<string, string>()
+
   constructor(private readonly key: Uint8Array) {}
 
   private hash(token: string): string {
-    return toBase64Url(hmacSha256(this.key, utf8Encode(token)).subarray(0, 9))
+    const known = this.hashes.get(token)
+    if (known !== undefined) return known
+    const hash = toBase64Url(hmacSha256(this.key, utf8Encode(token)).subarray(0, 9))
+    if (this.hashes.size >= maxCachedTokens) this.hashes.clear()
+    this.hashes.set(token, hash)
+    return hash
   }
 
   /** Hashed tokens to store beside a message. */

@@ -109,4 +109,23 @@ describe('message history', () => {
     expect(await history.search('京')).toHaveLength(1)
     expect(await history.search('nowhere')).toEqual([])
   })
+
+  it('finds short words and numbers whole, and longer words by their first three letters', async () => {
+    const { history } = await freshHistory()
+    const bob = directConversationId('bob')
+    await history.add(textMessage(bob, 'a', 1, 'ok, see you at 5 in room 42b'), {
+      incoming: true,
+      peer: 'bob',
+    })
+    await history.add(textMessage(bob, 'b', 2, 'okay, seen it'), { incoming: true, peer: 'bob' })
+    const ids = async (q: string) => (await history.search(q)).map((h) => h.message.id)
+    expect(await ids('ok')).toEqual(['a'])
+    expect(await ids('at 5')).toEqual(['a'])
+    expect(await ids('42b')).toEqual(['a'])
+    expect(await ids('see')).toEqual(['b', 'a'])
+    expect(await ids('seen')).toEqual(['b'])
+    expect(await ids('okay')).toEqual(['b'])
+    // Two letters match a whole word only, not the start of a longer one.
+    expect(await ids('se')).toEqual([])
+  })
 })

@@ -1,6 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   backupHeaderBytes,
+  BackupKeyCache,
   BackupReader,
   BackupWriter,
   concatBytes,
@@ -8,6 +9,7 @@ import {
   type KdfParams,
   randomBytes,
 } from '../../../crypto/index.ts'
+import * as sodiumModule from '../../../crypto/sodium.ts'
 import { expectCode, flipBit } from './helpers.ts'
 
 const cheapKdf: KdfParams = { algorithm: 'argon2id13', opsLimit: 1, memLimitBytes: 8192 }
@@ -90,6 +92,37 @@ describe('encrypted backup', () => {
     )
     expectCode(() => readBackup(swapped), 'decrypt-failed')
     expectCode(() => readBackup(concatBytes(file, new Uint8Array([0, 0, 0, 0]))), 'bad-format')
+  })
+
+  it('reads a file a second time with the key kept from the first reading, and only that file', () => {
+    const content = randomBytes(500)
+    const file = writeBackup([content])
+    const other = randomBytes(50)
+    const otherFile = writeBackup([other])
+    const keys = new BackupKeyCache()
+    const read = (f: Uint8Array, passphrase: string) => {
+      const r = new BackupReader(passphrase, { minimums: cheapKdf, keys })
+      const out = concatBytes(...r.push(f))
+      r.finish()
+      return out
+    }
+    const pwhash = vi.spyOn(sodiumModule.sodium(), 'crypto_pwhash')
+    try {
+      expect(read(file, 'backup pass')).toEqual(content)
+      expect(pwhash).toHaveBeenCalledTimes(1)
+      expect(read(file, 'backup pass')).toEqual(content)
+      expect(pwhash).toHaveBeenCalledTimes(1)
+      // Another passphrase, or another file (its own salt), derives its own key.
+      expectCode(() => read(file, 'wrong pass'), 'decrypt-failed')
+      expect(pwhash).toHaveBeenCalledTimes(2)
+      expect(read(otherFile, 'backup pass')).toEqual(other)
+      expect(pwhash).toHaveBeenCalledTimes(3)
+      keys.wipe()
+      expect(read(file, 'backup pass')).toEqual(content)
+      expect(pwhash).toHaveBeenCalledTimes(4)
+    } finally {
+      pwhash.mockRestore()
+    }
   })
 
   it('refuses a backup whose KDF parameters are below the enforced minimums', () => {

@@ -310,6 +310,48 @@ describe('a backup that cannot be restored changes nothing', () => {
     expect(await target.db.count('fileChunks')).toBe(0)
   })
 
+  it('takes back every batch it wrote when storage fills up while messages are still coming in', async () => {
+    // Enough messages for several write batches, the later ones written while the next is read.
+    const big = await freshDevice('alice')
+    const count = 2100
+    const messages = Array.from({ length: count }, (_, i) => ({
+      id: `bulk-${i}`,
+      conversationId: directConversationId('bob'),
+      author: i % 2 === 0 ? 'bob' : 'alice',
+      sentAt: 1_700_000_000_000 + i * 1000,
+      receivedAt: 1_700_000_000_000 + i * 1000,
+      type: 'text',
+      state: i % 2 === 0 ? ('received' as const) : ('read' as const),
+      content: { text: `note ${i}` },
+    }))
+    expect(await big.history.addMany(messages, { peer: 'bob' })).toBe(count)
+    const bigBackup = await createBackup(big, passphrase, { now, ...cheap })
+    const target = await freshDevice('alice')
+    await addMessage(target, 'carol', 'carol', { text: 'already here' })
+    const before = await snapshot(target)
+    let messageWrites = 0
+    const failing = new Proxy(target.db, {
+      get(db, prop, receiver) {
+        if (prop === 'transaction')
+          return (stores: string | string[], mode?: IDBTransactionMode) => {
+            if (stores === 'messages' && mode === 'readwrite' && ++messageWrites === 3)
+              throw new DOMException('the disk is full', 'QuotaExceededError')
+            return db.transaction(stores as never, mode)
+          }
+        const value: unknown = Reflect.get(db, prop, receiver)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(db) : value
+      },
+    })
+    const error = await restore({ ...target, db: failing }, bigBackup.blob).catch((e: unknown) => e)
+    expect(DataError.is(error, 'storage-full')).toBe(true)
+    expect(await snapshot(target)).toEqual(before)
+    expect(await target.db.count('messages')).toBe(1)
+    // Nothing was left behind: the same backup then restores whole.
+    const summary = await restore(target, bigBackup.blob)
+    expect(summary.added['messages']).toBe(count)
+    expect((await target.history.search('note 2099')).map((h) => h.message.id)).toEqual(['bulk-2099'])
+  })
+
   it('refuses a passphrase under 8 characters when backing up', async () => {
     await expect(createBackup(source, 'short', { now, ...cheap })).rejects.toSatisfy((e) =>
       DataError.is(e, 'weak-passphrase'),
