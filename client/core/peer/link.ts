@@ -32,6 +32,10 @@ const reserveMessages = 64
 /** Delay before saving the state after receiving (bursts share one save). */
 const saveDelayMs = 100
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
 export type LinkState = 'connecting' | 'handshaking' | 'open' | 'closed'
 
 /** Where the remote SDP says nothing, RFC 8841 lets us assume little; 16 KiB works everywhere. */
@@ -84,9 +88,14 @@ export class PeerLink {
   private helloSent = false
   /** Ratchet work runs one step at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve()
-  /** The sending chain (our ratchet key) and message number up to which the saved state reaches. */
+  /** The sending chain (our ratchet key) and message number up to which the latest save reaches. */
   private reservedChain = ''
   private reservedUntil = 0
+  /** The same, for the latest save that has committed: only numbers below it may be used. */
+  private committedChain = ''
+  private committedUntil = 0
+  /** The latest save in flight, if any (saves commit in the order they are made). */
+  private saving: Promise<void> | undefined
   private saveTimer: ReturnType<typeof setTimeout> | undefined
   /** Bulk sender for file chunks, while the link is open. */
   scheduler: SendScheduler | undefined
@@ -264,21 +273,44 @@ export class PeerLink {
   /**
    * Saves the ratchet. While a reservation is held the saved state is `reservedUntil` messages
    * into the sending chain, ahead of the live one, so a crash can never make us reuse a key.
+   * The state is taken now and the save is not waited for here: IndexedDB commits the saves in
+   * the order they are made, so the latest one wins, and `send` waits only while the committed
+   * reservation does not cover the next message number.
    */
-  private async persist(): Promise<void> {
+  private persist(): Promise<void> {
     const r = this.ratchet
-    if (r === undefined) return
+    if (r === undefined) return Promise.resolve()
     clearTimeout(this.saveTimer)
     this.saveTimer = undefined
-    const reserved = this.reservedChain === toBase64Url(r.ratchetPublicKey) ? this.reservedUntil : r.sendCount
-    await this.sessions.save(this.peer, { id: this.ratchetId, state: r.toJsonAhead(reserved - r.sendCount) })
+    const chain = toBase64Url(r.ratchetPublicKey)
+    const until = this.reservedChain === chain ? this.reservedUntil : r.sendCount
+    const saved = this.sessions
+      .save(this.peer, { id: this.ratchetId, state: r.toJsonAhead(until - r.sendCount) })
+      .then(() => {
+        if (chain !== this.committedChain || until > this.committedUntil) {
+          this.committedChain = chain
+          this.committedUntil = until
+        }
+        if (this.saving === saved) this.saving = undefined
+      })
+    this.saving = saved
+    return saved
+  }
+
+  /** Reserves the next `reserveMessages` numbers of the current sending chain; the save runs in the background. */
+  private reserve(): void {
+    const r = this.ratchet
+    if (r === undefined || this.state === 'closed') return
+    this.reservedChain = toBase64Url(r.ratchetPublicKey)
+    this.reservedUntil = r.sendCount + reserveMessages
+    this.persist().catch((e: unknown) => this.fail(e))
   }
 
   /** Receiving only moves the receiving chain: saving it can wait a little and cover a burst. */
   private persistSoon(): void {
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined
-      this.chain = this.chain.then(() => this.persist()).catch((e: unknown) => this.fail(e))
+      if (this.state !== 'closed') this.persist().catch((e: unknown) => this.fail(e))
     }, saveDelayMs)
   }
 
@@ -286,25 +318,36 @@ export class PeerLink {
     const ratchet = this.ratchet
     if (ratchet === undefined || this.state !== 'open')
       throw new CryptoError('bad-state', 'message before the session opened')
+    const sendCountBefore = ratchet.sendCount
+    const keyBefore = ratchet.ratchetPublicKey
     const plaintext = ratchet.decrypt(body)
-    this.persistSoon()
+    // A new ratchet key from the friend starts a new sending chain here: reserve its first numbers
+    // now, so that our next message (an answer, a receipt) need not wait for the save.
+    if (ratchet.sendCount !== sendCountBefore || !sameBytes(ratchet.ratchetPublicKey, keyBefore))
+      this.reserve()
+    else this.persistSoon()
     this.lastActivityMs = Date.now()
     this.events.message(plaintext)
   }
 
   /**
-   * Encrypts and sends; resolves false if the link is not open. Before the first message of
-   * every block of `reserveMessages` on a sending chain, the state is saved that far ahead.
+   * Encrypts and sends; resolves false if the link is not open. A message number is used only
+   * once a save that reaches past it has committed (see `persist`); halfway through a
+   * reservation the next one is saved ahead, so a steady stream of messages never waits.
    */
   send(plaintext: Uint8Array): Promise<boolean> {
     const run = this.chain.then(async () => {
       const ratchet = this.ratchet
       if (ratchet === undefined || this.state !== 'open') return false
       const chain = toBase64Url(ratchet.ratchetPublicKey)
-      if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) {
-        this.reservedChain = chain
-        this.reservedUntil = ratchet.sendCount + reserveMessages
-        await this.persist()
+      if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) this.reserve()
+      else if (this.saving === undefined && ratchet.sendCount >= this.reservedUntil - reserveMessages / 2)
+        this.reserve()
+      while (chain !== this.committedChain || ratchet.sendCount >= this.committedUntil) {
+        const saving = this.saving
+        // Closed, or the save failed (the link is failing with it).
+        if (saving === undefined || this.state !== 'open') return false
+        await saving
       }
       const ciphertext = ratchet.encrypt(plaintext)
       if (this.state !== 'open') return false
