@@ -195,7 +195,12 @@ export class Messenger extends Emitter<MessengerEvents> {
       ...(expiresAt === undefined ? {} : { expiresAt }),
     }
     const plaintext = utf8Encode(JSON.stringify(frame))
-    await this.o.history.add(message, {
+    // Shown at once (`queued`: "sending") and sent while it is stored: the frame need not wait for
+    // the transaction. It is marked `sent` only once it is both stored here (so it survives a
+    // reload, in the outbox) and handed to the connection; the friend's `delivered` receipt comes
+    // only after its own write, and IndexedDB applies our later transactions (the receipt's)
+    // after this one.
+    const stored = this.o.history.add(message, {
       incoming: false,
       peer,
       outbox: {
@@ -213,8 +218,15 @@ export class Messenger extends Emitter<MessengerEvents> {
     })
     this.emit('message', message)
     if (this.o.transport.isOpen(peer))
-      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
+      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext, stored)))
     else this.o.transport.connect(peer)
+    try {
+      await stored
+    } catch (e: unknown) {
+      // Not stored (the quota, say): shown as failed; it may have reached the friend already.
+      this.emit('message', { ...message, state: 'failed' })
+      throw e
+    }
     return message
   }
 
@@ -273,15 +285,28 @@ export class Messenger extends Emitter<MessengerEvents> {
     return next
   }
 
-  /** Sends one outbox entry on the current connection, once; false when the connection is gone. */
-  private async sendQueued(peer: string, id: string, plaintext: Uint8Array): Promise<boolean> {
+  /**
+   * Sends one outbox entry on the current connection, once; false when the connection is gone.
+   * `stored`: the entry's write, when it may still be running; `sent` waits for it.
+   */
+  private async sendQueued(
+    peer: string,
+    id: string,
+    plaintext: Uint8Array,
+    stored?: Promise<unknown>,
+  ): Promise<boolean> {
     const sent = this.sentOnConnection.get(peer) ?? new Set<string>()
     this.sentOnConnection.set(peer, sent)
     if (sent.has(id)) return true
     if (this.closed || !(await this.o.canSend(peer))) return false
     if (!(await this.o.transport.send(peer, plaintext))) return false
     sent.add(id)
-    this.markSent(peer, id)
+    if (stored === undefined) this.markSent(peer, id)
+    else
+      stored.then(
+        () => this.markSent(peer, id),
+        () => undefined,
+      )
     return true
   }
 
@@ -414,7 +439,10 @@ export class Messenger extends Emitter<MessengerEvents> {
         content: replyTo === undefined ? { text: frame.text } : { text: frame.text, replyTo },
         ...(expiresAt === undefined ? {} : { expiresAt }),
       }
-      if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
+      // Shown as soon as the write has found no message with this id, before it commits; the
+      // receipt goes only after the commit. A crash in between: the sender still has it in its
+      // outbox, sends it again, and it is stored (and shown) once.
+      await this.o.history.add(message, { incoming: true, peer, isNew: () => this.emit('message', message) })
     }
     // Acknowledge duplicates too: the first receipt may have been lost with the connection.
     this.acknowledge(peer, frame.id)
