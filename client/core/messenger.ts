@@ -101,6 +101,9 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly now: () => number
   private closed = false
   private lastTs = 0
+  /** Each conversation's disappearing timer (seconds) as last read: a message need not wait for the read. */
+  private readonly timers = new Map<string, number>()
+  private timersEpoch = 0
 
   constructor(private readonly o: MessengerOptions) {
     super()
@@ -139,8 +142,20 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async expiresAfter(conversationId: string): Promise<number | undefined> {
-    const seconds = await this.o.history.timer(conversationId)
+    let seconds = this.timers.get(conversationId)
+    if (seconds === undefined) {
+      const epoch = this.timersEpoch
+      seconds = await this.o.history.timer(conversationId)
+      // A change made while it was read would be lost: then it is read again next time.
+      if (epoch === this.timersEpoch) this.timers.set(conversationId, seconds)
+    }
     return seconds > 0 ? seconds : undefined
+  }
+
+  /** Timers changed in storage (a restored backup): they are read again. */
+  forgetTimers(): void {
+    this.timers.clear()
+    this.timersEpoch++
   }
 
   /** A file offer is a history message like a text: queued, kept in the outbox until delivered. */
@@ -171,6 +186,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       setAt: frame.ts,
       setBy: this.o.me,
     })
+    this.forgetTimers()
     return message
   }
 
@@ -469,6 +485,7 @@ export class Messenger extends Emitter<MessengerEvents> {
         setAt: sentAt,
         setBy: peer,
       })
+      this.forgetTimers()
       this.emit('message', message)
     }
     this.acknowledge(peer, frame.id)
