@@ -84,7 +84,12 @@ export class PeerLink {
   private ratchet: RatchetSession | undefined
   private ratchetId = ''
   private localResume: string | null = null
-  private remoteHello: { resume: string | null } | undefined
+  private remoteHello: { resume: string | null; chat: boolean } | undefined
+  /**
+   * Ratchet frames go on the chat channel: both sides opened it (their hellos say so). Decided
+   * once per connection, so the frames of each direction stay on one ordered channel.
+   */
+  private useChat = false
   private helloSent = false
   /** Ratchet work runs one step at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve()
@@ -118,6 +123,10 @@ export class PeerLink {
   ) {
     // Attach the data handler at once: frames that arrive before a late handler are lost.
     rtc.on('data', (data) => this.onData(data))
+    // The chat channel carries ratchet frames only (see `useChat`).
+    rtc.on('chat-data', (data) => {
+      if (data[0] === frameRatchet) this.onData(data)
+    })
     rtc.on('connect', () => void this.onConnect())
     rtc.on('close', () => this.close('connection closed'))
     rtc.on('error', (e) => this.close(`connection failed: ${e.message}`))
@@ -217,15 +226,23 @@ export class PeerLink {
     // The handshake aborts unless the remote side proves the key it was given (pinnedRemoteIdentityKey).
     this.authenticatedKey = this.expectedKey
     this.transport = { send: r.send, receive: r.receive, ratchetInit: r.ratchetInit, hash: r.handshakeHash }
-    this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify({ resume: this.localResume }))))
+    // `chat`: this side reads ratchet frames on the chat channel (older clients neither send nor read it).
+    const hello = { resume: this.localResume, chat: this.rtc.chatChannel !== null }
+    this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify(hello))))
     this.helloSent = true
     if (this.remoteHello !== undefined) this.enqueueChoice()
   }
 
   private onHello(body: Uint8Array): void {
     if (this.transport === undefined) throw new CryptoError('bad-state', 'hello before handshake')
-    const hello = JSON.parse(utf8Decode(this.transport.receive.decrypt(body))) as { resume?: unknown }
-    this.remoteHello = { resume: typeof hello.resume === 'string' ? hello.resume : null }
+    const hello = JSON.parse(utf8Decode(this.transport.receive.decrypt(body))) as {
+      resume?: unknown
+      chat?: unknown
+    }
+    this.remoteHello = {
+      resume: typeof hello.resume === 'string' ? hello.resume : null,
+      chat: hello.chat === true,
+    }
     if (this.helloSent) this.enqueueChoice()
   }
 
@@ -254,6 +271,7 @@ export class PeerLink {
       }
       // Closed while the ratchet was read or saved: a closed link never opens again.
       if (this.isClosed()) return
+      this.useChat = this.remoteHello?.chat === true && this.rtc.chatChannel !== null
       this.state = 'open'
       this.lastActivityMs = Date.now()
       this.maxMessageBytes = maxMessageBytesFromSdp(this.rtc.pc.remoteDescription?.sdp ?? '')
@@ -351,7 +369,7 @@ export class PeerLink {
       }
       const ciphertext = ratchet.encrypt(plaintext)
       if (this.state !== 'open') return false
-      this.sendFrame(frameRatchet, ciphertext)
+      this.sendFrame(frameRatchet, ciphertext, this.useChat)
       this.lastActivityMs = Date.now()
       return true
     })
@@ -379,11 +397,11 @@ export class PeerLink {
     this.probeTimer = setTimeout(() => this.close('peer stopped answering'), timeoutMs)
   }
 
-  private sendFrame(type: number, body: Uint8Array): void {
+  private sendFrame(type: number, body: Uint8Array, chat = false): void {
     const frame = new Uint8Array(body.length + 1)
     frame[0] = type
     frame.set(body, 1)
-    this.rtc.send(frame)
+    this.rtc.send(frame, chat)
   }
 
   /**
