@@ -2,8 +2,8 @@ import { Emitter } from '../emitter.ts'
 import { TincanError } from '../errors.ts'
 
 /**
- * One RTCPeerConnection carrying one data channel: the offer and answer, trickled ICE candidates,
- * and the channel's life. Tincan's own thin layer over WebRTC, in place of simple-peer 9 (no
+ * One RTCPeerConnection carrying one data channel (and, where both sides have it, the chat
+ * channel beside it): the offer and answer, trickled ICE candidates, and the channels' life. Tincan's own thin layer over WebRTC, in place of simple-peer 9 (no
  * release since 2022; its connection and channel could only be reached through private fields).
  * The maintained fork, @thaunknown/simple-peer 10, was not usable: it depends on node-datachannel,
  * whose install fetches a native build (or its sources) from GitHub, so `npm ci` fails wherever
