@@ -541,8 +541,9 @@ export class TincanClient extends Emitter<ClientEvents> {
         },
       },
       restored: async () => {
-        // Trust caches contacts; the sweeper arms its timer for restored disappearing messages.
+        // Trust caches contacts, the messenger timers; the sweeper arms its timer for restored disappearing messages.
         await this.p.trust.contacts()
+        this.p.messenger.forgetTimers()
         await this.p.expiry.sweep()
         this.p.friends.changed()
         await emitConversations(this.p, this.sink)

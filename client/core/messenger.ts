@@ -101,6 +101,9 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly now: () => number
   private closed = false
   private lastTs = 0
+  /** Each conversation's disappearing timer (seconds) as last read: a message need not wait for the read. */
+  private readonly timers = new Map<string, number>()
+  private timersEpoch = 0
 
   constructor(private readonly o: MessengerOptions) {
     super()
@@ -139,8 +142,20 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async expiresAfter(conversationId: string): Promise<number | undefined> {
-    const seconds = await this.o.history.timer(conversationId)
+    let seconds = this.timers.get(conversationId)
+    if (seconds === undefined) {
+      const epoch = this.timersEpoch
+      seconds = await this.o.history.timer(conversationId)
+      // A change made while it was read would be lost: then it is read again next time.
+      if (epoch === this.timersEpoch) this.timers.set(conversationId, seconds)
+    }
     return seconds > 0 ? seconds : undefined
+  }
+
+  /** Timers changed in storage (a restored backup): they are read again. */
+  forgetTimers(): void {
+    this.timers.clear()
+    this.timersEpoch++
   }
 
   /** A file offer is a history message like a text: queued, kept in the outbox until delivered. */
@@ -171,6 +186,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       setAt: frame.ts,
       setBy: this.o.me,
     })
+    this.forgetTimers()
     return message
   }
 
@@ -195,7 +211,12 @@ export class Messenger extends Emitter<MessengerEvents> {
       ...(expiresAt === undefined ? {} : { expiresAt }),
     }
     const plaintext = utf8Encode(JSON.stringify(frame))
-    await this.o.history.add(message, {
+    // Shown at once (`queued`: "sending") and sent while it is stored: the frame need not wait for
+    // the transaction. It is marked `sent` only once it is both stored here (so it survives a
+    // reload, in the outbox) and handed to the connection; the friend's `delivered` receipt comes
+    // only after its own write, and IndexedDB applies our later transactions (the receipt's)
+    // after this one.
+    const stored = this.o.history.add(message, {
       incoming: false,
       peer,
       outbox: {
@@ -213,8 +234,15 @@ export class Messenger extends Emitter<MessengerEvents> {
     })
     this.emit('message', message)
     if (this.o.transport.isOpen(peer))
-      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext)))
+      void this.enqueue(peer, async () => void (await this.sendQueued(peer, frame.id, plaintext, stored)))
     else this.o.transport.connect(peer)
+    try {
+      await stored
+    } catch (e: unknown) {
+      // Not stored (the quota, say): shown as failed; it may have reached the friend already.
+      this.emit('message', { ...message, state: 'failed' })
+      throw e
+    }
     return message
   }
 
@@ -273,15 +301,28 @@ export class Messenger extends Emitter<MessengerEvents> {
     return next
   }
 
-  /** Sends one outbox entry on the current connection, once; false when the connection is gone. */
-  private async sendQueued(peer: string, id: string, plaintext: Uint8Array): Promise<boolean> {
+  /**
+   * Sends one outbox entry on the current connection, once; false when the connection is gone.
+   * `stored`: the entry's write, when it may still be running; `sent` waits for it.
+   */
+  private async sendQueued(
+    peer: string,
+    id: string,
+    plaintext: Uint8Array,
+    stored?: Promise<unknown>,
+  ): Promise<boolean> {
     const sent = this.sentOnConnection.get(peer) ?? new Set<string>()
     this.sentOnConnection.set(peer, sent)
     if (sent.has(id)) return true
     if (this.closed || !(await this.o.canSend(peer))) return false
     if (!(await this.o.transport.send(peer, plaintext))) return false
     sent.add(id)
-    this.markSent(peer, id)
+    if (stored === undefined) this.markSent(peer, id)
+    else
+      stored.then(
+        () => this.markSent(peer, id),
+        () => undefined,
+      )
     return true
   }
 
@@ -414,7 +455,10 @@ export class Messenger extends Emitter<MessengerEvents> {
         content: replyTo === undefined ? { text: frame.text } : { text: frame.text, replyTo },
         ...(expiresAt === undefined ? {} : { expiresAt }),
       }
-      if (await this.o.history.add(message, { incoming: true, peer })) this.emit('message', message)
+      // Shown as soon as the write has found no message with this id, before it commits; the
+      // receipt goes only after the commit. A crash in between: the sender still has it in its
+      // outbox, sends it again, and it is stored (and shown) once.
+      await this.o.history.add(message, { incoming: true, peer, isNew: () => this.emit('message', message) })
     }
     // Acknowledge duplicates too: the first receipt may have been lost with the connection.
     this.acknowledge(peer, frame.id)
@@ -441,6 +485,7 @@ export class Messenger extends Emitter<MessengerEvents> {
         setAt: sentAt,
         setBy: peer,
       })
+      this.forgetTimers()
       this.emit('message', message)
     }
     this.acknowledge(peer, frame.id)

@@ -32,6 +32,10 @@ const reserveMessages = 64
 /** Delay before saving the state after receiving (bursts share one save). */
 const saveDelayMs = 100
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
 export type LinkState = 'connecting' | 'handshaking' | 'open' | 'closed'
 
 /** Where the remote SDP says nothing, RFC 8841 lets us assume little; 16 KiB works everywhere. */
@@ -80,13 +84,23 @@ export class PeerLink {
   private ratchet: RatchetSession | undefined
   private ratchetId = ''
   private localResume: string | null = null
-  private remoteHello: { resume: string | null } | undefined
+  private remoteHello: { resume: string | null; chat: boolean } | undefined
+  /**
+   * Ratchet frames go on the chat channel: both sides opened it (their hellos say so). Decided
+   * once per connection, so the frames of each direction stay on one ordered channel.
+   */
+  private useChat = false
   private helloSent = false
   /** Ratchet work runs one step at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve()
-  /** The sending chain (our ratchet key) and message number up to which the saved state reaches. */
+  /** The sending chain (our ratchet key) and message number up to which the latest save reaches. */
   private reservedChain = ''
   private reservedUntil = 0
+  /** The same, for the latest save that has committed: only numbers below it may be used. */
+  private committedChain = ''
+  private committedUntil = 0
+  /** The latest save in flight, if any (saves commit in the order they are made). */
+  private saving: Promise<void> | undefined
   private saveTimer: ReturnType<typeof setTimeout> | undefined
   /** Bulk sender for file chunks, while the link is open. */
   scheduler: SendScheduler | undefined
@@ -109,6 +123,10 @@ export class PeerLink {
   ) {
     // Attach the data handler at once: frames that arrive before a late handler are lost.
     rtc.on('data', (data) => this.onData(data))
+    // The chat channel carries ratchet frames only (see `useChat`).
+    rtc.on('chat-data', (data) => {
+      if (data[0] === frameRatchet) this.onData(data)
+    })
     rtc.on('connect', () => void this.onConnect())
     rtc.on('close', () => this.close('connection closed'))
     rtc.on('error', (e) => this.close(`connection failed: ${e.message}`))
@@ -208,15 +226,23 @@ export class PeerLink {
     // The handshake aborts unless the remote side proves the key it was given (pinnedRemoteIdentityKey).
     this.authenticatedKey = this.expectedKey
     this.transport = { send: r.send, receive: r.receive, ratchetInit: r.ratchetInit, hash: r.handshakeHash }
-    this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify({ resume: this.localResume }))))
+    // `chat`: this side reads ratchet frames on the chat channel (older clients neither send nor read it).
+    const hello = { resume: this.localResume, chat: this.rtc.chatChannel !== null }
+    this.sendFrame(frameHello, r.send.encrypt(utf8Encode(JSON.stringify(hello))))
     this.helloSent = true
     if (this.remoteHello !== undefined) this.enqueueChoice()
   }
 
   private onHello(body: Uint8Array): void {
     if (this.transport === undefined) throw new CryptoError('bad-state', 'hello before handshake')
-    const hello = JSON.parse(utf8Decode(this.transport.receive.decrypt(body))) as { resume?: unknown }
-    this.remoteHello = { resume: typeof hello.resume === 'string' ? hello.resume : null }
+    const hello = JSON.parse(utf8Decode(this.transport.receive.decrypt(body))) as {
+      resume?: unknown
+      chat?: unknown
+    }
+    this.remoteHello = {
+      resume: typeof hello.resume === 'string' ? hello.resume : null,
+      chat: hello.chat === true,
+    }
     if (this.helloSent) this.enqueueChoice()
   }
 
@@ -245,6 +271,7 @@ export class PeerLink {
       }
       // Closed while the ratchet was read or saved: a closed link never opens again.
       if (this.isClosed()) return
+      this.useChat = this.remoteHello?.chat === true && this.rtc.chatChannel !== null
       this.state = 'open'
       this.lastActivityMs = Date.now()
       this.maxMessageBytes = maxMessageBytesFromSdp(this.rtc.pc.remoteDescription?.sdp ?? '')
@@ -264,21 +291,44 @@ export class PeerLink {
   /**
    * Saves the ratchet. While a reservation is held the saved state is `reservedUntil` messages
    * into the sending chain, ahead of the live one, so a crash can never make us reuse a key.
+   * The state is taken now and the save is not waited for here: IndexedDB commits the saves in
+   * the order they are made, so the latest one wins, and `send` waits only while the committed
+   * reservation does not cover the next message number.
    */
-  private async persist(): Promise<void> {
+  private persist(): Promise<void> {
     const r = this.ratchet
-    if (r === undefined) return
+    if (r === undefined) return Promise.resolve()
     clearTimeout(this.saveTimer)
     this.saveTimer = undefined
-    const reserved = this.reservedChain === toBase64Url(r.ratchetPublicKey) ? this.reservedUntil : r.sendCount
-    await this.sessions.save(this.peer, { id: this.ratchetId, state: r.toJsonAhead(reserved - r.sendCount) })
+    const chain = toBase64Url(r.ratchetPublicKey)
+    const until = this.reservedChain === chain ? this.reservedUntil : r.sendCount
+    const saved = this.sessions
+      .save(this.peer, { id: this.ratchetId, state: r.toJsonAhead(until - r.sendCount) })
+      .then(() => {
+        if (chain !== this.committedChain || until > this.committedUntil) {
+          this.committedChain = chain
+          this.committedUntil = until
+        }
+        if (this.saving === saved) this.saving = undefined
+      })
+    this.saving = saved
+    return saved
+  }
+
+  /** Reserves the next `reserveMessages` numbers of the current sending chain; the save runs in the background. */
+  private reserve(): void {
+    const r = this.ratchet
+    if (r === undefined || this.state === 'closed') return
+    this.reservedChain = toBase64Url(r.ratchetPublicKey)
+    this.reservedUntil = r.sendCount + reserveMessages
+    this.persist().catch((e: unknown) => this.fail(e))
   }
 
   /** Receiving only moves the receiving chain: saving it can wait a little and cover a burst. */
   private persistSoon(): void {
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined
-      this.chain = this.chain.then(() => this.persist()).catch((e: unknown) => this.fail(e))
+      if (this.state !== 'closed') this.persist().catch((e: unknown) => this.fail(e))
     }, saveDelayMs)
   }
 
@@ -286,29 +336,40 @@ export class PeerLink {
     const ratchet = this.ratchet
     if (ratchet === undefined || this.state !== 'open')
       throw new CryptoError('bad-state', 'message before the session opened')
+    const sendCountBefore = ratchet.sendCount
+    const keyBefore = ratchet.ratchetPublicKey
     const plaintext = ratchet.decrypt(body)
-    this.persistSoon()
+    // A new ratchet key from the friend starts a new sending chain here: reserve its first numbers
+    // now, so that our next message (an answer, a receipt) need not wait for the save.
+    if (ratchet.sendCount !== sendCountBefore || !sameBytes(ratchet.ratchetPublicKey, keyBefore))
+      this.reserve()
+    else this.persistSoon()
     this.lastActivityMs = Date.now()
     this.events.message(plaintext)
   }
 
   /**
-   * Encrypts and sends; resolves false if the link is not open. Before the first message of
-   * every block of `reserveMessages` on a sending chain, the state is saved that far ahead.
+   * Encrypts and sends; resolves false if the link is not open. A message number is used only
+   * once a save that reaches past it has committed (see `persist`); halfway through a
+   * reservation the next one is saved ahead, so a steady stream of messages never waits.
    */
   send(plaintext: Uint8Array): Promise<boolean> {
     const run = this.chain.then(async () => {
       const ratchet = this.ratchet
       if (ratchet === undefined || this.state !== 'open') return false
       const chain = toBase64Url(ratchet.ratchetPublicKey)
-      if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) {
-        this.reservedChain = chain
-        this.reservedUntil = ratchet.sendCount + reserveMessages
-        await this.persist()
+      if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) this.reserve()
+      else if (this.saving === undefined && ratchet.sendCount >= this.reservedUntil - reserveMessages / 2)
+        this.reserve()
+      while (chain !== this.committedChain || ratchet.sendCount >= this.committedUntil) {
+        const saving = this.saving
+        // Closed, or the save failed (the link is failing with it).
+        if (saving === undefined || this.state !== 'open') return false
+        await saving
       }
       const ciphertext = ratchet.encrypt(plaintext)
       if (this.state !== 'open') return false
-      this.sendFrame(frameRatchet, ciphertext)
+      this.sendFrame(frameRatchet, ciphertext, this.useChat)
       this.lastActivityMs = Date.now()
       return true
     })
@@ -336,11 +397,11 @@ export class PeerLink {
     this.probeTimer = setTimeout(() => this.close('peer stopped answering'), timeoutMs)
   }
 
-  private sendFrame(type: number, body: Uint8Array): void {
+  private sendFrame(type: number, body: Uint8Array, chat = false): void {
     const frame = new Uint8Array(body.length + 1)
     frame[0] = type
     frame.set(body, 1)
-    this.rtc.send(frame)
+    this.rtc.send(frame, chat)
   }
 
   /**

@@ -33,6 +33,8 @@ export interface PeerManagerEnv {
   readonly idleTimeoutMs?: number
   /** High- and low-water marks for file data on each connection. */
   readonly flowControl?: SendSchedulerOptions
+  /** Open the chat channel beside the data channel (default); false behaves as older clients did. */
+  readonly chatChannel?: boolean
 }
 
 /** What a file transfer needs from an open connection. */
@@ -214,6 +216,7 @@ export class PeerManager extends Emitter<PeerManagerEvents> implements PeerTrans
       initiator: role === 'initiator',
       config,
       channelConfig: { ordered: true },
+      chatChannel: this.o.env.chatChannel ?? true,
       ...(this.o.env.RTCPeerConnection === undefined
         ? {}
         : { RTCPeerConnection: this.o.env.RTCPeerConnection }),

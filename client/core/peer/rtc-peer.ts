@@ -2,8 +2,8 @@ import { Emitter } from '../emitter.ts'
 import { TincanError } from '../errors.ts'
 
 /**
- * One RTCPeerConnection carrying one data channel: the offer and answer, trickled ICE candidates,
- * and the channel's life. Tincan's own thin layer over WebRTC, in place of simple-peer 9 (no
+ * One RTCPeerConnection carrying one data channel (and, where both sides have it, the chat
+ * channel beside it): the offer and answer, trickled ICE candidates, and the channels' life. Tincan's own thin layer over WebRTC, in place of simple-peer 9 (no
  * release since 2022; its connection and channel could only be reached through private fields).
  * The maintained fork, @thaunknown/simple-peer 10, was not usable: it depends on node-datachannel,
  * whose install fetches a native build (or its sources) from GitHub, so `npm ci` fails wherever
@@ -24,6 +24,8 @@ export interface RtcPeerEvents extends Record<string, unknown> {
   /** The data channel is open (which needs ICE and DTLS to be up). */
   connect: undefined
   data: Uint8Array
+  /** A message on the chat channel (see `chatChannel`). */
+  'chat-data': Uint8Array
   /** Why the connection ended, when it failed; `close` follows. */
   error: RtcPeerError
   close: undefined
@@ -53,13 +55,23 @@ export interface RtcPeerOptions {
   readonly channelConfig?: RTCDataChannelInit
   /** Defaults to the platform's own. */
   readonly RTCPeerConnection?: RtcPeerConnectionClass
+  /** Also open the chat channel (both sides must, and say so; see `chatChannel`). */
+  readonly chatChannel?: boolean
 }
 
 const channelLabel = 'tincan'
+/**
+ * The chat channel: a second ordered channel on the same connection, negotiated out of band
+ * (both sides create it with this stream id, no in-band open message), so an older client that
+ * does not create it never hears of it. Not 0 or 1, the ids the in-band channel gets.
+ */
+export const chatChannelId = 2
+const chatChannelLabel = 'tincan-chat'
 
 export class RtcPeer extends Emitter<RtcPeerEvents> {
   readonly pc: RTCPeerConnection
   private dc: RTCDataChannel | null = null
+  private chat: RTCDataChannel | null = null
   /** Offer, answer and candidates are applied one at a time, in arrival order. */
   private steps: Promise<void> = Promise.resolve()
   /** Candidates that came before the remote description (the answer may lag its candidates). */
@@ -92,6 +104,11 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
       if (pc.connectionState === 'failed')
         this.destroy(new RtcPeerError('connection-failed', 'the connection failed'))
     }
+    // Created before the in-band channel, so the stream id is taken before that one is chosen.
+    if (o.chatChannel === true)
+      this.attachChat(
+        pc.createDataChannel(chatChannelLabel, { ordered: true, negotiated: true, id: chatChannelId }),
+      )
     if (o.initiator) {
       this.attach(pc.createDataChannel(channelLabel, o.channelConfig))
       this.step(() => this.offer())
@@ -105,6 +122,16 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
   /** The data channel, once there is one (the responder gets it from the initiator). */
   get channel(): RTCDataChannel | null {
     return this.dc
+  }
+
+  /**
+   * The chat channel, when this side made one and it is open. Chat frames travel on it so that
+   * they never queue behind file data in the main channel's send buffer (the connection's SCTP
+   * association takes turns between channels); whether the other side reads it is for the
+   * caller to know (the link's hello says so).
+   */
+  get chatChannel(): RTCDataChannel | null {
+    return this.chat?.readyState === 'open' ? this.chat : null
   }
 
   get connected(): boolean {
@@ -133,9 +160,12 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
     }
   }
 
-  /** @throws RtcPeerError 'not-open' unless the channel is open (and whatever the channel throws). */
-  send(data: Uint8Array): void {
-    const dc = this.dc
+  /**
+   * Sends on the data channel, or on the chat channel with `chat`.
+   * @throws RtcPeerError 'not-open' unless that channel is open (and whatever the channel throws).
+   */
+  send(data: Uint8Array, chat = false): void {
+    const dc = chat ? this.chat : this.dc
     if (this.destroyedFlag || dc?.readyState !== 'open')
       throw new RtcPeerError('not-open', 'the connection is not open')
     dc.send(data as Uint8Array<ArrayBuffer>)
@@ -146,8 +176,8 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
     if (this.destroyedFlag) return
     this.destroyedFlag = true
     this.connectedFlag = false
-    const dc = this.dc
-    if (dc !== null) {
+    for (const dc of [this.dc, this.chat]) {
+      if (dc === null) continue
       dc.onopen = dc.onclose = dc.onerror = dc.onmessage = null
       dc.close()
     }
@@ -213,8 +243,19 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
 
   private attach(dc: RTCDataChannel): void {
     this.dc = dc
-    dc.binaryType = 'arraybuffer'
+    this.listen(dc, 'data')
     dc.onopen = () => this.opened()
+    if (dc.readyState === 'open') this.opened()
+  }
+
+  private attachChat(dc: RTCDataChannel): void {
+    this.chat = dc
+    this.listen(dc, 'chat-data')
+  }
+
+  /** Either channel closing or failing ends the connection. */
+  private listen(dc: RTCDataChannel, event: 'data' | 'chat-data'): void {
+    dc.binaryType = 'arraybuffer'
     dc.onclose = () => this.destroy()
     dc.onerror = (e) => {
       const cause = (e as Event & { error?: unknown }).error
@@ -223,11 +264,10 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
     }
     dc.onmessage = (e: MessageEvent<unknown>) => {
       const d = e.data
-      if (d instanceof ArrayBuffer) this.emit('data', new Uint8Array(d))
-      else if (ArrayBuffer.isView(d)) this.emit('data', new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
+      if (d instanceof ArrayBuffer) this.emit(event, new Uint8Array(d))
+      else if (ArrayBuffer.isView(d)) this.emit(event, new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
       // Tincan sends only binary frames: text from the other side is not ours to read.
     }
-    if (dc.readyState === 'open') this.opened()
   }
 
   private opened(): void {

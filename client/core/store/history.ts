@@ -83,7 +83,14 @@ export class History {
    */
   async add(
     m: Omit<Message, 'receivedAt'> & { receivedAt?: number },
-    opts: { incoming: boolean; kind?: 'direct' | 'group'; peer: string; outbox?: OutboxRecord },
+    opts: {
+      incoming: boolean
+      kind?: 'direct' | 'group'
+      peer: string
+      outbox?: OutboxRecord
+      /** Called once the id is known to be new, before the write commits (to show it at once). */
+      isNew?: () => void
+    },
   ): Promise<boolean> {
     // An outgoing message and its outbox entry are written together: one cannot exist without the other.
     const tx = this.db.transaction(['messages', 'conversations', 'outbox'], 'readwrite')
@@ -92,6 +99,7 @@ export class History {
       await tx.done
       return false
     }
+    opts.isNew?.()
     await messages.add(this.codec.record({ ...m, receivedAt: m.receivedAt ?? Date.now() }))
     const conversations = tx.objectStore('conversations')
     const conv =
