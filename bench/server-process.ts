@@ -13,6 +13,15 @@ export interface ServerProcess {
   /** Resident set size of the server process, in bytes. */
   rssBytes(): number
   stop(): Promise<void>
+  /** SIGKILL: the node dies at once, as in a crash; its data folder stays. */
+  kill(): Promise<void>
+}
+
+export interface ServerProcessOptions {
+  /** Listen here (a node restarted where its clients reconnect); a free port otherwise. */
+  readonly port?: number
+  /** SQLite data folder kept by the caller (a restarted node keeps its accounts); a fresh one otherwise. */
+  readonly dataDir?: string
 }
 
 export async function freePort(): Promise<number> {
@@ -27,16 +36,26 @@ export async function freePort(): Promise<number> {
   })
 }
 
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort()
-  const dataDir = mkdtempSync(join(tmpdir(), 'tincan-bench-'))
+/**
+ * Starts `script` (the Tincan server by default) with the bench's settings on a free port; it
+ * must print a line containing "is running" once it listens. BENCH_CPU_PROF=<dir> writes a CPU
+ * profile of each server process there (`node --cpu-prof`), BENCH_NODE_OPTIONS adds Node flags.
+ */
+export async function startServerProcess(
+  env: Record<string, string> = {},
+  script = 'signaling/main.ts',
+  options: ServerProcessOptions = {},
+): Promise<ServerProcess> {
+  const port = options.port ?? (await freePort())
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-bench-'))
   const child = spawn(
     process.execPath,
     [
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []),
+      ...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter((o) => o !== '') ?? []),
       '--import',
       'tsx',
-      'signaling/main.ts',
+      script,
     ],
     {
       env: {
@@ -58,7 +77,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      if (out.includes('Tincan is running')) resolve()
+      if (out.includes('is running')) resolve()
     })
     child.on('exit', (code) => reject(new Error(`server exited with ${String(code)} before starting`)))
   })
@@ -73,12 +92,18 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       return Number(kb ?? 0) * 1024
     },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGTERM')
         await exited
       }
-      rmSync(dataDir, { recursive: true, force: true })
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGKILL')
+      await exited
     },
   }
 }
