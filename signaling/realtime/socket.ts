@@ -78,7 +78,8 @@ class ClientSocket implements OutboxOwner {
   /** Frames parsed and waiting for their turn (see maxFramesInFlight). */
   private inFlight = 0
   private readonly outbox: Outbox
-  private readonly authTimer: ReturnType<typeof setTimeout>
+  /** Dropped once authenticated: a cleared timer is still an object, and there are 10,000 sockets. */
+  private authTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     private readonly socket: WebSocket,
@@ -206,6 +207,7 @@ class ClientSocket implements OutboxOwner {
     }
     if (this.closed) return
     clearTimeout(this.authTimer)
+    this.authTimer = undefined
     this.settle()
     const me = new SocketConnection(session.username, session.id, session.expiresAt, this)
     this.conn = me
