@@ -31,15 +31,31 @@ function where(url: string, name: string): string {
 }
 
 const args = process.argv.slice(2)
-const topAt = args.indexOf('--top')
-const top = topAt >= 0 ? Number(args[topAt + 1]) : 25
-const files = args.filter((a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1))
+const option = (name: string): string | undefined => {
+  const at = args.indexOf(name)
+  return at >= 0 ? args[at + 1] : undefined
+}
+const top = Number(option('--top') ?? 25)
+// `--from S --to S`: only the samples in that window (seconds from the start of the profile),
+// e.g. the relay phase of a bench without the accounts set up before it.
+const fromS = Number(option('--from') ?? 0)
+const toS = Number(option('--to') ?? Infinity)
+const files = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'))
 
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  let atUs = 0
+  const busyPerS: number[] = []
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0
+    atUs += delta
+    const second = Math.floor(atUs / 1e6)
+    if (byId.get(id)?.callFrame.functionName !== '(idle)') busyPerS[second] = (busyPerS[second] ?? 0) + delta
+    if (atUs < fromS * 1e6 || atUs > toS * 1e6) return
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta)
+  })
   const byPlace = new Map<string, number>()
   const byFunction = new Map<string, number>()
   let busyUs = 0
@@ -59,7 +75,8 @@ for (const file of files) {
   }
   const pct = (us: number): string => `${((100 * us) / busyUs).toFixed(1).padStart(5)} %`
   console.log(
-    `\n${file}\nbusy ${(busyUs / 1e6).toFixed(2)} s, idle ${(idleUs / 1e6).toFixed(2)} s\n\nby place:`,
+    `\n${file}\nbusy ${(busyUs / 1e6).toFixed(2)} s, idle ${(idleUs / 1e6).toFixed(2)} s`,
+    `\nbusy share per second: ${Array.from(busyPerS, (us) => Math.round((us ?? 0) / 1e4)).join(' ')}\n\nby place:`,
   )
   for (const [place, us] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, top))
     console.log(`  ${pct(us)}  ${place}`)
