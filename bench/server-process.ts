@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -41,11 +41,25 @@ export async function freePort(): Promise<number> {
  * must print a line containing "is running" once it listens. BENCH_CPU_PROF=<dir> writes a CPU
  * profile of each server process there (`node --cpu-prof`), BENCH_NODE_OPTIONS adds Node flags.
  */
+let serverBuilt = false
+
+/** The server's bundle, as `npm start` and the systemd unit run it (built once per bench run). */
+function builtServer(): string {
+  if (!serverBuilt) {
+    const built = spawnSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' })
+    if (built.status !== 0) throw new Error('npm run build:server failed')
+    serverBuilt = true
+  }
+  return 'dist/server/main.mjs'
+}
+
 export async function startServerProcess(
   env: Record<string, string> = {},
   script = 'signaling/main.ts',
   options: ServerProcessOptions = {},
 ): Promise<ServerProcess> {
+  // The Tincan server runs from its bundle, like in production; other scripts through tsx.
+  const entry = script === 'signaling/main.ts' ? ['--', builtServer()] : ['--import', 'tsx', script]
   const port = options.port ?? (await freePort())
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-bench-'))
   const child = spawn(
@@ -53,9 +67,7 @@ export async function startServerProcess(
     [
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []),
       ...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter((o) => o !== '') ?? []),
-      '--import',
-      'tsx',
-      script,
+      ...entry,
     ],
     {
       env: {

@@ -150,7 +150,16 @@ export function createContext(deps: {
 }): Context {
   const { config, storage, hub } = deps
   // An entry older than `touchEveryMs` would be touched anyway, so that is its time to live.
-  const lastTouch = new LRUCache<string, number>({ max: 100_000, ttl: touchEveryMs })
+  // Sessions touched lately, in two generations that turn over every `touchEveryMs`: a session
+  // in either was touched less than twice that ago. Sets hold only the sessions there are; an
+  // LRU bounded at 100,000 kept arrays for all of them from the start (some 4 MiB; issue 17).
+  let touchedNow = new Set<string>()
+  let touchedBefore = new Set<string>()
+  const turnOver = setInterval(() => {
+    touchedBefore = touchedNow
+    touchedNow = new Set()
+  }, touchEveryMs)
+  turnOver.unref()
 
   /**
    * Last-seen writes wait here up to `touchBatchMs` and go in one statement: after a restart
@@ -172,8 +181,9 @@ export function createContext(deps: {
     const session = await storage.getSessionByTokenHash(hashToken(token))
     const now = Date.now()
     if (session === undefined || session.expiresAt <= now) return undefined
-    if (now - (lastTouch.get(session.id) ?? session.lastSeenAt) > touchEveryMs) {
-      lastTouch.set(session.id, now)
+    const touchedLately = touchedNow.has(session.id) || touchedBefore.has(session.id)
+    if (!touchedLately && now - session.lastSeenAt > touchEveryMs) {
+      touchedNow.add(session.id)
       touches.add(session.id)
       if (touchTimer === undefined) {
         touchTimer = setTimeout(flushTouches, touchBatchMs)
