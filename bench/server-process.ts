@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -13,6 +13,15 @@ export interface ServerProcess {
   /** Resident set size of the server process, in bytes. */
   rssBytes(): number
   stop(): Promise<void>
+  /** SIGKILL: the node dies at once, as in a crash; its data folder stays. */
+  kill(): Promise<void>
+}
+
+export interface ServerProcessOptions {
+  /** Listen here (a node restarted where its clients reconnect); a free port otherwise. */
+  readonly port?: number
+  /** SQLite data folder kept by the caller (a restarted node keeps its accounts); a fresh one otherwise. */
+  readonly dataDir?: string
 }
 
 export async function freePort(): Promise<number> {
@@ -27,16 +36,38 @@ export async function freePort(): Promise<number> {
   })
 }
 
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort()
-  const dataDir = mkdtempSync(join(tmpdir(), 'tincan-bench-'))
+/**
+ * Starts `script` (the Tincan server by default) with the bench's settings on a free port; it
+ * must print a line containing "is running" once it listens. BENCH_CPU_PROF=<dir> writes a CPU
+ * profile of each server process there (`node --cpu-prof`), BENCH_NODE_OPTIONS adds Node flags.
+ */
+let serverBuilt = false
+
+/** The server's bundle, as `npm start` and the systemd unit run it (built once per bench run). */
+function builtServer(): string {
+  if (!serverBuilt) {
+    const built = spawnSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' })
+    if (built.status !== 0) throw new Error('npm run build:server failed')
+    serverBuilt = true
+  }
+  return 'dist/server/main.mjs'
+}
+
+export async function startServerProcess(
+  env: Record<string, string> = {},
+  script = 'signaling/main.ts',
+  options: ServerProcessOptions = {},
+): Promise<ServerProcess> {
+  // The Tincan server runs from its bundle, like in production; other scripts through tsx.
+  const entry = script === 'signaling/main.ts' ? ['--', builtServer()] : ['--import', 'tsx', script]
+  const port = options.port ?? (await freePort())
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-bench-'))
   const child = spawn(
     process.execPath,
     [
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []),
-      '--import',
-      'tsx',
-      'signaling/main.ts',
+      ...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter((o) => o !== '') ?? []),
+      ...entry,
     ],
     {
       env: {
@@ -58,7 +89,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      if (out.includes('Tincan is running')) resolve()
+      if (out.includes('is running')) resolve()
     })
     child.on('exit', (code) => reject(new Error(`server exited with ${String(code)} before starting`)))
   })
@@ -73,12 +104,18 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       return Number(kb ?? 0) * 1024
     },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGTERM')
         await exited
       }
-      rmSync(dataDir, { recursive: true, force: true })
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGKILL')
+      await exited
     },
   }
 }

@@ -16,6 +16,7 @@ import {
 
 const connectionTarget = 10_000
 const rssTargetBytes = 256 * 2 ** 20
+const rssTarget17Bytes = 200 * 2 ** 20
 const relayPairs = 200
 const relayOfferedPerS = 25_000
 const relayDurationMs = 10_000
@@ -55,9 +56,9 @@ async function measureConnections(): Promise<BenchResult[]> {
   const server = await startServerProcess({ AUTH_RATE_PER_IP: '10000000' })
   const clients: Client[] = []
   try {
-    const idleRss = server.rssBytes()
     const names = Array.from({ length: connectionTarget }, (_, i) => `conn${i}`)
     const tokens = await mapLimit(names, 32, (name) => registerUser(server.url, name))
+    const idleRss = server.rssBytes()
     let failed = 0
     await mapLimit(names, 200, async (name, i) => {
       try {
@@ -69,6 +70,7 @@ async function measureConnections(): Promise<BenchResult[]> {
     await new Promise((r) => setTimeout(r, 2000))
     const rss = server.rssBytes()
     const held = clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length
+    const perSocketKiB = (rss - idleRss) / Math.max(1, held) / 1024
     return [
       {
         issue: 2,
@@ -87,6 +89,24 @@ async function measureConnections(): Promise<BenchResult[]> {
         target: '≤ 256 MiB',
         met: held >= connectionTarget && rss <= rssTargetBytes,
         conditions: `idle RSS before connecting ${(idleRss / 2 ** 20).toFixed(0)} MiB`,
+      },
+      {
+        issue: 17,
+        metric: `server RSS with ${held.toLocaleString('en-US')} authenticated sockets`,
+        value: rss / 2 ** 20,
+        unit: 'MiB',
+        target: '≤ 200 MiB',
+        met: held >= connectionTarget && rss <= rssTarget17Bytes,
+        conditions: `idle RSS (started, accounts registered, no socket) ${(idleRss / 2 ** 20).toFixed(1)} MiB; ${perSocketKiB.toFixed(2)} KiB per socket; 2 s after the last one connected`,
+      },
+      {
+        issue: 17,
+        metric: 'server memory per authenticated socket',
+        value: perSocketKiB,
+        unit: 'KiB',
+        target: '',
+        met: null,
+        conditions: `(RSS with the sockets − idle RSS) ÷ ${held.toLocaleString('en-US')}`,
       },
     ]
   } finally {

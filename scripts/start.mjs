@@ -25,7 +25,11 @@ if (!wantsHelp) {
   }
 }
 
-const server = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', ...process.argv.slice(2)], {
+// The server runs from its bundle (scripts/build-server.mjs), built from the sources at every
+// start: without a TypeScript loader beside it, it needs some 40 MiB less.
+const builtServer = spawnSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' })
+if (builtServer.status !== 0) process.exit(builtServer.status ?? 1)
+const server = spawn(process.execPath, ['dist/server/main.mjs', ...process.argv.slice(2)], {
   stdio: 'inherit',
 })
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.kill(signal))

@@ -1,9 +1,16 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import fastifyWebsocket from '@fastify/websocket'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
+import type { WebSocket } from 'ws'
 import {
   closeCodes,
   ErrorBody,
@@ -241,21 +248,38 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
     done(null, payload)
   })
 
+  const socketError = (error: Error, socket: WebSocket, address: string): void => {
+    if (isClientSocketError(error)) {
+      const code = (error as { code?: unknown }).code
+      metrics.error(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame-too-large' : 'bad-frame', 'ws')
+      app.log.debug({ code, address }, `websocket closed: ${error.message}`)
+      // ws has closed it already with the code that says why (1007, 1009, 1002).
+      return
+    }
+    app.log.error({ err: error }, 'websocket handler failed')
+    socket.terminate()
+  }
   await app.register(fastifyWebsocket, {
-    // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself (1009).
-    options: { maxPayload: 4 * limits.maxFrameBytes },
-    errorHandler: (error, socket, request) => {
-      if (isClientSocketError(error)) {
-        const code = (error as { code?: unknown }).code
-        metrics.error(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame-too-large' : 'bad-frame', 'ws')
-        request.log.debug({ code, address: request.ip }, `websocket closed: ${error.message}`)
-        // ws has closed it already with the code that says why (1007, 1009, 1002).
-        return
-      }
-      request.log.error({ err: error }, 'websocket handler failed')
-      socket.terminate()
-    },
+    // Frames over maxFrameBytes get a typed error; only far larger ones are cut off by ws itself
+    // (1009). No permessage-deflate (ws's default for servers, said here so it stays so): signals
+    // are small and high in entropy, and each compressing socket holds a zlib context of its own.
+    options: { maxPayload: 4 * limits.maxFrameBytes, perMessageDeflate: false },
+    errorHandler: (error, socket, request) => socketError(error, socket, request.ip),
   })
+  /**
+   * The HTTP response of each upgrade request, until the socket is handed over. The request,
+   * the response, their logger and headers (some 2 KiB) would otherwise live as long as the
+   * socket: @fastify/websocket's error listener holds them, and the raw socket its response.
+   */
+  const upgradeResponses = new WeakMap<object, ServerResponse>()
+  const handOver = (socket: WebSocket, request: FastifyRequest): string => {
+    const address = request.ip
+    upgradeResponses.get(request.raw)?.detachSocket(request.raw.socket)
+    upgradeResponses.delete(request.raw)
+    socket.removeAllListeners('error')
+    socket.on('error', (error: Error) => socketError(error, socket, address))
+    return address
+  }
   // A malformed handshake (bad key or version) is answered by ws on the raw socket; with a
   // listener, the answer is ours: typed, with the security headers.
   app.websocketServer.on('wsClientError', (error: Error, socket: Duplex) => {
@@ -282,14 +306,19 @@ export async function buildApp(config: Config, storage: Storage, givenHub?: Hub)
       reply
         .code(426)
         .send(errorBody('bad-request', 'this is the WebSocket endpoint; send an upgrade request')),
+    onRequest: (request, reply, done) => {
+      if (request.ws) upgradeResponses.set(request.raw, reply.raw)
+      done()
+    },
     wsHandler: (socket, request) => {
+      const ip = handOver(socket, request)
       if (draining) {
         // Sockets that arrive while this node drains go straight to another one.
         socket.send(JSON.stringify(reconnectFrame()))
         socket.close(1012, 'server restarting')
         return
       }
-      const address = addressKey(request.ip)
+      const address = addressKey(ip)
       if (!unauthenticated.tryAdd(address)) {
         warnings.warn(
           `unauthenticated ${address}`,

@@ -48,6 +48,7 @@ export interface Context {
 }
 
 const touchEveryMs = 60_000
+const touchBatchMs = 1_000
 
 /**
  * Decides whether `from` may send signals to `to`: mutual friends or members of a shared group,
@@ -59,6 +60,17 @@ const touchEveryMs = 60_000
 export class RelayPolicy {
   /** Past the bound the least recently used pairs go: the busy ones stay cached. */
   private readonly cache: LRUCache<string, boolean>
+  /**
+   * Lookups on their way, by pair: frames that miss the cache together (a pair's first signals,
+   * both directions, or every pair when their entries expire) wait for one lookup instead of
+   * each asking the database four questions (issue 17: on PostgreSQL that emptied the pool).
+   */
+  private readonly pending = new Map<string, Promise<boolean>>()
+  /**
+   * Counts forgets. A lookup that started before a change of friendship, block or membership
+   * read the old state: its answer serves the frames that were waiting for it, and is not cached.
+   */
+  private epoch = 0
 
   constructor(
     private readonly storage: Pick<Storage, 'areFriends' | 'isBlocked' | 'shareGroup'>,
@@ -70,17 +82,33 @@ export class RelayPolicy {
     this.cache = new LRUCache({ max: maxPairs, ttl: ttlMs })
   }
 
-  async allowed(from: string, to: string): Promise<boolean> {
-    const key = from < to ? `${from}\n${to}` : `${to}\n${from}`
+  allowed(from: string, to: string): Promise<boolean> {
+    const key = pairKey(from, to)
     const hit = this.cache.get(key)
-    if (hit !== undefined) return hit
+    if (hit !== undefined) return Promise.resolve(hit)
+    const waiting = this.pending.get(key)
+    if (waiting !== undefined) return waiting
+    const lookup: Promise<boolean> = this.lookUp(key, from, to).finally(() => {
+      if (this.pending.get(key) === lookup) this.pending.delete(key)
+    })
+    this.pending.set(key, lookup)
+    return lookup
+  }
+
+  /** The cached answer, if there is one: the relay's fast path needs no promise. */
+  cached(from: string, to: string): boolean | undefined {
+    return this.cache.get(pairKey(from, to))
+  }
+
+  private async lookUp(key: string, from: string, to: string): Promise<boolean> {
+    const epoch = this.epoch
     const [friends, blockedA, blockedB] = await Promise.all([
       this.storage.areFriends(from, to),
       this.storage.isBlocked(from, to),
       this.storage.isBlocked(to, from),
     ])
     const allowed = !blockedA && !blockedB && (friends || (await this.storage.shareGroup(from, to)))
-    this.cache.set(key, allowed)
+    if (this.epoch === epoch) this.cache.set(key, allowed)
     return allowed
   }
 
@@ -96,9 +124,21 @@ export class RelayPolicy {
 
   /** Forgets on this node only: what another node announced. */
   forgetHere(pair: readonly [string, string] | undefined): void {
-    if (pair === undefined) this.cache.clear()
-    else this.cache.delete(pair[0] < pair[1] ? `${pair[0]}\n${pair[1]}` : `${pair[1]}\n${pair[0]}`)
+    this.epoch++
+    if (pair === undefined) {
+      this.cache.clear()
+      this.pending.clear()
+    } else {
+      const key = pairKey(pair[0], pair[1])
+      this.cache.delete(key)
+      // Frames from now on wait for a lookup that starts after the change.
+      this.pending.delete(key)
+    }
   }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}\n${b}` : `${b}\n${a}`
 }
 
 export function createContext(deps: {
@@ -110,17 +150,45 @@ export function createContext(deps: {
 }): Context {
   const { config, storage, hub } = deps
   // An entry older than `touchEveryMs` would be touched anyway, so that is its time to live.
-  const lastTouch = new LRUCache<string, number>({ max: 100_000, ttl: touchEveryMs })
+  // Sessions touched lately, in two generations that turn over every `touchEveryMs`: a session
+  // in either was touched less than twice that ago. Sets hold only the sessions there are; an
+  // LRU bounded at 100,000 kept arrays for all of them from the start (some 4 MiB; issue 17).
+  let touchedNow = new Set<string>()
+  let touchedBefore = new Set<string>()
+  const turnOver = setInterval(() => {
+    touchedBefore = touchedNow
+    touchedNow = new Set()
+  }, touchEveryMs)
+  turnOver.unref()
+
+  /**
+   * Last-seen writes wait here up to `touchBatchMs` and go in one statement: after a restart
+   * every reconnecting socket needs one, and on SQLite each write of its own is a sync to disk
+   * on the event loop (issue 17, the reconnect wave).
+   */
+  const touches = new Set<string>()
+  let touchTimer: ReturnType<typeof setTimeout> | undefined
+  const flushTouches = (): void => {
+    touchTimer = undefined
+    const ids = [...touches]
+    touches.clear()
+    // Last-seen is bookkeeping: a database that cannot take writes (disk full, read-only)
+    // must not lock out every device that reconnects.
+    storage.touchSessions(ids, Date.now()).catch(() => undefined)
+  }
 
   async function sessionForToken(token: string): Promise<SessionRecord | undefined> {
     const session = await storage.getSessionByTokenHash(hashToken(token))
     const now = Date.now()
     if (session === undefined || session.expiresAt <= now) return undefined
-    if (now - (lastTouch.get(session.id) ?? session.lastSeenAt) > touchEveryMs) {
-      lastTouch.set(session.id, now)
-      // Last-seen is bookkeeping: a database that cannot take writes (disk full, read-only)
-      // must not lock out every device that reconnects.
-      await storage.touchSession(session.id, now).catch(() => undefined)
+    const touchedLately = touchedNow.has(session.id) || touchedBefore.has(session.id)
+    if (!touchedLately && now - session.lastSeenAt > touchEveryMs) {
+      touchedNow.add(session.id)
+      touches.add(session.id)
+      if (touchTimer === undefined) {
+        touchTimer = setTimeout(flushTouches, touchBatchMs)
+        touchTimer.unref()
+      }
     }
     return session
   }

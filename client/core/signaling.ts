@@ -78,6 +78,12 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
   private heartbeat: ReturnType<typeof setInterval> | undefined
   private busyRetry: ReturnType<typeof setTimeout> | undefined
   private awaitingPong = false
+  /**
+   * The server said `auth-timeout` before closing with 4401: it did not see the auth frame in
+   * time (a server busy with a reconnect wave, a slow network). The token was never refused, so
+   * this is not the end of the session: reconnect with back-off (issue 17).
+   */
+  private authTimedOut = false
   private stopped = true
   private nextRef = 1
   private readonly pending = new Map<string, Pending>()
@@ -140,6 +146,7 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
       return
     }
     this.setState('connecting')
+    this.authTimedOut = false
     const socket = this.deps.createSocket(this.deps.url)
     this.socket = socket
     // Handlers check that the socket is still the current one: a replaced socket is ignored.
@@ -171,7 +178,8 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
   private onClose(code: number): void {
     this.closeSocket()
     for (const p of this.pending.values()) p.sent = false
-    if (code === closeCodes.unauthorized || code === closeCodes.sessionEnded) {
+    const refused = code === closeCodes.unauthorized && !this.authTimedOut
+    if (refused || code === closeCodes.sessionEnded) {
       this.stopped = true
       this.setState('ended')
       this.emit('session-ended', { code })
@@ -222,6 +230,7 @@ export class SignalingConnection extends Emitter<SignalingEvents> {
         return
       case 'sent':
       case 'error': {
+        if (frame.type === 'error' && frame.code === 'auth-timeout') this.authTimedOut = true
         const p = frame.ref === undefined ? undefined : this.pending.get(frame.ref)
         if (p !== undefined && frame.type === 'error' && frame.code === 'recipient-busy') {
           // The peer is connected but its socket is backed up: not a failure, just not now.

@@ -9,12 +9,13 @@ import {
   parseJson,
   type ClientFrame,
   type ErrorCode,
+  type RelayedSignalFrame,
   type ServerFrame,
 } from '../../shared/index.ts'
 import type { AddressCounter } from '../connection-guards.ts'
 import type { Context } from '../context.ts'
 import { StorageError } from '../storage/storage.ts'
-import type { Connection } from './hub.ts'
+import type { Connection, Relayed } from './hub.ts'
 import { Outbox, type Offer, type OutboxOwner } from './outbox.ts'
 import { announcePresence } from './presence.ts'
 
@@ -78,7 +79,8 @@ class ClientSocket implements OutboxOwner {
   /** Frames parsed and waiting for their turn (see maxFramesInFlight). */
   private inFlight = 0
   private readonly outbox: Outbox
-  private readonly authTimer: ReturnType<typeof setTimeout>
+  /** Dropped once authenticated: a cleared timer is still an object, and there are 10,000 sockets. */
+  private authTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     private readonly socket: WebSocket,
@@ -206,6 +208,7 @@ class ClientSocket implements OutboxOwner {
     }
     if (this.closed) return
     clearTimeout(this.authTimer)
+    this.authTimer = undefined
     this.settle()
     const me = new SocketConnection(session.username, session.id, session.expiresAt, this)
     this.conn = me
@@ -240,7 +243,7 @@ class ClientSocket implements OutboxOwner {
 
   // ---- frames ----
 
-  private async relay(me: Connection, frame: Extract<ClientFrame, { type: 'signal' }>): Promise<void> {
+  private async relay(me: Connection, frame: SignalFrame): Promise<void> {
     const { ctx } = this
     const to = frame.to.toLowerCase()
     if (to === me.username || !(await ctx.relayPolicy.allowed(me.username, to))) {
@@ -248,12 +251,30 @@ class ClientSocket implements OutboxOwner {
       return
     }
     // One step, so a peer who just left is reported offline rather than sent into the void.
-    const relayed = await ctx.hub.relay(to, {
-      type: 'signal',
-      from: me.username,
-      sid: frame.sid,
-      envelope: frame.envelope,
-    })
+    this.relayed(to, frame, await ctx.hub.relay(to, relayedFrame(me, frame)))
+  }
+
+  /**
+   * The relay without a promise, when nothing needs waiting for: the socket has no frame before
+   * this one in flight (order holds), the pair's answer is cached, and the hub delivers on this
+   * node. False when the frame must take the queue. Issue 17: at tens of thousands of frames a
+   * second the promises per frame were a tenth of the relay's time.
+   */
+  private relayNow(me: Connection, frame: SignalFrame): boolean {
+    const { ctx } = this
+    const relayHere = ctx.hub.relayHere
+    if (this.inFlight > 0 || relayHere === undefined) return false
+    const to = frame.to.toLowerCase()
+    const allowed = to === me.username ? false : ctx.relayPolicy.cached(me.username, to)
+    if (allowed === undefined) return false
+    if (!allowed)
+      this.fail('not-friends', 'signals go only to friends and members of a shared group', frame.ref)
+    else this.relayed(to, frame, relayHere.call(ctx.hub, to, relayedFrame(me, frame)))
+    return true
+  }
+
+  private relayed(to: string, frame: SignalFrame, relayed: Relayed): void {
+    const { ctx } = this
     switch (relayed) {
       case 'sent':
         ctx.metrics.framesRelayed++
@@ -344,6 +365,7 @@ class ClientSocket implements OutboxOwner {
     }
     // One frame at a time per socket: an offer must reach the peer before its candidates.
     const frame = decoded.value
+    if (frame.type === 'signal' && this.conn !== undefined && this.relayNow(this.conn, frame)) return
     if (++this.inFlight === maxFramesInFlight) this.socket.pause()
     this.queue = this.queue
       .then(() => this.onFrame(frame))
@@ -401,6 +423,12 @@ class SocketConnection implements Connection {
   close(code: number, reason: string): void {
     this.client.close(code, reason)
   }
+}
+
+type SignalFrame = Extract<ClientFrame, { type: 'signal' }>
+
+function relayedFrame(me: Connection, frame: SignalFrame): RelayedSignalFrame {
+  return { type: 'signal', from: me.username, sid: frame.sid, envelope: frame.envelope }
 }
 
 function ignore(): void {

@@ -39,7 +39,11 @@ function classify(e: unknown): unknown {
   if (/^22[0-9A-Z]{3}$/.test(code))
     return new StorageError('invalid', 'the database cannot store this value', { cause: e })
   if (isUnavailable(code)) return new StorageError('unavailable', 'the database is unavailable', { cause: e })
-  if (e instanceof Error && /closed|not open|destroyed|Connection terminated/i.test(e.message))
+  // pg-pool's "timeout exceeded when trying to connect": every connection busy for its whole wait.
+  if (
+    e instanceof Error &&
+    /closed|not open|destroyed|Connection terminated|timeout exceeded/i.test(e.message)
+  )
     return new StorageError('unavailable', 'the database is unavailable', { cause: e })
   return e
 }
@@ -288,6 +292,16 @@ export class SqlStorage implements Storage {
 
   async touchSession(id: string, lastSeenAt: number): Promise<void> {
     await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id', '=', id).execute()
+  }
+
+  async touchSessions(ids: readonly string[], lastSeenAt: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      await this.db
+        .updateTable('sessions')
+        .set({ last_seen_at: lastSeenAt })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()
+    }
   }
 
   async listSessions(username: string): Promise<SessionRecord[]> {

@@ -109,6 +109,8 @@ export interface Storage {
   createSession(session: SessionRecord): Promise<void>
   getSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>
   touchSession(id: string, lastSeenAt: number): Promise<void>
+  /** The same for many sessions in one statement (per chunk): the sockets of a reconnect wave. */
+  touchSessions(ids: readonly string[], lastSeenAt: number): Promise<void>
   listSessions(username: string): Promise<SessionRecord[]>
   /** Returns whether a session of that user existed. */
   deleteSession(username: string, id: string): Promise<boolean>

@@ -193,6 +193,11 @@ function engineSuite(makeEngine: () => Promise<Engine>): void {
     expect(await s.getSessionByTokenHash('th-none')).toBeUndefined()
     await s.touchSession('d1', t0 + 5_000)
     expect((await s.getSessionByTokenHash('th-d1'))?.lastSeenAt).toBe(t0 + 5_000)
+    // Sockets of a reconnect wave are touched together (issue 17).
+    await s.touchSessions(['d1', 'd2', 'nobody'], t0 + 6_000)
+    expect((await s.getSessionByTokenHash('th-d1'))?.lastSeenAt).toBe(t0 + 6_000)
+    expect((await s.getSessionByTokenHash('th-d2'))?.lastSeenAt).toBe(t0 + 6_000)
+    expect((await s.getSessionByTokenHash('th-d3'))?.lastSeenAt).toBe(t0)
     expect((await s.listSessions('dave')).map((x) => x.id)).toEqual(['d1', 'd2', 'd3'])
     await expectStorageError(s.createSession(session('d4', 'dave', { tokenHash: 'th-d1' })), 'conflict')
     await expectStorageError(s.createSession(session('d1', 'dave', { tokenHash: 'th-other' })), 'conflict')

@@ -160,6 +160,26 @@ describe('the signaling connection', () => {
     expect(sockets).toHaveLength(1)
   })
 
+  it('keeps its session and reconnects when the server ran out of time to read its auth frame (issue 17)', () => {
+    const ended: number[] = []
+    conn.on('session-ended', (e) => ended.push(e.code))
+    conn.start()
+    sockets[0]?.open()
+    // A node swamped by a reconnect wave did not get to the auth frame within its timeout.
+    sockets[0]?.receive({ type: 'error', code: 'auth-timeout', message: 'authenticate within 5000 ms' })
+    sockets[0]?.drop(4401)
+    vi.advanceTimersByTime(1_000)
+    expect(ended).toEqual([])
+    expect(sockets).toHaveLength(2)
+    sockets[1]?.ready()
+    expect(conn.state).toBe('online')
+    // A token the server refuses still ends the session.
+    sockets[1]?.drop(4401)
+    vi.advanceTimersByTime(10_000)
+    expect(ended).toEqual([4401])
+    expect(conn.state).toBe('ended')
+  })
+
   it('ignores frames that do not match the protocol', () => {
     const presence: unknown[] = []
     conn.on('presence', (p) => presence.push(p))
