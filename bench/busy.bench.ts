@@ -10,18 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findChromium } from '../test/e2e/browser.ts'
 import { startServerProcess } from './server-process.ts'
-import {
-  arrive,
-  befriend,
-  bubbles,
-  createGroup,
-  openChat,
-  openGroup,
-  sampleMemory,
-  shownAt,
-  whenShown,
-  type Person,
-} from './ui-driver.ts'
+import { mostBubbles, shownAt, whenShown } from '../test/e2e/message-watch.ts'
+import { arrive, befriend, createGroup, openChat, openGroup, sampleMemory, type Person } from './ui-driver.ts'
 import { waitFor } from './page-driver.ts'
 import type { Bench, BenchResult } from './types.ts'
 
@@ -67,14 +57,6 @@ async function burst(
   const texts = Array.from({ length: messages }, (_, i) => `${label} ${tag} message ${i + 1}: nothing urgent`)
   const input = sender.page.getByTestId('composer-input')
   const memory = sampleMemory(everyone)
-  let mostBubbles = 0
-  let counting = true
-  const counter = (async () => {
-    while (counting) {
-      mostBubbles = Math.max(mostBubbles, await bubbles(receiver))
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  })()
   if (profileDir !== undefined) await Promise.all([startProfile(sender), startProfile(receiver)])
   const costs: number[] = []
   const enteredAt: number[] = []
@@ -83,12 +65,12 @@ async function burst(
     await input.fill(text)
     enteredAt.push(Date.now())
     await input.press('Enter')
-    const shown = await whenShown(sender, text)
+    const shown = await whenShown(sender.page, text)
     costs.push(shown - started)
   }
   const arrived = await waitFor(
     async () => {
-      const at = await shownAt(receiver, texts)
+      const at = await shownAt(receiver.page, texts)
       return at.every((t) => t !== null) ? at : null
     },
     600_000,
@@ -100,11 +82,9 @@ async function burst(
     await stopProfile(sender, join(profileDir, `${label}-sender.cpuprofile`))
     await stopProfile(receiver, join(profileDir, `${label}-receiver.cpuprofile`))
   }
-  counting = false
-  await counter
   const { rss, heap } = await memory.stop()
   const delays = arrived.map((t, i) => t - (enteredAt[i] ?? t))
-  return { costs, delays, mostBubbles, peakRss: rss, peakHeap: heap }
+  return { costs, delays, mostBubbles: await mostBubbles(receiver.page), peakRss: rss, peakHeap: heap }
 }
 
 function rows(label: string, what: string, b: Burst, sender: Person, receiver: Person): BenchResult[] {
@@ -185,7 +165,12 @@ async function warmUp(sender: Person, receiver: Person, others: readonly Person[
   const text = `hello ${randomBytes(3).toString('hex')}`
   await sender.page.getByTestId('composer-input').fill(text)
   await sender.page.getByTestId('composer-input').press('Enter')
-  await waitFor(async () => (await shownAt(receiver, [text]))[0] ?? null, 60_000, 'the first message', 50)
+  await waitFor(
+    async () => (await shownAt(receiver.page, [text]))[0] ?? null,
+    60_000,
+    'the first message',
+    50,
+  )
   for (const o of others) {
     const item = o.page.locator(`[data-testid="group-item"][data-group-id="${groupId ?? ''}"]`)
     await waitFor(

@@ -1,55 +1,11 @@
 // Drives the real web client (dist/client) in Chromium for the benchmarks, the way a person does:
-// forms, buttons, the composer. One browser process per person, so each page's renderer is its
+// forms, buttons, the composer. test/e2e/message-watch.ts notes when messages show. One browser process per person, so each page's renderer is its
 // own process and its memory can be read from /proc.
 import { readFileSync } from 'node:fs'
 import type { Browser, CDPSession, Page } from 'playwright-core'
 import { launchChromium } from '../test/e2e/browser.ts'
+import { messageWatch } from '../test/e2e/message-watch.ts'
 import { waitFor } from './page-driver.ts'
-
-/**
- * Installed in every page before the app starts: notes when each message text first shows in a
- * message list (`performance.timeOrigin + now`, the same clock as Date.now in the bench), and
- * counts the message bubbles in the DOM.
- */
-function watchMessages(): void {
-  const shown = new Map<string, number>()
-  const waiting = new Map<string, (at: number) => void>()
-  const note = (el: Element): void => {
-    const text = el.textContent ?? ''
-    if (shown.has(text)) return
-    const at = performance.timeOrigin + performance.now()
-    shown.set(text, at)
-    waiting.get(text)?.(at)
-    waiting.delete(text)
-  }
-  const observer = new MutationObserver((records) => {
-    for (const r of records)
-      for (const node of r.addedNodes) {
-        if (!(node instanceof Element)) continue
-        if (node.matches('[data-testid="message-text"]')) note(node)
-        for (const el of node.querySelectorAll('[data-testid="message-text"]')) note(el)
-      }
-  })
-  const start = (): void => observer.observe(document.documentElement, { childList: true, subtree: true })
-  if (document.documentElement === null) document.addEventListener('DOMContentLoaded', start)
-  else start()
-  Object.assign(window, {
-    __busy: {
-      /** When `text` first showed, or a promise of it. */
-      whenShown(text: string): Promise<number> {
-        const at = shown.get(text)
-        if (at !== undefined) return Promise.resolve(at)
-        return new Promise<number>((resolve) => waiting.set(text, resolve))
-      },
-      shownAt(texts: string[]): (number | null)[] {
-        return texts.map((t) => shown.get(t) ?? null)
-      },
-      bubbles(): number {
-        return document.querySelectorAll('[data-testid="message"]').length
-      },
-    },
-  })
-}
 
 export interface Person {
   readonly name: string
@@ -62,7 +18,7 @@ export interface Person {
 export async function arrive(chromium: string, url: string, name: string): Promise<Person> {
   const browser = await launchChromium(chromium)
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
-  await context.addInitScript(watchMessages)
+  await context.addInitScript({ content: messageWatch })
   const page = await context.newPage()
   page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message))
   await page.goto(url)
@@ -142,27 +98,6 @@ export async function openGroup(p: Person, groupId: string): Promise<void> {
   await groupItem(p, groupId).click()
   const pane = p.page.locator(`[data-testid="group-pane"][data-group-id="${groupId}"]`)
   await waitFor(async () => (await pane.count()) === 1, 15_000, `${p.name} opens the group`, 50)
-}
-
-/** When `text` shows in the page's message list (ms since the epoch); waits for it. */
-export function whenShown(p: Person, text: string): Promise<number> {
-  return p.page.evaluate(
-    (t) => (window as unknown as { __busy: { whenShown(t: string): Promise<number> } }).__busy.whenShown(t),
-    text,
-  )
-}
-
-/** When each text first showed in the page's message list, null for those not shown yet. */
-export function shownAt(p: Person, texts: string[]): Promise<(number | null)[]> {
-  return p.page.evaluate(
-    (t) => (window as unknown as { __busy: { shownAt(t: string[]): (number | null)[] } }).__busy.shownAt(t),
-    texts,
-  )
-}
-
-/** Message bubbles in the page's DOM now. */
-export function bubbles(p: Person): Promise<number> {
-  return p.page.evaluate(() => (window as unknown as { __busy: { bubbles(): number } }).__busy.bubbles())
 }
 
 /**
