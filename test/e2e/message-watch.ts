@@ -47,17 +47,26 @@ export const messageWatch = `(() => {
   }
 })()`
 
+interface Watch {
+  whenShown(text: string): Promise<number>
+  shownAt(texts: readonly string[]): (number | null)[]
+  mostBubbles(): number
+}
+
+// The texts go as arguments, not into the evaluated source: a new source for each message is a new
+// script for the page to compile and keep, which showed as the sender's page memory growing.
+
 /** When `text` first showed in the page's message list (ms since the epoch); waits for it. */
 export function whenShown(page: Page, text: string): Promise<number> {
-  return page.evaluate<number>(`window.__messages.whenShown(${JSON.stringify(text)})`)
+  return page.evaluate((t) => (window as unknown as { __messages: Watch }).__messages.whenShown(t), text)
 }
 
 /** When each text first showed in the page's message list, null for those not shown yet. */
 export function shownAt(page: Page, texts: readonly string[]): Promise<(number | null)[]> {
-  return page.evaluate<(number | null)[]>(`window.__messages.shownAt(${JSON.stringify(texts)})`)
+  return page.evaluate((t) => (window as unknown as { __messages: Watch }).__messages.shownAt(t), texts)
 }
 
 /** The most message bubbles the page's DOM held at once since the watch was put in. */
 export function mostBubbles(page: Page): Promise<number> {
-  return page.evaluate<number>('window.__messages.mostBubbles()')
+  return page.evaluate(() => (window as unknown as { __messages: Watch }).__messages.mostBubbles())
 }
