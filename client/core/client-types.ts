@@ -34,7 +34,10 @@ export interface ClientEvents extends Record<string, unknown> {
   requests: PendingRequests
   /** The user's groups as their signed member lists say (see GroupView), after any change. */
   groups: readonly GroupView[]
+  /** Every conversation, the latest first: at start and after a restore, a friend added or removed, a block. */
   conversations: readonly Conversation[]
+  /** One conversation changed (a message came, moved on or went, or it was read): the others did not. */
+  conversation: Conversation
   /** A message was added, or its delivery state changed. */
   message: Message
   /** A stored message changed: edited, reacted to, deleted for everyone (a marker stays), or its quote cleared. */

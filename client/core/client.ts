@@ -295,7 +295,7 @@ export class TincanClient extends Emitter<ClientEvents> {
       throw new MessageActionError('invalid', 'disappearing messages are for one-to-one chats')
     await this.mayWriteTo(target.peer)
     const message = await this.p.messenger.sendTimer(target.peer, seconds)
-    await emitConversations(this.p, this.sink)
+    this.p.conversations.changed(conversationId)
     return message
   }
 
@@ -334,7 +334,7 @@ export class TincanClient extends Emitter<ClientEvents> {
     const target = this.target(conversationId)
     if (target.kind === 'group') await this.p.groups.markRead(target.groupId)
     else await this.p.messenger.markRead(target.peer)
-    await emitConversations(this.p, this.sink)
+    this.p.conversations.changed(conversationId)
   }
 
   /** Messages whose words start with the query's, newest first: in one conversation, or in all. */

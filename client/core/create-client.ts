@@ -1,6 +1,7 @@
 import type { AccountSession } from './account.ts'
 import type { Api } from './api.ts'
 import type { ClientEnv, ClientEvents } from './client-types.ts'
+import { ConversationChanges } from './conversation-changes.ts'
 import { ExpirySweeper } from './disappearing.ts'
 import { FileStore } from './files/file-store.ts'
 import { workerIncoming } from './files/receive-worker-client.ts'
@@ -41,6 +42,8 @@ export interface ClientParts {
   readonly friends: Friends
   readonly expiry: ExpirySweeper
   readonly router: PeerRouter
+  /** Conversations to show anew (a message changed them): read and emitted one by one. */
+  readonly conversations: ConversationChanges
   readonly receiveWorker: ReturnType<typeof workerIncoming> | undefined
 }
 
@@ -141,6 +144,12 @@ export function createParts(env: ClientEnv, session: AccountSession, api: Api, s
   })
   const friends = new Friends({ api, trust, signaling, peers, groups, background: sink.background })
   const router = new PeerRouter({ messenger, actions, files, groups })
+  const conversations = new ConversationChanges({
+    read: (id) => history.conversation(id),
+    emit: (c) => sink.emit('conversation', c),
+    background: sink.background,
+    closed: sink.closed,
+  })
   const parts: ClientParts = {
     session,
     api,
@@ -156,6 +165,7 @@ export function createParts(env: ClientEnv, session: AccountSession, api: Api, s
     friends,
     expiry,
     router,
+    conversations,
     receiveWorker,
   }
   wire(parts, sink)
@@ -178,9 +188,8 @@ export async function emitConversations(p: ClientParts, sink: PartsSink): Promis
 
 /** Connects the parts' events to one another and to the client's events. */
 function wire(p: ClientParts, sink: PartsSink): void {
-  const { signaling: s, peers, messenger, groups, files, actions, friends } = p
+  const { signaling: s, peers, messenger, groups, files, actions, friends, conversations } = p
   const { emit, background } = sink
-  const conversations = (): void => background(emitConversations(p, sink))
 
   s.on('state', (state) => emit('connection', state))
   s.on('session-ended', () => emit('session-ended', undefined))
@@ -232,18 +241,18 @@ function wire(p: ClientParts, sink: PartsSink): void {
   messenger.on('message', (m) => {
     if (m.expiresAt !== undefined) p.expiry.schedule(m.expiresAt)
     emit('message', m)
-    conversations()
+    conversations.changed(m.conversationId)
   })
   messenger.on('typing', (t) =>
     emit('typing', { conversationId: directConversationId(t.peer), username: t.peer, typing: t.typing }),
   )
   actions.on('message-updated', (m) => {
     emit('message-updated', m)
-    conversations()
+    conversations.changed(m.conversationId)
   })
   actions.on('message-removed', (r) => {
     emit('message-removed', r)
-    conversations()
+    conversations.changed(r.conversationId)
   })
   actions.on('refused', (r) => emit('peer-error', r))
   files.on('file', (f) => emit('file', f))
@@ -251,16 +260,9 @@ function wire(p: ClientParts, sink: PartsSink): void {
   files.on('file-error', (e) => emit('file-error', e))
 
   groups.on('groups', (views) => emit('groups', views))
-  let conversationsDue = false
   groups.on('message', (m) => {
     emit('message', m)
-    // A catch-up stores hundreds of messages in a row: one conversation list for them all.
-    if (conversationsDue) return
-    conversationsDue = true
-    setTimeout(() => {
-      conversationsDue = false
-      if (!sink.closed()) conversations()
-    }, 0)
+    conversations.changed(m.conversationId)
   })
   groups.on('group-removed', (r) => emit('group-removed', r))
   groups.on('group-error', (e) => emit('group-error', e))

@@ -349,11 +349,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Marks a conversation's incoming messages read, and tells the friend if read receipts are on. */
   async markRead(peer: string): Promise<void> {
-    const conversationId = directConversationId(peer)
-    await this.o.history.markRead(conversationId)
-    const recent = await this.o.history.page(conversationId, { limit: 200 })
-    const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
-    for (const m of unread) await this.o.history.setState(m.id, 'read')
+    const unread = await this.o.history.markRead(directConversationId(peer), this.o.me)
     if (unread.length > 0 && this.readReceiptsOn()) {
       await this.sendFrame(peer, {
         type: 'receipt',

@@ -527,10 +527,7 @@ export class Groups extends Emitter<GroupEvents> {
   /** Marks the conversation read; the authors are told when read receipts are on (signals.ts). */
   async markRead(groupId: string): Promise<void> {
     const conversationId = groupConversationId(groupId)
-    await this.o.history.markRead(conversationId)
-    const recent = await this.o.history.page(conversationId, { limit: 200 })
-    const unread = recent.filter((m) => m.author !== this.o.me && m.state === 'received')
-    for (const m of unread) await this.o.history.setState(m.id, 'read')
+    const unread = await this.o.history.markRead(conversationId, this.o.me)
     // A former member still marks its copy read, but tells no one: the others would refuse it.
     if (this.groups.get(groupId)?.active === true) this.signals.read(groupId, unread)
   }

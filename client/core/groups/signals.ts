@@ -1,5 +1,5 @@
 import { peerLimits, type GroupReadFrame, type GroupTypingFrame } from '../../../shared/index.ts'
-import type { History, Message } from '../store/history.ts'
+import type { History, Message, ReadMark } from '../store/history.ts'
 import { groupConversationId } from './types.ts'
 
 /** Someone typing in a group (or who stopped). */
@@ -57,7 +57,7 @@ export class GroupSignals {
   }
 
   /** Others' messages this device just marked read: their authors are told. */
-  read(groupId: string, messages: readonly Message[]): void {
+  read(groupId: string, messages: readonly ReadMark[]): void {
     if (!this.o.readReceipts()) return
     for (const m of messages) {
       if (m.author === this.o.me) continue

@@ -27,6 +27,12 @@ export * from './message-types.ts'
 /** Messages per transaction in `addMany`. */
 const addManyBatch = 2000
 
+/** A message of the others marked read: whose receipt it needs. */
+export interface ReadMark {
+  readonly id: string
+  readonly author: string
+}
+
 const stateRank: Record<MessageState, number> = {
   failed: 0,
   queued: 1,
@@ -266,9 +272,20 @@ export class History {
     return this.db.countFromIndex('messages', 'byConversation', range)
   }
 
+  /** Every conversation, the latest first; each preview is opened (see `conversation` for one). */
   async conversations(): Promise<Conversation[]> {
     const records = await this.db.getAllFromIndex('conversations', 'byLastMessage')
-    return records.reverse().map((c) => ({
+    return records.reverse().map((c) => this.conversationView(c))
+  }
+
+  /** One conversation: one record read and one preview opened, however many there are. */
+  async conversation(conversationId: string): Promise<Conversation | undefined> {
+    const record = await this.db.get('conversations', conversationId)
+    return record === undefined ? undefined : this.conversationView(record)
+  }
+
+  private conversationView(c: ConversationRecord): Conversation {
+    return {
       id: c.id,
       kind: c.kind,
       peer: c.peer,
@@ -276,17 +293,39 @@ export class History {
       unread: c.unread,
       preview: c.preview === null ? '' : this.codec.open<string>('conversations', c.id, c.preview),
       timerSeconds: c.timer?.seconds ?? 0,
-    }))
+    }
   }
 
-  async markRead(conversationId: string): Promise<void> {
-    const tx = this.db.transaction('conversations', 'readwrite')
-    const conv = await tx.store.get(conversationId)
-    if (conv !== undefined && conv.unread !== 0) {
+  /**
+   * Marks a conversation read, in one transaction and without opening a body: its unread count
+   * goes to 0, and the others' messages that were received but not read become `read`. The newest
+   * `limit` messages are looked at, newest first; once as many as were unread are found, the walk
+   * ends at the first of the others' messages that was read before. Returns those marked, oldest
+   * first (for the read receipts).
+   */
+  async markRead(conversationId: string, me: string, limit = 200): Promise<ReadMark[]> {
+    const tx = this.db.transaction(['conversations', 'messages'], 'readwrite')
+    const conversations = tx.objectStore('conversations')
+    const conv = await conversations.get(conversationId)
+    const unread = conv?.unread ?? 0
+    if (conv !== undefined && unread !== 0) {
       conv.unread = 0
-      await tx.store.put(conv)
+      await conversations.put(conv)
+    }
+    const marked: ReadMark[] = []
+    const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, Number.MAX_SAFE_INTEGER])
+    let cursor = await tx.objectStore('messages').index('byConversation').openCursor(range, 'prev')
+    for (let seen = 0; cursor !== null && seen < limit; seen++) {
+      const record = cursor.value
+      if (record.author !== me && record.state === 'received') {
+        record.state = 'read'
+        await cursor.update(record)
+        marked.push({ id: record.id, author: record.author })
+      } else if (record.author !== me && record.state === 'read' && marked.length >= unread) break
+      cursor = await cursor.continue()
     }
     await tx.done
+    return marked.reverse()
   }
 
   /**

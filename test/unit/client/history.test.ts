@@ -129,3 +129,67 @@ describe('message history', () => {
     expect(await ids('se')).toEqual([])
   })
 })
+
+describe('reading a busy conversation (issue 17)', () => {
+  it('marks the friend’s received messages read and zeroes the unread count, returning them for receipts', async () => {
+    const { history } = await freshHistory()
+    const conv = directConversationId('bob')
+    for (let i = 0; i < 5; i++)
+      await history.add(textMessage(conv, `in${i}`, 100 + 2 * i, `from bob ${i}`), {
+        incoming: true,
+        peer: 'bob',
+      })
+    await history.add(
+      { ...textMessage(conv, 'mine', 105, 'from me', 'alice'), state: 'delivered' },
+      { incoming: false, peer: 'bob' },
+    )
+    expect(await history.markRead(conv, 'alice')).toEqual(
+      [0, 1, 2, 3, 4].map((i) => ({ id: `in${i}`, author: 'bob' })),
+    )
+    expect((await history.conversation(conv))?.unread).toBe(0)
+    expect((await history.page(conv)).map((m) => [m.id, m.state])).toEqual([
+      ['in0', 'read'],
+      ['in1', 'read'],
+      ['in2', 'read'],
+      ['mine', 'delivered'],
+      ['in3', 'read'],
+      ['in4', 'read'],
+    ])
+    // Nothing new: nothing to tell the friend again.
+    expect(await history.markRead(conv, 'alice')).toEqual([])
+  })
+
+  it('marks a new message read without walking back through the older, read ones', async () => {
+    const { history } = await freshHistory()
+    const conv = directConversationId('bob')
+    for (let i = 0; i < 30; i++)
+      await history.add(textMessage(conv, `m${i}`, 1000 + i, `message ${i}`), { incoming: true, peer: 'bob' })
+    await history.markRead(conv, 'alice')
+    // Stored below messages already read and never counted unread: a walk back through the
+    // whole conversation would find it, the walk that stops at the first read message does not.
+    await history.add(textMessage(conv, 'late', 1028, 'late, below read ones'), {
+      incoming: false,
+      peer: 'bob',
+    })
+    await history.add(textMessage(conv, 'new', 2000, 'the newest'), { incoming: true, peer: 'bob' })
+    expect(await history.markRead(conv, 'alice')).toEqual([{ id: 'new', author: 'bob' }])
+  })
+
+  it('reads one conversation as the list shows it, with its preview opened', async () => {
+    const { history } = await freshHistory()
+    await history.add(textMessage(directConversationId('bob'), 'b', 1, 'hi from bob'), {
+      incoming: true,
+      peer: 'bob',
+    })
+    await history.add(textMessage(directConversationId('carol'), 'c', 2, 'hi from carol'), {
+      incoming: true,
+      peer: 'carol',
+    })
+    expect(await history.conversation(directConversationId('bob'))).toMatchObject({
+      peer: 'bob',
+      unread: 1,
+      preview: 'hi from bob',
+    })
+    expect(await history.conversation(directConversationId('dave'))).toBeUndefined()
+  })
+})

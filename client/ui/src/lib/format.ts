@@ -2,6 +2,36 @@ import { i18n, t } from './i18n/i18n.svelte.ts'
 
 const dayMs = 24 * 60 * 60 * 1000
 
+const formats = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>()
+
+/**
+ * One formatter per language and style, made once: making one costs far more than using it, and
+ * a list re-rendering its messages made two for each of them (issue 17). Reads `i18n.locale`, so
+ * what is derived from it follows a change of language.
+ */
+function dateFormat(style: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${i18n.locale}\ndate\n${style}`
+  let f = formats.get(key)
+  if (!(f instanceof Intl.DateTimeFormat)) {
+    f = new Intl.DateTimeFormat(i18n.locale, options)
+    formats.set(key, f)
+  }
+  return f
+}
+
+function numberFormat(maximumFractionDigits?: number): Intl.NumberFormat {
+  const key = `${i18n.locale}\nnumber\n${maximumFractionDigits ?? ''}`
+  let f = formats.get(key)
+  if (!(f instanceof Intl.NumberFormat)) {
+    f = new Intl.NumberFormat(
+      i18n.locale,
+      maximumFractionDigits === undefined ? {} : { maximumFractionDigits },
+    )
+    formats.set(key, f)
+  }
+  return f
+}
+
 export function startOfDay(ts: number): number {
   const d = new Date(ts)
   d.setHours(0, 0, 0, 0)
@@ -14,7 +44,7 @@ export function sameDay(a: number, b: number): boolean {
 
 /** "14:05" (or the locale's form). */
 export function timeOfDay(ts: number): string {
-  return new Intl.DateTimeFormat(i18n.locale, { hour: 'numeric', minute: '2-digit' }).format(ts)
+  return dateFormat('time', { hour: 'numeric', minute: '2-digit' }).format(ts)
 }
 
 /** "Today", "Yesterday", a weekday within the week, else a full date. */
@@ -22,9 +52,9 @@ export function dayLabel(ts: number, now = Date.now()): string {
   const days = Math.round((startOfDay(now) - startOfDay(ts)) / dayMs)
   if (days === 0) return t('chat.today')
   if (days === 1) return t('chat.yesterday')
-  if (days > 1 && days < 7) return new Intl.DateTimeFormat(i18n.locale, { weekday: 'long' }).format(ts)
+  if (days > 1 && days < 7) return dateFormat('weekday', { weekday: 'long' }).format(ts)
   const sameYear = new Date(ts).getFullYear() === new Date(now).getFullYear()
-  return new Intl.DateTimeFormat(i18n.locale, {
+  return dateFormat(sameYear ? 'day' : 'day-year', {
     year: sameYear ? undefined : 'numeric',
     month: 'long',
     day: 'numeric',
@@ -36,18 +66,18 @@ export function dayLabel(ts: number, now = Date.now()): string {
 export function shortStamp(ts: number, now = Date.now()): string {
   if (sameDay(ts, now)) return timeOfDay(ts)
   const days = Math.round((startOfDay(now) - startOfDay(ts)) / dayMs)
-  if (days < 7) return new Intl.DateTimeFormat(i18n.locale, { weekday: 'short' }).format(ts)
-  return new Intl.DateTimeFormat(i18n.locale, { month: 'numeric', day: 'numeric' }).format(ts)
+  if (days < 7) return dateFormat('short-weekday', { weekday: 'short' }).format(ts)
+  return dateFormat('short-date', { month: 'numeric', day: 'numeric' }).format(ts)
 }
 
 /** Full date and time, for tooltips. */
 export function fullStamp(ts: number): string {
-  return new Intl.DateTimeFormat(i18n.locale, { dateStyle: 'full', timeStyle: 'short' }).format(ts)
+  return dateFormat('full', { dateStyle: 'full', timeStyle: 'short' }).format(ts)
 }
 
 /** "16,384": a whole number with the language's grouping. */
 export function count(n: number): string {
-  return new Intl.NumberFormat(i18n.locale).format(n)
+  return numberFormat().format(n)
 }
 
 const sizeUnits = ['B', 'KB', 'MB', 'GB', 'TB'] as const
@@ -61,7 +91,7 @@ export function fileSize(bytes: number): string {
     unit++
   }
   const digits = unit === 0 || value >= 100 ? 0 : 1
-  const n = new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: digits }).format(value)
+  const n = numberFormat(digits).format(value)
   return `${n} ${sizeUnits[unit]}`
 }
 

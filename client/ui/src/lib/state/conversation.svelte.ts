@@ -142,8 +142,9 @@ class ConversationState {
   }
 
   private onMessage(m: Message): void {
-    if (m.author !== this.client?.username) this.setTyping(m.conversationId, m.author, false)
-    if (this.list.add(m) && m.state === 'received') this.markRead()
+    const own = m.author === this.client?.username
+    if (!own) this.setTyping(m.conversationId, m.author, false)
+    if (this.list.add(m, own) && m.state === 'received') this.markRead()
   }
 
   /** Marks the open conversation read while the page is visible; bursts of messages make one call. */

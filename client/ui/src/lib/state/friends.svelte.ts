@@ -15,6 +15,14 @@ export interface ContactRow {
 
 const noRequests: PendingRequests = { incoming: [], outgoing: [] }
 
+/** The list with `changed` put in (replacing its old self), still the latest first. */
+function withConversation(list: readonly Conversation[], changed: Conversation): Conversation[] {
+  const rest = list.filter((c) => c.id !== changed.id)
+  const at = rest.findIndex((c) => c.lastMessageAt <= changed.lastMessageAt)
+  rest.splice(at === -1 ? rest.length : at, 0, changed)
+  return rest
+}
+
 /** A warning about one friend's connections is repeated at most this often. */
 const peerWarningEveryMs = 10 * 60_000
 
@@ -52,6 +60,7 @@ class FriendsState {
       client.on('friends', (f) => (this.friends = f)),
       client.on('requests', (r) => (this.requests = r)),
       client.on('conversations', (c) => (this.conversations = c)),
+      client.on('conversation', (c) => (this.conversations = withConversation(this.conversations, c))),
       client.on('key-changed', ({ username }) => toasts.error(t('toast.keyChanged', { name: username }))),
       client.on('peer-error', (e) => this.peerRefused(e)),
     ]

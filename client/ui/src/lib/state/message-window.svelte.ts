@@ -4,6 +4,13 @@ import { byTime, mergeMessages as merge } from '../message-order.ts'
 import { toasts } from './toasts.svelte.ts'
 
 const pageSize = 50
+/**
+ * The most messages a list holds, and so renders: a few pages around what is on screen. Scrolling
+ * on pages more in at one end and lets as many go at the other; a busy conversation followed at
+ * its newest end lets its oldest go. Without the bound, every message of a long burst made the
+ * next one cost more (issue 17).
+ */
+const maxShown = 3 * pageSize
 /** A message jumped to (from a search or a quote) stays highlighted this long. */
 const highlightMs = 2500
 
@@ -23,7 +30,9 @@ interface Source {
 /**
  * The stretch of one conversation's history that a message list shows: its newest messages, or
  * those around a message jumped to (a search hit, a quote), which stays highlighted for a moment.
- * More is paged in at either end as the user scrolls. The open chat and the open group each own one.
+ * More is paged in at either end as the user scrolls, and at most `maxShown` are held: what
+ * scrolled far out of view at the other end is let go, to be paged in again when scrolled back
+ * to. The open chat and the open group each own one.
  */
 export class MessageWindow {
   messages = $state.raw<readonly Message[]>([])
@@ -47,6 +56,12 @@ export class MessageWindow {
   appended = $state(0)
   /** Counts requests to show the newest messages (the list scrolls to the bottom). */
   toBottom = $state(0)
+  /**
+   * The list is scrolled to its newest end (the list component says so as the user scrolls): a
+   * new message is appended and, once the list is full, the oldest is let go. Otherwise a full
+   * list does not grow: the new message waits below, paged in when scrolled to.
+   */
+  following = true
 
   private source: Source | undefined
   private highlightTimer: ReturnType<typeof setTimeout> | undefined
@@ -80,6 +95,7 @@ export class MessageWindow {
     this.loadingNewer = false
     this.jumpTarget = undefined
     this.highlighted = undefined
+    this.following = true
     clearTimeout(this.highlightTimer)
   }
 
@@ -124,7 +140,12 @@ export class MessageWindow {
     await this.extend(
       'loadingOlder',
       (s) => s.client.loadMessages(s.conversationId, oldest.sentAt, pageSize),
-      (page) => (this.hasOlder = page.length === pageSize),
+      (page) => {
+        this.hasOlder = page.length === pageSize
+        if (this.messages.length <= maxShown) return
+        this.messages = this.messages.slice(0, maxShown)
+        this.hasNewer = true
+      },
     )
   }
 
@@ -138,26 +159,62 @@ export class MessageWindow {
       (page) => {
         this.hasNewer = page.length === pageSize
         this.pagedNewer++
+        if (this.messages.length > maxShown) {
+          this.messages = this.messages.slice(-maxShown)
+          this.hasOlder = true
+        }
+        // Scrolled back down to the newest: what came meanwhile can be marked read.
+        if (!this.hasNewer) this.options.onLatest()
       },
     )
   }
 
   /**
    * Puts a message of this conversation (new, or a receipt for one) where it belongs; true if
-   * it was not in the list before and is now.
+   * it was not in the list before and is now. `own`: the user just sent it, so the list goes to
+   * its newest end to show it, full or not. Costs the same however long the conversation is.
    */
-  add(m: Message): boolean {
+  add(m: Message, own = false): boolean {
     if (m.conversationId !== this.source?.conversationId) return false
-    const newest = this.messages.at(-1)
-    const oldest = this.messages[0]
-    const isNew = !this.messages.some((x) => x.id === m.id)
-    // A receipt for a message older than the loaded page must not open a gap in the list, nor a
-    // new message below a list opened around an older one (it is loaded when scrolled to).
-    if (isNew && this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return false
-    if (isNew && this.hasNewer && newest !== undefined && byTime(newest, m) < 0) return false
-    this.messages = merge(this.messages, [m])
-    if (isNew && (newest === undefined || byTime(newest, m) < 0)) this.appended++
-    return isNew
+    const list = this.messages
+    const at = lastIndexOf(list, m.id)
+    if (at !== -1) {
+      // A receipt or a state change: the message keeps its place.
+      const next = list.slice()
+      next[at] = m
+      this.messages = next
+      return false
+    }
+    const newest = list.at(-1)
+    const oldest = list[0]
+    // A message older than the loaded page must not open a gap in the list, nor a new message
+    // below a list opened around an older one (it is loaded when scrolled to).
+    if (this.hasOlder && oldest !== undefined && byTime(m, oldest) < 0) return false
+    if (this.hasNewer && newest !== undefined && byTime(newest, m) < 0) return false
+    if (newest !== undefined && byTime(m, newest) < 0) {
+      // Late, from before the newest shown (a group member's catch-up): merged in place.
+      this.messages = this.bounded(merge(list, [m]), this.following)
+      return true
+    }
+    if (list.length >= maxShown && !this.following && !own) {
+      // The user reads further up: a full list does not grow, the message waits below.
+      this.hasNewer = true
+      return false
+    }
+    this.messages = this.bounded([...list, m], true)
+    this.appended++
+    return true
+  }
+
+  /** At most `maxShown`: the oldest go when the list follows its newest end, else the newest. */
+  private bounded(list: Message[], keepNewest: boolean): Message[] {
+    if (list.length <= maxShown) return list
+    if (keepNewest) {
+      this.hasOlder = true
+      return list.slice(-maxShown)
+    }
+    this.hasNewer = true
+    return list.slice(0, maxShown)
   }
 
   /** An edit, a reaction, a deletion for everyone: replaces the message where it is shown. */
@@ -197,9 +254,10 @@ export class MessageWindow {
     if (this.source !== source) return
     // Messages that arrived while this page was read are kept, unless the list showed an older
     // stretch (a gap would open between it and this page).
-    this.messages = this.hasNewer ? page : merge(this.messages, page)
+    const merged = this.hasNewer ? page : merge(this.messages, page)
     this.hasOlder = page.length === pageSize
     this.hasNewer = false
+    this.messages = this.bounded(merged, true)
   }
 
   /**
@@ -231,4 +289,10 @@ export class MessageWindow {
       if (this.highlighted === id) this.highlighted = undefined
     }, highlightMs)
   }
+}
+
+/** Where the message `id` is in `list`, searched from the newest end (receipts are for recent ones); -1 if absent. */
+function lastIndexOf(list: readonly Message[], id: string): number {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]?.id === id) return i
+  return -1
 }
