@@ -176,14 +176,17 @@ export class RtcPeer extends Emitter<RtcPeerEvents> {
     if (this.destroyedFlag) return
     this.destroyedFlag = true
     this.connectedFlag = false
+    const pc = this.pc
+    // Nothing is closed twice: a browser ignores it, but Node's WebRTC (@roamhq/wrtc, the tests)
+    // can crash closing a channel of a connection that is already closed.
+    const pcClosed = pc.signalingState === 'closed'
     for (const dc of [this.dc, this.chat]) {
       if (dc === null) continue
       dc.onopen = dc.onclose = dc.onerror = dc.onmessage = null
-      dc.close()
+      if (!pcClosed && dc.readyState !== 'closed' && dc.readyState !== 'closing') dc.close()
     }
-    const pc = this.pc
     pc.onicecandidate = pc.oniceconnectionstatechange = pc.onconnectionstatechange = pc.ondatachannel = null
-    pc.close()
+    if (!pcClosed) pc.close()
     // As the old library did: the events come after the caller's own clean-up, never inside it.
     queueMicrotask(() => {
       if (error !== undefined) this.emit('error', error)
