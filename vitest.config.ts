@@ -25,6 +25,10 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 60_000,
+          // Most of a file's time is waiting (servers, sockets, WebRTC handshakes, timers) and
+          // loading its modules: three files at once keep two cores busy, where vitest's default
+          // on this machine (cores − 1 = one) ran them one after another.
+          maxWorkers: 3,
         },
       },
       {

@@ -18,6 +18,14 @@ export async function befriend(a: TincanClient, b: TincanClient): Promise<void> 
   await b.acceptFriendRequest(a.username)
   await until(`${a.username} to see ${b.username} online`, () => a.isOnline(b.username))
   await until(`${b.username} to see ${a.username} online`, () => b.isOnline(a.username))
+  // Each pins the other's key as its `friend-added` arrives; presence can come first.
+  for (const [me, them] of [
+    [a, b],
+    [b, a],
+  ] as const)
+    await until(`${me.username} to trust ${them.username}'s key`, async () =>
+      (await me.friendViews()).some((f) => f.username === them.username && !f.unconfirmed),
+    )
 }
 
 /** Alice and Bob, registered on the server at `serverUrl` and already friends, each online. */
