@@ -28,6 +28,7 @@ interface Burst {
   /** The most message bubbles the receiver's page held at once. */
   readonly mostBubbles: number
   readonly peakRss: Map<string, number>
+  readonly peakPrivate: Map<string, number>
   readonly peakHeap: Map<string, number>
 }
 
@@ -82,9 +83,47 @@ async function burst(
     await stopProfile(sender, join(profileDir, `${label}-sender.cpuprofile`))
     await stopProfile(receiver, join(profileDir, `${label}-receiver.cpuprofile`))
   }
-  const { rss, heap } = await memory.stop()
+  const { rss, private: own, heap } = await memory.stop()
   const delays = arrived.map((t, i) => t - (enteredAt[i] ?? t))
-  return { costs, delays, mostBubbles: await mostBubbles(receiver.page), peakRss: rss, peakHeap: heap }
+  return {
+    costs,
+    delays,
+    mostBubbles: await mostBubbles(receiver.page),
+    peakRss: rss,
+    peakPrivate: own,
+    peakHeap: heap,
+  }
+}
+
+/**
+ * A page's peak memory counted both ways: its resident set (which holds some 130 MB of Chromium's
+ * own binary and fonts, shared with the browser's other processes), and its private memory, what
+ * Chromium's task manager shows as the page's memory footprint. The target is for the page.
+ */
+function memoryRows(what: string, b: Burst, name: string): BenchResult[] {
+  const rss = b.peakRss.get(name) ?? 0
+  const own = b.peakPrivate.get(name) ?? 0
+  const heap = ((b.peakHeap.get(name) ?? 0) / mb).toFixed(0)
+  return [
+    {
+      issue: 17,
+      metric: `${what} peak memory, private`,
+      value: own / mb,
+      unit: 'MB',
+      target: '≤ 300 MB',
+      met: own <= 300 * mb,
+      conditions: `renderer's anonymous memory + swap (Chromium's task manager: memory footprint), sampled every 0.5 s; JS heap peak ${heap} MB`,
+    },
+    {
+      issue: 17,
+      metric: `${what} peak memory, resident`,
+      value: rss / mb,
+      unit: 'MB',
+      target: '≤ 300 MB',
+      met: rss <= 300 * mb,
+      conditions: `renderer's RSS, including the pages of Chromium's binary and fonts it shares with the browser's other processes`,
+    },
+  ]
 }
 
 function rows(label: string, what: string, b: Burst, sender: Person, receiver: Person): BenchResult[] {
@@ -93,7 +132,6 @@ function rows(label: string, what: string, b: Burst, sender: Person, receiver: P
   const lastDelay = b.delays.at(-1) ?? NaN
   const late = b.delays.filter((d) => d > 1000).length
   const conditions = `${messages.toLocaleString('en-US')} messages ${what}, each typed into the composer and sent with Enter once the previous one showed; Chromium processes on loopback`
-  const heap = (p: Person) => ((b.peakHeap.get(p.name) ?? 0) / mb).toFixed(0)
   const others = [...b.peakRss.entries()].filter(([n]) => n !== sender.name && n !== receiver.name)
   const result: BenchResult[] = [
     {
@@ -123,36 +161,17 @@ function rows(label: string, what: string, b: Burst, sender: Person, receiver: P
       met: lastDelay <= 1000,
       conditions: `Enter → rendered in the open ${what === 'in a group of 5' ? 'group' : 'chat'}; first ${hundred} mean ${mean(b.delays.slice(0, hundred)).toFixed(0)} ms, last ${hundred} mean ${mean(b.delays.slice(-hundred)).toFixed(0)} ms; ${late} of ${messages} later than 1 s; at most ${b.mostBubbles} bubbles in the receiver's DOM`,
     },
-    {
-      issue: 17,
-      metric: `${label}: sender page peak memory`,
-      value: (b.peakRss.get(sender.name) ?? 0) / mb,
-      unit: 'MB',
-      target: '≤ 300 MB',
-      met: (b.peakRss.get(sender.name) ?? 0) <= 300 * mb,
-      conditions: `renderer process RSS, sampled every 0.5 s; JS heap peak ${heap(sender)} MB`,
-    },
-    {
-      issue: 17,
-      metric: `${label}: receiver page peak memory`,
-      value: (b.peakRss.get(receiver.name) ?? 0) / mb,
-      unit: 'MB',
-      target: '≤ 300 MB',
-      met: (b.peakRss.get(receiver.name) ?? 0) <= 300 * mb,
-      conditions: `renderer process RSS; JS heap peak ${heap(receiver)} MB`,
-    },
+    ...memoryRows(`${label}: sender page`, b, sender.name),
+    ...memoryRows(`${label}: receiver page`, b, receiver.name),
   ]
   if (others.length > 0) {
-    const most = Math.max(...others.map(([, v]) => v))
-    result.push({
-      issue: 17,
-      metric: `${label}: other members' pages, peak memory (largest)`,
-      value: most / mb,
-      unit: 'MB',
-      target: '≤ 300 MB',
-      met: most <= 300 * mb,
-      conditions: `${others.length} members online, group not open; renderer process RSS`,
-    })
+    const [largest] = others.reduce((x, y) => (y[1] > x[1] ? y : x))
+    result.push(
+      ...memoryRows(`${label}: other members' pages (largest)`, b, largest).map((r) => ({
+        ...r,
+        conditions: `${others.length} members online, group not open; ${r.conditions}`,
+      })),
+    )
   }
   return result
 }

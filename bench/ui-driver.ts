@@ -100,22 +100,33 @@ export async function openGroup(p: Person, groupId: string): Promise<void> {
   await waitFor(async () => (await pane.count()) === 1, 15_000, `${p.name} opens the group`, 50)
 }
 
+/** A page's memory, in bytes, both ways it is commonly counted. */
+export interface PageMemory {
+  /** Resident set: everything of the renderer in RAM, with the pages of Chromium's own binary and fonts it shares with its other processes. */
+  readonly rss: number
+  /** Private: the renderer's own anonymous memory and swap (what Chromium's task manager calls its memory footprint). */
+  readonly private: number
+}
+
 /**
- * Resident memory of the page: its browser's largest renderer process (one page per browser;
- * the others are spare or utility renderers), in bytes.
+ * Memory of the page: its browser's largest renderer process (one page per browser; the others
+ * are spare or utility renderers).
  */
-export async function pageRssBytes(p: Person): Promise<number> {
+export async function pageMemory(p: Person): Promise<PageMemory> {
   const cdp = await p.browser.newBrowserCDPSession()
   try {
     const info = (await cdp.send('SystemInfo.getProcessInfo')) as {
       processInfo: { type: string; id: number }[]
     }
-    let most = 0
+    let most = { rss: 0, private: 0 }
     for (const proc of info.processInfo) {
       if (proc.type !== 'renderer') continue
       try {
-        const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.id}/status`, 'utf8'))?.[1]
-        most = Math.max(most, Number(kb ?? 0) * 1024)
+        const status = readFileSync(`/proc/${proc.id}/status`, 'utf8')
+        const kb = (field: string) =>
+          Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
+        const rss = kb('VmRSS')
+        if (rss > most.rss) most = { rss, private: kb('RssAnon') + kb('VmSwap') }
       } catch {
         // The process ended between the list and the read.
       }
@@ -135,14 +146,17 @@ export async function jsHeapBytes(p: Person): Promise<number> {
 /** Samples each person's page memory until stopped; the peaks, in bytes. */
 export function sampleMemory(people: readonly Person[], everyMs = 500) {
   const rss = new Map<string, number>(people.map((p) => [p.name, 0]))
+  const own = new Map<string, number>(people.map((p) => [p.name, 0]))
   const heap = new Map<string, number>(people.map((p) => [p.name, 0]))
+  const peak = (m: Map<string, number>, name: string, v: number) => m.set(name, Math.max(m.get(name) ?? 0, v))
   let running = true
   const loop = (async () => {
     while (running) {
       for (const p of people) {
-        const [r, h] = await Promise.all([pageRssBytes(p), jsHeapBytes(p)])
-        rss.set(p.name, Math.max(rss.get(p.name) ?? 0, r))
-        heap.set(p.name, Math.max(heap.get(p.name) ?? 0, h))
+        const [m, h] = await Promise.all([pageMemory(p), jsHeapBytes(p)])
+        peak(rss, p.name, m.rss)
+        peak(own, p.name, m.private)
+        peak(heap, p.name, h)
       }
       await new Promise((r) => setTimeout(r, everyMs))
     }
@@ -151,7 +165,7 @@ export function sampleMemory(people: readonly Person[], everyMs = 500) {
     async stop() {
       running = false
       await loop
-      return { rss, heap }
+      return { rss, private: own, heap }
     },
   }
 }

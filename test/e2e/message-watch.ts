@@ -20,14 +20,22 @@ export const messageWatch = `(() => {
     waiting.get(text)?.(at)
     waiting.delete(text)
   }
+  // Bubbles are counted from what each record adds and removes: a query of the whole document on
+  // every change made the watched page's memory grow by tens of MB in a burst (issue 17).
+  let bubbles = 0
+  const rows = (node) =>
+    node.matches('[data-testid="message"]') ? 1 : node.querySelectorAll('[data-testid="message"]').length
   const observer = new MutationObserver((records) => {
-    for (const r of records)
+    for (const r of records) {
       for (const node of r.addedNodes) {
         if (!(node instanceof Element)) continue
+        bubbles += rows(node)
         if (node.matches('[data-testid="message-text"]')) note(node)
         for (const el of node.querySelectorAll('[data-testid="message-text"]')) note(el)
       }
-    most = Math.max(most, document.querySelectorAll('[data-testid="message"]').length)
+      for (const node of r.removedNodes) if (node instanceof Element) bubbles -= rows(node)
+    }
+    most = Math.max(most, bubbles)
   })
   const start = () => observer.observe(document.documentElement, { childList: true, subtree: true })
   if (document.documentElement === null) document.addEventListener('DOMContentLoaded', start)
