@@ -227,6 +227,14 @@ async function wave(
   await until(() => affected.every((c) => c.doneAt > t0 || c.ended), waveLimitMs, sample)
   const allOfferedMs = Math.max(...affected.map((c) => (c.doneAt > t0 ? c.doneAt - killedAt : Infinity)))
   sample()
+  const readyS = affected
+    .filter((c) => c.readyAt > t0)
+    .map((c) => (c.readyAt - killedAt) / 1000)
+    .sort((a, b) => a - b)
+  const at = (q: number): string => (readyS[Math.floor(q * (readyS.length - 1))] ?? NaN).toFixed(1)
+  console.log(
+    `  authenticated again after (s): p10 ${at(0.1)}, p50 ${at(0.5)}, p90 ${at(0.9)}, p99 ${at(0.99)}, last ${at(1)}`,
+  )
   return {
     affected: affected.length,
     allReadyS: allReadyMs / 1000,

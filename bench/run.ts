@@ -31,7 +31,9 @@ function render(results: Results): string {
     '# Benchmarks',
     '',
     'Written by `npm run bench` (do not edit by hand). Each figure sits beside its target; "met" says',
-    'whether this run reached it. Figures move ±30 % from run to run on the shared 2-core machine.',
+    'whether this run reached it, "before" the figure it replaces. Figures move ±30 % from run to run on',
+    'the shared 2-core machine. Where a target is not met, docs/PERFORMANCE.md says where the time or',
+    'the memory goes and what would close the gap.',
     '',
   ]
   const names = Object.keys(results).sort((a, b) => {
@@ -48,11 +50,17 @@ function render(results: Results): string {
       `Run ${run.date} on ${run.machine}.`,
       '',
     )
-    lines.push('| metric | figure | target | met | conditions |', '|---|---|---|---|---|')
+    // A "before" column where some figure replaces an earlier one.
+    const before = run.results.some((r) => r.before !== undefined)
+    lines.push(
+      `| metric | figure |${before ? ' before |' : ''} target | met | conditions |`,
+      `|---|---|${before ? '---|' : ''}---|---|---|`,
+    )
     for (const r of run.results) {
       const met = r.met === null ? '—' : r.met ? 'yes' : '**no**'
+      const was = before ? ` ${r.before ?? '—'} |` : ''
       lines.push(
-        `| ${r.metric} | ${format(r.value)} ${r.unit} | ${r.target || '—'} | ${met} | ${r.conditions} |`,
+        `| ${r.metric} | ${format(r.value)} ${r.unit} |${was} ${r.target || '—'} | ${met} | ${r.conditions} |`,
       )
     }
     lines.push('')

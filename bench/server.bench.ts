@@ -97,6 +97,7 @@ async function measureConnections(): Promise<BenchResult[]> {
         unit: 'MiB',
         target: '≤ 200 MiB',
         met: held >= connectionTarget && rss <= rssTarget17Bytes,
+        before: '285 MiB (255–292 across runs; 4db99a7, issue 17)',
         conditions: `idle RSS (started, accounts registered, no socket) ${(idleRss / 2 ** 20).toFixed(1)} MiB; ${perSocketKiB.toFixed(2)} KiB per socket; 2 s after the last one connected`,
       },
       {

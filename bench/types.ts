@@ -11,6 +11,8 @@ export interface BenchResult {
   readonly met: boolean | null
   /** What the figure was measured under (sizes, counts, processes). */
   readonly conditions: string
+  /** The figure this one replaces, with where it was measured (e.g. the issue that set the target). */
+  readonly before?: string | undefined
 }
 
 /** Each bench/*.bench.ts default-exports one of these. */
