@@ -11,6 +11,7 @@ import type { SendSchedulerOptions } from '../client/core/peer/send-scheduler.ts
 import { findChromium, launchChromium } from '../test/e2e/browser.ts'
 import { percentile, startServerProcess } from './server-process.ts'
 import { callPage, waitFor as poll } from './page-driver.ts'
+import { cpuPerItem, processCpu } from './process-cpu.ts'
 import type { Bench, BenchResult } from './types.ts'
 
 const MiB = 1024 * 1024
@@ -52,23 +53,6 @@ function call<M extends keyof BenchPage>(page: Page, method: M, ...args: Paramet
   return callPage<BenchPage, M>(page, method, ...(args as never))
 }
 
-interface ProcessInfo {
-  readonly type: string
-  readonly id: number
-  readonly cpuTime: number
-}
-
-/** The browser's processes, from Chromium itself (SystemInfo over CDP). */
-async function processes(browser: Browser): Promise<ProcessInfo[]> {
-  const session = await browser.newBrowserCDPSession()
-  try {
-    const info = await session.send('SystemInfo.getProcessInfo')
-    return info.processInfo
-  } finally {
-    await session.detach()
-  }
-}
-
 function rssBytes(pid: number): number {
   try {
     const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
@@ -83,7 +67,7 @@ function sampleMemory(browser: Browser): { stop(): Map<number, number>; peaks: M
   const peaks = new Map<number, number>()
   let stopped = false
   const timer = setInterval(() => {
-    processes(browser).then(
+    processCpu(browser).then(
       (list) => {
         if (stopped) return
         for (const p of list)
@@ -100,25 +84,6 @@ function sampleMemory(browser: Browser): { stop(): Map<number, number>; peaks: M
       return peaks
     },
   }
-}
-
-/**
- * Where the CPU went between two snapshots, per process type, as milliseconds per MiB moved, and
- * how many cores were busy on average.
- */
-function cpuBetween(before: ProcessInfo[], after: ProcessInfo[], mib: number, wallMs: number): string {
-  const by = new Map<string, number>()
-  for (const p of after) {
-    const was = before.find((q) => q.id === p.id)?.cpuTime ?? 0
-    const type = p.type === 'network.mojom.NetworkService' ? 'network service' : p.type
-    by.set(type, (by.get(type) ?? 0) + p.cpuTime - was)
-  }
-  const total = [...by.values()].reduce((x, y) => x + y, 0)
-  const parts = [...by.entries()]
-    .filter(([, sec]) => sec > 0.05)
-    .sort((x, y) => y[1] - x[1])
-    .map(([t, sec]) => `${t} ${Math.round((sec * 1000) / mib)}`)
-  return `CPU ms per MiB: ${parts.join(', ')} (${((total * 1000) / wallMs).toFixed(2)} cores busy)`
 }
 
 interface ProfileNode {
@@ -246,7 +211,7 @@ const bench: Bench = {
       const rawId = [...randomBytes(16)]
       const frames = Math.ceil(rawBytes / frameBytes)
       await call(b, 'rawExpect', rawId, frames * frameBytes)
-      const cpu0 = await processes(browser)
+      const cpu0 = await processCpu(browser)
       const chatDuringRaw = chatAlong(a, b, bob, 'while raw frames move')
       const rawStart = await call(a, 'rawSend', bob, rawId, frames, frameBytes)
       const rawEnd = await profiled([a, b], () =>
@@ -254,11 +219,13 @@ const bench: Bench = {
       )
       const rawRate = mibPerS(frames * frameBytes, rawEnd - rawStart)
       const rawLatencies = await chatDuringRaw.stop(rawEnd)
-      const rawCpu = cpuBetween(
+      const rawCpu = cpuPerItem(
         cpu0,
-        await processes(browser),
+        await processCpu(browser),
         (frames * frameBytes) / MiB,
         rawEnd - rawStart,
+        'MiB',
+        'ms',
       )
       console.log(
         `  raw: ${rawRate.toFixed(1)} MiB/s in ${((rawEnd - rawStart) / 1000).toFixed(1)} s; ${rawCpu}`,
@@ -273,7 +240,7 @@ const bench: Bench = {
           [...memory.peaks.values()].map((v) => (v / 1e6).toFixed(0)),
         )
       await call(b, 'watchFile', fileId)
-      const cpu1 = await processes(browser)
+      const cpu1 = await processCpu(browser)
       const acceptedAt = await call(b, 'acceptFile', fileId)
       const heapPeaks = [0, 0]
       const chatDuringFile = chatAlong(a, b, bob, 'while the file moves')
@@ -293,7 +260,14 @@ const bench: Bench = {
       )
       const latencies = await chatDuringFile.stop(done)
       const fileRate = mibPerS(fileBytes, done - acceptedAt)
-      const fileCpu = cpuBetween(cpu1, await processes(browser), fileBytes / MiB, done - acceptedAt)
+      const fileCpu = cpuPerItem(
+        cpu1,
+        await processCpu(browser),
+        fileBytes / MiB,
+        done - acceptedAt,
+        'MiB',
+        'ms',
+      )
       console.log(
         `  tincan: ${fileRate.toFixed(1)} MiB/s in ${((done - acceptedAt) / 1000).toFixed(1)} s; ${fileCpu}`,
       )

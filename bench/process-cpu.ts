@@ -19,14 +19,20 @@ export async function processCpu(browser: Browser): Promise<ProcessCpu[]> {
   }
 }
 
-/** "CPU µs per message: renderer 180, browser 150 (1.6 cores busy)" between two snapshots. */
+/**
+ * Where the CPU went between two snapshots, per process type, and how many cores were busy on
+ * average: "CPU µs per message: renderer 180, browser 150 (1.6 cores busy)". `per` is what the
+ * work is counted in (`message`, or `MiB` with `unit: 'ms'` for throughput runs).
+ */
 export function cpuPerItem(
   before: readonly ProcessCpu[],
   after: readonly ProcessCpu[],
   items: number,
   wallMs: number,
-  unit = 'message',
+  per = 'message',
+  unit: 'µs' | 'ms' = 'µs',
 ): string {
+  const scale = unit === 'µs' ? 1e6 : 1e3
   const by = new Map<string, number>()
   for (const p of after) {
     const was = before.find((q) => q.id === p.id)?.cpuTime ?? 0
@@ -35,8 +41,8 @@ export function cpuPerItem(
   }
   const total = [...by.values()].reduce((x, y) => x + y, 0)
   const parts = [...by.entries()]
-    .filter(([, sec]) => (sec * 1e6) / items >= 1)
+    .filter(([, sec]) => (sec * scale) / items >= 1)
     .sort((x, y) => y[1] - x[1])
-    .map(([t, sec]) => `${t} ${Math.round((sec * 1e6) / items)}`)
-  return `CPU µs per ${unit}: ${parts.join(', ')} (${((total * 1000) / wallMs).toFixed(2)} cores busy)`
+    .map(([t, sec]) => `${t} ${Math.round((sec * scale) / items)}`)
+  return `CPU ${unit} per ${per}: ${parts.join(', ')} (${((total * 1000) / wallMs).toFixed(2)} cores busy)`
 }
