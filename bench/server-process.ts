@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { serverNodeFlags } from '../scripts/server-node-flags.mjs'
 
 /** A server node in a child process, so its memory and CPU are its own. */
 export interface ServerProcess {
@@ -59,7 +60,8 @@ export async function startServerProcess(
   options: ServerProcessOptions = {},
 ): Promise<ServerProcess> {
   // The Tincan server runs from its bundle, like in production; other scripts through tsx.
-  const entry = script === 'signaling/main.ts' ? ['--', builtServer()] : ['--import', 'tsx', script]
+  const entry =
+    script === 'signaling/main.ts' ? [...serverNodeFlags, '--', builtServer()] : ['--import', 'tsx', script]
   const port = options.port ?? (await freePort())
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tincan-bench-'))
   const child = spawn(

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { serverNodeFlags } from './server-node-flags.mjs'
 
 const clientDir = resolve(process.env.CLIENT_DIR ?? './dist/client')
 const wantsHelp = process.argv.includes('--help') || process.argv.includes('-h')
@@ -29,8 +30,12 @@ if (!wantsHelp) {
 // start: without a TypeScript loader beside it, it needs some 40 MiB less.
 const builtServer = spawnSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' })
 if (builtServer.status !== 0) process.exit(builtServer.status ?? 1)
-const server = spawn(process.execPath, ['dist/server/main.mjs', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-})
+const server = spawn(
+  process.execPath,
+  [...serverNodeFlags, 'dist/server/main.mjs', ...process.argv.slice(2)],
+  {
+    stdio: 'inherit',
+  },
+)
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.kill(signal))
 server.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 0)))
