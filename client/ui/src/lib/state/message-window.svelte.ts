@@ -11,6 +11,13 @@ const pageSize = 50
  * next one cost more (issue 17).
  */
 const maxShown = 3 * pageSize
+/**
+ * A full list that follows its newest end lets this many of its oldest go at once, not one per
+ * new message: every message that took the top row away moved every row up, and the page
+ * painted the whole list again each time (issue 17: in a burst of 1,000 the last hundred cost
+ * 1.6 times the first). Once a page, the list drops to `maxShown - evictBatch`.
+ */
+const evictBatch = pageSize
 /** A message jumped to (from a search or a quote) stays highlighted this long. */
 const highlightMs = 2500
 
@@ -211,7 +218,7 @@ export class MessageWindow {
     if (list.length <= maxShown) return list
     if (keepNewest) {
       this.hasOlder = true
-      return list.slice(-maxShown)
+      return list.slice(-(maxShown - evictBatch))
     }
     this.hasNewer = true
     return list.slice(0, maxShown)
