@@ -251,7 +251,10 @@ export class TincanClient extends Emitter<ClientEvents> {
   /** @throws MessageActionError 'forbidden' while the friend's key awaits the user's review. */
   private async mayWriteTo(peer: string): Promise<void> {
     if (!(await this.p.trust.canSend(peer)))
-      throw new MessageActionError('forbidden', `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`)
+      throw new MessageActionError(
+        'forbidden',
+        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
+      )
   }
 
   /**

@@ -208,7 +208,10 @@ export class MessageActions extends Emitter<MessageActionEvents> {
     if (peer === undefined)
       throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
     if (!(await this.o.canSend(peer)))
-      throw new MessageActionError('forbidden', `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`)
+      throw new MessageActionError(
+        'forbidden',
+        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
+      )
     return async (frame, apply) => {
       let outcome = { ok: false, reason: 'not-found' } as ChangeOutcome
       await this.o.messenger.sendWritten(peer, frame, async (entry) => {

@@ -200,7 +200,10 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileOf
   ): Promise<FileTransferView> {
     await this.started
     if (!(await this.o.canSend(peer)))
-      throw new FileTransferError('forbidden', `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`)
+      throw new FileTransferError(
+        'forbidden',
+        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
+      )
     const link = this.o.peers.fileLink(peer)
     const chunkSize = chunkSizeFor(
       link?.maxMessageBytes ?? this.knownMaxMessageBytes.get(peer) ?? assumedMaxMessageBytes,
