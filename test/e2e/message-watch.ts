@@ -20,8 +20,8 @@ export const messageWatch = `(() => {
     waiting.get(text)?.(at)
     waiting.delete(text)
   }
-  // Bubbles are counted from what each record adds and removes: a query of the whole document on
-  // every change made the watched page's memory grow by tens of MB in a burst (issue 17).
+  // Bubbles are counted from what each record adds and removes, not by querying the whole
+  // document on every change: the watch should cost the measured page as little as it can.
   let bubbles = 0
   const rows = (node) =>
     node.matches('[data-testid="message"]') ? 1 : node.querySelectorAll('[data-testid="message"]').length
