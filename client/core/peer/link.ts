@@ -27,16 +27,8 @@ export const frameFileChunk = 0x04
 const frameProbe = 0x05
 const frameProbeAnswer = 0x06
 
-/** The most messages covered by one save on the sending side (well under the peer's skip bound of 2,000). */
+/** Messages covered by one save on the sending side (well under the peer's skip bound of 2,000). */
 const reserveMessages = 64
-/**
- * What a new sending chain reserves first. Each save computes the chain as far ahead as it
- * reserves, and most chains carry one or two messages (an answer, a receipt: every reply of the
- * friend starts a new one), so a new chain reserves a few numbers and each further reservation
- * of the same chain doubles, up to `reserveMessages`. Reserving 64 for every chain was a third of
- * what a group's sender allocated (issue 17).
- */
-const firstReserve = 4
 /** Delay before saving the state after receiving (bursts share one save). */
 const saveDelayMs = 100
 
@@ -104,8 +96,6 @@ export class PeerLink {
   /** The sending chain (our ratchet key) and message number up to which the latest save reaches. */
   private reservedChain = ''
   private reservedUntil = 0
-  /** How many numbers the last reservation of `reservedChain` took. */
-  private reservedSize = 0
   /** The same, for the latest save that has committed: only numbers below it may be used. */
   private committedChain = ''
   private committedUntil = 0
@@ -325,18 +315,12 @@ export class PeerLink {
     return saved
   }
 
-  /**
-   * Reserves the next numbers of the current sending chain — `firstReserve` for a new chain, twice
-   * as many as last time for the same one, at most `reserveMessages`; the save runs in the background.
-   */
+  /** Reserves the next `reserveMessages` numbers of the current sending chain; the save runs in the background. */
   private reserve(): void {
     const r = this.ratchet
     if (r === undefined || this.state === 'closed') return
-    const chain = toBase64Url(r.ratchetPublicKey)
-    this.reservedSize =
-      chain === this.reservedChain ? Math.min(reserveMessages, this.reservedSize * 2) : firstReserve
-    this.reservedChain = chain
-    this.reservedUntil = r.sendCount + this.reservedSize
+    this.reservedChain = toBase64Url(r.ratchetPublicKey)
+    this.reservedUntil = r.sendCount + reserveMessages
     this.persist().catch((e: unknown) => this.fail(e))
   }
 
@@ -375,7 +359,7 @@ export class PeerLink {
       if (ratchet === undefined || this.state !== 'open') return false
       const chain = toBase64Url(ratchet.ratchetPublicKey)
       if (chain !== this.reservedChain || ratchet.sendCount >= this.reservedUntil) this.reserve()
-      else if (this.saving === undefined && ratchet.sendCount >= this.reservedUntil - this.reservedSize / 2)
+      else if (this.saving === undefined && ratchet.sendCount >= this.reservedUntil - reserveMessages / 2)
         this.reserve()
       while (chain !== this.committedChain || ratchet.sendCount >= this.committedUntil) {
         const saving = this.saving
