@@ -1,4 +1,5 @@
 // The facade: one method per thing a person does. Long, but each method only hands over to a part.
+import { notAcceptedText } from './trust.ts'
 import { formatSafetyNumber, fromBase64Url, safetyNumber, safetyQrPayload } from '../../crypto/index.ts'
 import { peerLimits, type PendingRequests, type PublicUser } from '../../shared/index.ts'
 import {
@@ -250,11 +251,7 @@ export class TincanClient extends Emitter<ClientEvents> {
 
   /** @throws MessageActionError 'forbidden' while the friend's key awaits the user's review. */
   private async mayWriteTo(peer: string): Promise<void> {
-    if (!(await this.p.trust.canSend(peer)))
-      throw new MessageActionError(
-        'forbidden',
-        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
-      )
+    if (!(await this.p.trust.canSend(peer))) throw new MessageActionError('forbidden', notAcceptedText(peer))
   }
 
   /**

@@ -1,3 +1,4 @@
+import { notAcceptedText } from './trust.ts'
 import { decodePeerMessage, type MessageActionMessage } from '../../shared/index.ts'
 import {
   isFriendRefusal,
@@ -207,11 +208,7 @@ export class MessageActions extends Emitter<MessageActionEvents> {
     const peer = peerOfConversation(target.conversationId)
     if (peer === undefined)
       throw new MessageActionError('not-found', 'no such message in a conversation with a friend')
-    if (!(await this.o.canSend(peer)))
-      throw new MessageActionError(
-        'forbidden',
-        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
-      )
+    if (!(await this.o.canSend(peer))) throw new MessageActionError('forbidden', notAcceptedText(peer))
     return async (frame, apply) => {
       let outcome = { ok: false, reason: 'not-found' } as ChangeOutcome
       await this.o.messenger.sendWritten(peer, frame, async (entry) => {

@@ -24,6 +24,11 @@ interface TrustMeta {
 
 const trustMetaKey = 'trust'
 
+/** Why sending to `peer` is refused while {@link Trust.canSend} is false (the typed errors' text). */
+export function notAcceptedText(peer: string): string {
+  return `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`
+}
+
 /**
  * Friends' identity keys, and where each came from. A key enters trust only from a source that
  * can vouch for it:

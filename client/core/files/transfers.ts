@@ -1,4 +1,5 @@
 // Long: the file API's one entry point; the work is in sending.ts, receiving.ts, live-transfers.ts and group-files.ts.
+import { notAcceptedText } from '../trust.ts'
 import type {
   FileCancelMessage,
   FileControlMessage,
@@ -199,11 +200,7 @@ export class FileTransfers extends Emitter<FileTransferEvents> implements FileOf
     options: SendFileOptions = {},
   ): Promise<FileTransferView> {
     await this.started
-    if (!(await this.o.canSend(peer)))
-      throw new FileTransferError(
-        'forbidden',
-        `${peer}'s key is not accepted here: confirm the friend, or review their changed key, before sending`,
-      )
+    if (!(await this.o.canSend(peer))) throw new FileTransferError('forbidden', notAcceptedText(peer))
     const link = this.o.peers.fileLink(peer)
     const chunkSize = chunkSizeFor(
       link?.maxMessageBytes ?? this.knownMaxMessageBytes.get(peer) ?? assumedMaxMessageBytes,
